@@ -1,0 +1,186 @@
+// Package config loads the JSON configuration files of every binary in one way: the caller's
+// value already holds the defaults, the file overrides them, unknown fields are errors, and
+// validation names the field, the value and the rule it broke.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+)
+
+// Validator is implemented by configuration types that can check themselves once loaded.
+type Validator interface {
+	Validate() error
+}
+
+// Load reads the JSON file at path into dst and validates it. dst must point to a value that
+// already holds the defaults, so that fields the file leaves out keep them. A missing file, a
+// syntax error, a field of the wrong type and an unknown field each produce an error that
+// names the file and, where it can, the field and the line.
+func Load(path string, dst any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := Decode(bytes.NewReader(data), dst); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Decode reads one JSON value from r into dst with the same rules as Load: unknown fields are
+// rejected, type errors name the field, and dst is validated when it implements Validator.
+func Decode(r io.Reader, dst any) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return describe(data, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("unexpected data after the JSON value at %s", position(data, dec.InputOffset()))
+	}
+	if v, ok := dst.(Validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// describe turns encoding/json's errors into messages that name the field and position.
+func describe(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("invalid JSON at %s: %v", position(data, syn.Offset), syn)
+	case errors.As(err, &typ):
+		return &FieldError{Field: typ.Field, Value: typ.Value, Rule: "must be " + typeName(typ.Type)}
+	case errors.Is(err, io.EOF):
+		return errors.New("empty input: expected a JSON object")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return fmt.Errorf("unknown field %s (check the spelling against the default config)", name)
+	}
+	return err
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+// position renders a byte offset as "line L, column C".
+func position(data []byte, off int64) string {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line, col := 1, 1
+	for _, b := range data[:off] {
+		if b == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+// FieldError says that one configuration field holds a value its rule does not allow.
+type FieldError struct {
+	Field string // dotted path, e.g. "UsersConfiguration.MaxActiveUsers"
+	Value any    // the offending value, as decoded
+	Rule  string // what is allowed, e.g. "must be > 0"
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %s, got %s", e.Field, e.Rule, render(e.Value))
+}
+
+func render(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+// Checker collects FieldErrors so that Validate reports every bad field at once.
+// The zero value is ready to use.
+type Checker struct {
+	errs []error
+}
+
+// Check records a FieldError when ok is false.
+func (c *Checker) Check(ok bool, field string, value any, rule string) {
+	if !ok {
+		c.errs = append(c.errs, &FieldError{Field: field, Value: value, Rule: rule})
+	}
+}
+
+// Add records err, prefixing every FieldError inside it with prefix (a parent field name).
+func (c *Checker) Add(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	for _, e := range unwrapAll(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) && prefix != "" {
+			cp := *fe
+			cp.Field = prefix + "." + fe.Field
+			e = &cp
+		}
+		c.errs = append(c.errs, e)
+	}
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unwrapAll(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// Err returns nil when every check passed, or all failures joined.
+func (c *Checker) Err() error {
+	return errors.Join(c.errs...)
+}
+
+// OneOf reports whether v is one of allowed.
+func OneOf[T comparable](v T, allowed ...T) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
