@@ -19,7 +19,8 @@ type Validator interface {
 	Validate() error
 }
 
-// Load reads the JSON file at path into dst and validates it. dst must point to a value that
+// Load reads the JSON file at path into dst and validates it. Field names match as
+// encoding/json matches them: exactly, or else case-insensitively. dst must point to a value that
 // already holds the defaults, so that fields the file leaves out keep them. A missing file, a
 // syntax error, a field of the wrong type and an unknown field each produce an error that
 // names the file and, where it can, the field and the line.

@@ -3,6 +3,7 @@
 package logging
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +76,11 @@ func New(s Settings, console io.Writer) (*slog.Logger, func() error, error) {
 	closeFn := func() error { return nil }
 	if s.EnableConsole {
 		lvl, _ := ParseLevel(s.ConsoleLevel) // validated above
-		hs = append(hs, newHandler(console, s.ConsoleJson, lvl, s.EnableColor && !s.ConsoleJson))
+		w := console
+		if s.EnableColor && !s.ConsoleJson {
+			w = colorWriter{console}
+		}
+		hs = append(hs, newHandler(w, s.ConsoleJson, lvl))
 	}
 	if s.EnableFile {
 		f, err := os.OpenFile(s.FileLocation, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -83,7 +88,7 @@ func New(s Settings, console io.Writer) (*slog.Logger, func() error, error) {
 			return nil, nil, fmt.Errorf("LogSettings.FileLocation: %w", err)
 		}
 		lvl, _ := ParseLevel(s.FileLevel)
-		hs = append(hs, newHandler(f, s.FileJson, lvl, false))
+		hs = append(hs, newHandler(f, s.FileJson, lvl))
 		closeFn = f.Close
 	}
 	switch len(hs) {
@@ -95,36 +100,40 @@ func New(s Settings, console io.Writer) (*slog.Logger, func() error, error) {
 	return slog.New(fanout(hs)), closeFn, nil
 }
 
-func newHandler(w io.Writer, json bool, lvl slog.Level, color bool) slog.Handler {
+func newHandler(w io.Writer, json bool, lvl slog.Level) slog.Handler {
 	opts := &slog.HandlerOptions{Level: lvl}
-	if color {
-		opts.ReplaceAttr = colorLevel
-	}
 	if json {
 		return slog.NewJSONHandler(w, opts)
 	}
 	return slog.NewTextHandler(w, opts)
 }
 
-func colorLevel(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) != 0 || a.Key != slog.LevelKey {
-		return a
-	}
-	lvl, ok := a.Value.Any().(slog.Level)
-	if !ok {
-		return a
-	}
-	code := "36" // cyan for debug
+// colorWriter colours each text record by its level. slog's text handler writes one record
+// per Write call, so a line can be coloured whole without parsing it.
+type colorWriter struct{ w io.Writer }
+
+func (c colorWriter) Write(p []byte) (int, error) {
+	code := ""
 	switch {
-	case lvl >= slog.LevelError:
+	case bytes.Contains(p, []byte("level=ERROR")):
 		code = "31"
-	case lvl >= slog.LevelWarn:
+	case bytes.Contains(p, []byte("level=WARN")):
 		code = "33"
-	case lvl >= slog.LevelInfo:
-		code = "32"
+	case bytes.Contains(p, []byte("level=DEBUG")):
+		code = "36"
 	}
-	a.Value = slog.StringValue("\x1b[" + code + "m" + lvl.String() + "\x1b[0m")
-	return a
+	if code == "" {
+		return c.w.Write(p)
+	}
+	line := bytes.TrimSuffix(p, []byte("\n"))
+	out := make([]byte, 0, len(p)+12)
+	out = append(out, "\x1b["+code+"m"...)
+	out = append(out, line...)
+	out = append(out, "\x1b[0m\n"...)
+	if _, err := c.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // fanout sends each record to every handler that is enabled for its level.

@@ -104,7 +104,14 @@ func (s *Server) getTeamsUnread(w http.ResponseWriter, r *http.Request, me strin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.st.teamUnreads(id))
+	exclude := r.URL.Query().Get("exclude_team")
+	if exclude != "" && !isID(exclude) {
+		return badParam("exclude_team", strconv.Quote(exclude)+" is not a 26-character id")
+	}
+	if _, err := boolQuery(r, "include_collapsed_threads"); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.st.teamUnreads(id, exclude))
 	return nil
 }
 

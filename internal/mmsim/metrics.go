@@ -8,16 +8,15 @@ import (
 // metrics are exported under Mattermost's own names where Mattermost has one, so that the
 // PromQL written for a real server runs unchanged against mmsim.
 type metrics struct {
-	apiTime        *prometheus.HistogramVec // mattermost_api_time{handler,method,status_code}
-	requests       prometheus.Counter       // mattermost_http_requests_total
-	errors         prometheus.Counter       // mattermost_http_errors_total
-	websockets     *prometheus.GaugeVec     // mattermost_http_websockets_total{origin_client}
-	wsEvents       *prometheus.CounterVec   // mattermost_websocket_event_total{type}
-	wsSlowDropped  prometheus.Counter
-	capacityWait   prometheus.Histogram
-	postsTotal     prometheus.Counter // mattermost_post_total
-	loginsTotal    prometheus.Counter // mattermost_login_total
-	capacityStates *prometheus.GaugeVec
+	apiTime       *prometheus.HistogramVec // mattermost_api_time{handler,method,status_code}
+	requests      prometheus.Counter       // mattermost_http_requests_total
+	errors        prometheus.Counter       // mattermost_http_errors_total
+	websockets    *prometheus.GaugeVec     // mattermost_http_websockets_total{origin_client}
+	wsEvents      *prometheus.CounterVec   // mattermost_websocket_event_total{type}
+	wsSlowDropped prometheus.Counter
+	capacityWait  prometheus.Histogram
+	postsTotal    prometheus.Counter // mattermost_post_total
+	loginsTotal   prometheus.Counter // mattermost_login_total
 }
 
 // apiBuckets cover 1 ms to 10 s, finer than Prometheus' defaults at the low end where a

@@ -22,7 +22,7 @@ type User struct {
 	Locale             string            `json:"locale"`
 	Props              map[string]string `json:"props"`
 	NotifyProps        map[string]string `json:"notify_props"`
-	Timezone           map[string]string `json:"timezone"`
+	Timezone           map[string]any    `json:"timezone"` // useAutomaticTimezone is a boolean, as the reference documents; the real server sends the string "true"
 	LastPasswordUpdate int64             `json:"last_password_update"`
 	LastPictureUpdate  int64             `json:"last_picture_update"`
 }

@@ -24,6 +24,8 @@ func decodeJSON(r *http.Request, v any) error {
 			return err
 		case errors.Is(err, io.EOF):
 			return badBody("request body is empty; a JSON value is required")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return badBody("request body is not valid JSON: it ends in the middle of a value")
 		case errors.As(err, &syn):
 			return badBody(fmt.Sprintf("request body is not valid JSON at byte %d: %v", syn.Offset, syn))
 		case errors.As(err, &typ):

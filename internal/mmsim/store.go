@@ -175,7 +175,7 @@ func (s *store) createUser(username, email, password, roles string) (User, error
 		Roles: roles, Locale: "en", LastPasswordUpdate: t, LastPictureUpdate: t,
 		Props:       map[string]string{},
 		NotifyProps: map[string]string{"desktop": "mention", "email": "true", "push": "mention", "channel": "true"},
-		Timezone:    map[string]string{"useAutomaticTimezone": "true", "automaticTimezone": "", "manualTimezone": ""},
+		Timezone:    map[string]any{"useAutomaticTimezone": true, "automaticTimezone": "", "manualTimezone": ""},
 	}
 	s.users[u.ID] = u
 	s.userOrder = append(s.userOrder, u.ID)
@@ -759,18 +759,20 @@ func (s *store) viewChannel(userID, channelID string) (int64, error) {
 	return t, nil
 }
 
-// unreadOf reports a user's unread counts per team.
-func (s *store) teamUnreads(userID string) []map[string]any {
+// teamUnreads reports a user's unread counts per team, leaving out excludeTeam.
+func (s *store) teamUnreads(userID, excludeTeam string) []map[string]any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	byTeam := map[string][2]int64{}
 	for tid := range s.userTeams[userID] {
-		byTeam[tid] = [2]int64{}
+		if tid != excludeTeam {
+			byTeam[tid] = [2]int64{}
+		}
 	}
 	for cid, m := range s.userChannels[userID] {
 		c := s.channels[cid]
-		if c.TeamID == "" {
-			continue
+		if _, ok := byTeam[c.TeamID]; !ok {
+			continue // a direct or group channel, or the excluded team
 		}
 		v := byTeam[c.TeamID]
 		v[0] += c.TotalMsgCount - m.MsgCount
