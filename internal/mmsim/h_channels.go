@@ -81,24 +81,6 @@ func (s *Server) addTeamMember(w http.ResponseWriter, r *http.Request, me string
 	return nil
 }
 
-func (s *Server) getTeamsForUser(w http.ResponseWriter, r *http.Request, me string) error {
-	id, err := selfParam(r, me)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.st.teamsOf(id))
-	return nil
-}
-
-func (s *Server) getTeamMembersForUser(w http.ResponseWriter, r *http.Request, me string) error {
-	id, err := selfParam(r, me)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.st.teamMembersOf(id))
-	return nil
-}
-
 func (s *Server) getTeamsUnread(w http.ResponseWriter, r *http.Request, me string) error {
 	id, err := selfParam(r, me)
 	if err != nil {

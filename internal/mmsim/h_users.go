@@ -122,22 +122,28 @@ func (s *Server) getUsersByIDs(w http.ResponseWriter, r *http.Request, _ string)
 	return nil
 }
 
-func (s *Server) getUsersByNames(w http.ResponseWriter, r *http.Request, _ string) error {
-	names, err := readIDs(r, false)
-	if err != nil {
-		return err
+// ownList serves a route that lists the caller's own objects: {user_id} must be the caller.
+func ownList[T any](list func(userID string) []T) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, me string) error {
+		id, err := selfParam(r, me)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, list(id))
+		return nil
 	}
-	writeJSON(w, http.StatusOK, s.st.usersByNames(names))
-	return nil
 }
 
-func (s *Server) getStatusesByIDs(w http.ResponseWriter, r *http.Request, _ string) error {
-	ids, err := readIDs(r, true)
-	if err != nil {
-		return err
+// byList serves a route whose body is a JSON list of ids (or of names when ids is false).
+func byList[T any](ids bool, lookup func([]string) []T) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ string) error {
+		list, err := readIDs(r, ids)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, lookup(list))
+		return nil
 	}
-	writeJSON(w, http.StatusOK, s.st.statusesByIDs(ids))
-	return nil
 }
 
 func (s *Server) getUserStatus(w http.ResponseWriter, r *http.Request, me string) error {
@@ -196,15 +202,6 @@ func (s *Server) autocompleteUsers(w http.ResponseWriter, r *http.Request, _ str
 	}
 	in, out := s.st.autocomplete(teamID, channelID, q.Get("name"), limit)
 	writeJSON(w, http.StatusOK, map[string][]User{"users": in, "out_of_channel": out})
-	return nil
-}
-
-func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request, me string) error {
-	id, err := selfParam(r, me)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.st.preferencesOf(id))
 	return nil
 }
 

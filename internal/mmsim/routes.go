@@ -16,17 +16,17 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/teams", "createTeam", true, s.createTeam},
 		{"GET", "/teams/{team_id}", "getTeam", true, s.getTeam},
 		{"POST", "/teams/{team_id}/members", "addTeamMember", true, s.addTeamMember},
-		{"GET", "/users/{user_id}/teams", "getTeamsForUser", true, s.getTeamsForUser},
-		{"GET", "/users/{user_id}/teams/members", "getTeamMembersForUser", true, s.getTeamMembersForUser},
+		{"GET", "/users/{user_id}/teams", "getTeamsForUser", true, ownList(s.st.teamsOf)},
+		{"GET", "/users/{user_id}/teams/members", "getTeamMembersForUser", true, ownList(s.st.teamMembersOf)},
 
 		// Tier 1: the hot path.
 		{"POST", "/channels/members/{user_id}/view", "viewChannel", true, s.viewChannel},
 		{"GET", "/users/{user_id}/channels/{channel_id}/posts/unread", "getPostsForChannelAroundLastUnread", true, s.getPostsAroundUnread},
 		{"GET", "/channels/{channel_id}/posts", "getPostsForChannel", true, s.getPostsForChannel},
 		{"GET", "/channels/{channel_id}/stats", "getChannelStats", true, s.getChannelStats},
-		{"POST", "/users/status/ids", "getUserStatusesByIds", true, s.getStatusesByIDs},
+		{"POST", "/users/status/ids", "getUserStatusesByIds", true, byList(true, s.st.statusesByIDs)},
 		{"POST", "/users/ids", "getUsersByIds", true, s.getUsersByIDs},
-		{"POST", "/users/usernames", "getUsersByNames", true, s.getUsersByNames},
+		{"POST", "/users/usernames", "getUsersByNames", true, byList(false, s.st.usersByNames)},
 		{"GET", "/users/{user_id}/image", "getProfileImage", true, s.getProfileImage},
 		{"POST", "/files", "uploadFileStream", true, s.uploadFile},
 		{"GET", "/files/{file_id}/thumbnail", "getFileThumbnail", true, s.getFileImage},
@@ -55,7 +55,7 @@ func (s *Server) apiRoutes() []route {
 		{"DELETE", "/users/{user_id}/posts/{post_id}/reactions/{emoji_name}", "deleteReaction", true, s.deleteReaction},
 
 		// Tier 2: what a reload and the periodic tasks call.
-		{"GET", "/users/{user_id}/preferences", "getPreferences", true, s.getPreferences},
+		{"GET", "/users/{user_id}/preferences", "getPreferences", true, ownList(s.st.preferencesOf)},
 		{"POST", "/roles/names", "getRolesByNames", true, s.getRolesByNames},
 		{"GET", "/plugins/webapp", "getWebappPlugins", true, s.getWebappPlugins},
 		{"GET", "/users/{user_id}/channels", "getChannelsForUser", true, s.getChannelsForUser},

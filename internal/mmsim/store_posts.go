@@ -25,8 +25,8 @@ type postInput struct {
 // createPost stores a post and returns it with the ids of the channel's members (the
 // recipients of the "posted" event).
 func (s *store) createPost(userID string, in postInput) (Post, []string, error) {
-	if n := len([]rune(in.Message)); n > MaxMessageRunes {
-		return Post{}, nil, fail(errInvalid, "model.post.is_valid.msg.app_error", "message has %d characters; at most %d are allowed", n, MaxMessageRunes)
+	if err := checkMessage(in.Message); err != nil {
+		return Post{}, nil, err
 	}
 	if len(in.FileIDs) > 10 {
 		return Post{}, nil, fail(errInvalid, "model.post.is_valid.file_ids.app_error", "a post may carry at most 10 files, got %d", len(in.FileIDs))
@@ -167,21 +167,38 @@ func (s *store) post(id string) (Post, error) {
 	return s.copyPost(p), nil
 }
 
+func checkMessage(msg string) error {
+	if n := len([]rune(msg)); n > MaxMessageRunes {
+		return fail(errInvalid, "model.post.is_valid.msg.app_error", "message has %d characters; at most %d are allowed", n, MaxMessageRunes)
+	}
+	return nil
+}
+
+// authoredLocked returns a live post that userID wrote, for an action (verb) only its author
+// may take. The caller holds mu.
+func (s *store) authoredLocked(userID, postID, verb string) (*Post, error) {
+	p := s.posts[postID]
+	if p == nil || p.DeleteAt != 0 {
+		return nil, fail(errNotFound, "app.post.get.app_error", "post %q not found", postID)
+	}
+	if p.UserID != userID {
+		return nil, fail(errForbidden, "api.context.permissions.app_error", "only the author may %s post %q", verb, postID)
+	}
+	return p, nil
+}
+
 // patchPost changes a post's message; only its author may.
 func (s *store) patchPost(userID, postID string, message *string, props map[string]any) (Post, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[postID]
-	if p == nil || p.DeleteAt != 0 {
-		return Post{}, nil, fail(errNotFound, "app.post.get.app_error", "post %q not found", postID)
-	}
-	if p.UserID != userID {
-		return Post{}, nil, fail(errForbidden, "api.context.permissions.app_error", "only the author may edit post %q", postID)
+	p, err := s.authoredLocked(userID, postID, "edit")
+	if err != nil {
+		return Post{}, nil, err
 	}
 	t := s.now()
 	if message != nil {
-		if n := len([]rune(*message)); n > MaxMessageRunes {
-			return Post{}, nil, fail(errInvalid, "model.post.is_valid.msg.app_error", "message has %d characters; at most %d are allowed", n, MaxMessageRunes)
+		if err := checkMessage(*message); err != nil {
+			return Post{}, nil, err
 		}
 		p.Message = *message
 	}
@@ -195,12 +212,9 @@ func (s *store) patchPost(userID, postID string, message *string, props map[stri
 func (s *store) deletePost(userID, postID string) (Post, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[postID]
-	if p == nil || p.DeleteAt != 0 {
-		return Post{}, nil, fail(errNotFound, "app.post.get.app_error", "post %q not found", postID)
-	}
-	if p.UserID != userID {
-		return Post{}, nil, fail(errForbidden, "api.context.permissions.app_error", "only the author may delete post %q", postID)
+	p, err := s.authoredLocked(userID, postID, "delete")
+	if err != nil {
+		return Post{}, nil, err
 	}
 	t := s.now()
 	p.DeleteAt, p.UpdateAt = t, t
