@@ -2,6 +2,7 @@ package mmsim
 
 import (
 	"net"
+	"strings"
 	"time"
 
 	"github.com/loadtest/loadtest/internal/config"
@@ -22,11 +23,12 @@ const (
 
 // Config configures a Server. Its zero value is not usable; start from DefaultConfig.
 type Config struct {
-	ListenAddress        string // REST API and WebSocket, e.g. 127.0.0.1:8065
-	MetricsListenAddress string // Prometheus /metrics, e.g. 127.0.0.1:8067; empty disables it
-	ServerVersion        string // reported in X-Version-Id and the hello event
-	MaxBodyBytes         int64  // largest JSON request body accepted
-	MaxFileBytes         int64  // largest multipart upload accepted by POST /files
+	ListenAddress        string      // REST API and WebSocket, e.g. 127.0.0.1:8065
+	MetricsListenAddress string      // Prometheus /metrics, e.g. 127.0.0.1:8067; empty disables it
+	ServerVersion        string      // reported in X-Version-Id and the hello event
+	MaxBodyBytes         int64       // largest JSON request body accepted
+	MaxFileBytes         int64       // largest multipart upload accepted by POST /files
+	Admin                AdminConfig // the system administrator created at start-up
 	Capacity             CapacityConfig
 	WebSocket            WebSocketConfig
 	LogSettings          logging.Settings
@@ -58,6 +60,15 @@ func (c CapacityConfig) MaxRate() float64 {
 	return float64(c.Workers) / (c.ServiceTimeMs / 1000)
 }
 
+// AdminConfig is the system administrator account mmsim creates when it starts, as an
+// installed Mattermost has one. The defaults are the seed's sample admin credentials, which
+// the load-test agent config uses too. An empty Username creates no admin.
+type AdminConfig struct {
+	Username string
+	Email    string
+	Password string
+}
+
 // WebSocketConfig tunes the WebSocket hub.
 type WebSocketConfig struct {
 	ReplayBufferSize     int // events kept per connection for replay on reconnect
@@ -74,6 +85,7 @@ func DefaultConfig() Config {
 		ServerVersion:        DefaultServerVersion,
 		MaxBodyBytes:         DefaultMaxBodyBytes,
 		MaxFileBytes:         DefaultMaxFileBytes,
+		Admin:                AdminConfig{Username: "sysadmin", Email: "sysadmin@sample.mattermost.com", Password: "Sys@dmin-sample1"},
 		Capacity:             CapacityConfig{Distribution: "constant"},
 		WebSocket: WebSocketConfig{
 			ReplayBufferSize:     DefaultReplayBufferSize,
@@ -92,6 +104,11 @@ func (c *Config) Validate() error {
 	ck.Check(c.ServerVersion != "", "ServerVersion", c.ServerVersion, "must not be empty")
 	ck.Check(c.MaxBodyBytes > 0, "MaxBodyBytes", c.MaxBodyBytes, "must be > 0")
 	ck.Check(c.MaxFileBytes > 0, "MaxFileBytes", c.MaxFileBytes, "must be > 0")
+	if a := c.Admin; a.Username != "" {
+		ck.Check(validUsername(strings.ToLower(a.Username)), "Admin.Username", a.Username, "must be 3-64 characters of a-z 0-9 . - _, starting with a letter")
+		ck.Check(strings.Contains(a.Email, "@"), "Admin.Email", a.Email, "must be an email address")
+		ck.Check(len(a.Password) >= 5 && len(a.Password) <= 72, "Admin.Password", "(hidden)", "must be 5-72 characters")
+	}
 	ck.Add("Capacity", c.Capacity.Validate())
 	ws := c.WebSocket
 	ck.Check(ws.ReplayBufferSize >= 0, "WebSocket.ReplayBufferSize", ws.ReplayBufferSize, "must be >= 0")

@@ -228,6 +228,11 @@ func tour(t *testing.T, base string) {
 
 	a.must("GET", "/api/v4/config/client?format=old", nil, 200, nil)
 	a.must("GET", "/api/v4/system/ping", nil, 200, nil)
+	a.must("GET", "/api/v4/config", nil, 403, nil)
+	admin := newClient(t, base)
+	admin.login("sysadmin")
+	admin.must("GET", "/api/v4/config", nil, 200, nil)
+	admin.must("POST", "/api/v4/teams/"+f.team.ID+"/members", map[string]string{"team_id": f.team.ID, "user_id": signup(t, base, "dave").user.ID}, 201, nil)
 	a.must("GET", "/api/v4/users?page=0&per_page=100", nil, 200, nil)
 	a.must("GET", "/api/v4/users?in_channel="+f.town.ID+"&page=0&per_page=8", nil, 200, nil)
 	a.must("GET", "/api/v4/users/me", nil, 200, nil)

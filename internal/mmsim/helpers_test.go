@@ -118,7 +118,11 @@ func signup(tb testing.TB, base, name string) *client {
 
 func (c *client) login(name string) {
 	c.tb.Helper()
-	status, b, h := c.call("POST", "/api/v4/users/login", map[string]string{"login_id": name, "password": "testPass123$"})
+	pw := "testPass123$"
+	if name == "sysadmin" {
+		pw = DefaultConfig().Admin.Password
+	}
+	status, b, h := c.call("POST", "/api/v4/users/login", map[string]string{"login_id": name, "password": pw})
 	if status != 200 || h.Get("Token") == "" {
 		c.tb.Fatalf("login %s = %d %s, token %q", name, status, b, h.Get("Token"))
 	}

@@ -11,6 +11,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/users", "getUsers", true, s.getUsers},
 		{"GET", "/users/{user_id}", "getUser", true, s.getUser},
 		{"GET", "/config/client", "getClientConfig", false, s.getClientConfig},
+		{"GET", "/config", "getConfig", true, s.getConfig},
 		{"GET", "/system/ping", "getSystemPing", false, s.ping},
 		{"GET", "/teams", "getAllTeams", true, s.getAllTeams},
 		{"POST", "/teams", "createTeam", true, s.createTeam},

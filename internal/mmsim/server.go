@@ -58,6 +58,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, st: newStore(), cap: newCapacity(cfg.Capacity),
 		reg: prometheus.NewRegistry(), mux: http.NewServeMux(), runCtx: context.Background()}
+	if a := cfg.Admin; a.Username != "" {
+		if _, err := s.st.createUser(a.Username, a.Email, a.Password, "system_user system_admin"); err != nil {
+			return nil, fmt.Errorf("mmsim: create the admin account: %w", err)
+		}
+	}
 	s.m = newMetrics(s.reg, s.cap, cfg.Capacity.Workers)
 	s.hub = newHub(cfg.WebSocket, s.m, log)
 	s.routes = s.apiRoutes()

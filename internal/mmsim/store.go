@@ -210,6 +210,14 @@ func (s *store) logout(token string) {
 	delete(s.sessions, token)
 }
 
+// isAdmin reports whether the user has the system_admin role.
+func (s *store) isAdmin(userID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u := s.users[userID]
+	return u != nil && slices.Contains(strings.Fields(u.Roles), "system_admin")
+}
+
 // session returns the user id of a token.
 func (s *store) session(token string) (string, bool) {
 	s.mu.RLock()
