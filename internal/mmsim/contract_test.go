@@ -3,83 +3,35 @@ package mmsim
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
+	"github.com/loadtest/loadtest/internal/apispec"
 )
 
-// specPath is the official Mattermost API v4 reference, beside the project.
-var specPath = filepath.Join("..", "..", "..", "shared", "mattermost-api", "openapi-v4.yaml")
-
-// undocumented lists the routes mmsim serves that the June 2023 reference lacks, though the
-// real server has them. The list must be exact: TestContract_RoutesDocumented fails both for an
-// undocumented route missing here and for an entry here that the reference does document.
-var undocumented = map[string]string{
-	"POST /drafts": "synced drafts (server 7.7+) are missing from the 2023 reference",
-	"GET /users/{user_id}/teams/{team_id}/drafts":                      "synced drafts",
-	"DELETE /users/{user_id}/channels/{channel_id}/drafts":             "synced drafts",
-	"DELETE /users/{user_id}/channels/{channel_id}/drafts/{thread_id}": "synced drafts",
-	"POST /client_perf": "client performance reports (server 9.x) are missing from the 2023 reference",
-}
-
-// deviation is a place where mmsim follows the real server, and its clients, rather than the
-// reference. documented is the status whose schema the body is checked against instead of the
-// one sent; 0 skips the body check.
-type deviation struct {
-	documented int
-	why        string
-}
-
-var deviations = map[string]deviation{
-	"POST /users/login":              {201, "the reference documents 201; the server sends 200"},
-	"POST /users/logout":             {201, "the reference documents 201; the server sends 200"},
-	"POST /reactions":                {201, "the reference documents 201; the server sends 200"},
-	"GET /files/{file_id}/thumbnail": {0, "the reference documents no success response; the body is an image"},
-	"GET /files/{file_id}/preview":   {0, "the reference documents no success response; the body is an image"},
-	"GET /users/{user_id}/teams/{team_id}/channels/categories": {0, "the reference documents an array; the server and its clients use one OrderedSidebarCategories object"},
-}
-
-var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	// The reference cannot pass whole-document validation (KnownUsers is an array without
-	// items; see its README), so it is loaded without it and checked operation by operation.
-	return openapi3.NewLoader().LoadFromFile(specPath)
-})
-
-func spec(tb testing.TB) *openapi3.T {
+func spec(tb testing.TB) *apispec.Spec {
 	tb.Helper()
-	doc, err := loadSpec()
+	sp, err := apispec.Load()
 	if err != nil {
-		tb.Fatalf("load %s: %v", specPath, err)
+		tb.Fatal(err)
 	}
-	return doc
+	return sp
 }
 
 var wildcard = regexp.MustCompile(`\{[^}]*\}`)
 
-// specKey finds the reference's path template for an mmsim pattern (wildcard names may differ).
-func specKey(doc *openapi3.T, pattern string) (string, *openapi3.PathItem) {
-	want := wildcard.ReplaceAllString("/api/v4"+pattern, "{}")
-	for k, item := range doc.Paths.Map() {
-		if wildcard.ReplaceAllString(k, "{}") == want {
-			return k, item
-		}
-	}
-	return "", nil
-}
-
+// TestContract_RoutesDocumented checks every route of the table against the reference. The
+// apispec.Undocumented list must be exact: an undocumented route missing from it fails, and
+// so does an entry for a route the reference documents or mmsim does not serve.
 func TestContract_RoutesDocumented(t *testing.T) {
-	doc := spec(t)
+	sp := spec(t)
 	s, err := New(DefaultConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -88,28 +40,26 @@ func TestContract_RoutesDocumented(t *testing.T) {
 	for _, rt := range s.routes {
 		key := rt.method + " " + rt.pattern
 		served[key] = true
-		_, item := specKey(doc, rt.pattern)
-		documented := item != nil && item.GetOperation(rt.method) != nil
-		_, excused := undocumented[key]
+		documented := sp.Documented(rt.method, rt.pattern)
+		_, excused := apispec.Undocumented[key]
 		switch {
 		case !documented && !excused:
-			t.Errorf("%s (%s) is not in the API reference; add it there or to undocumented with a reason", key, rt.name)
+			t.Errorf("%s (%s) is not in the API reference; add it there or to apispec.Undocumented with a reason", key, rt.name)
 		case documented && excused:
-			t.Errorf("%s is documented; remove it from undocumented", key)
+			t.Errorf("%s is documented; remove it from apispec.Undocumented", key)
 		}
 	}
-	for key := range undocumented {
+	for key := range apispec.Undocumented {
 		if !served[key] {
-			t.Errorf("undocumented lists %s, which mmsim does not serve", key)
+			t.Errorf("apispec.Undocumented lists %s, which mmsim does not serve", key)
 		}
 	}
 }
 
-// contract validates, in the server, each request mmsim accepts and each response it sends
-// against the reference, and records which routes were exercised.
+// contract checks, in the server, each request mmsim accepts and each response it sends
+// against the reference, and records which routes of the table were exercised.
 type contract struct {
-	doc *openapi3.T
-	s   *Server
+	sp *apispec.Spec
 
 	mu         sync.Mutex
 	violations []string
@@ -117,7 +67,6 @@ type contract struct {
 }
 
 func (c *contract) wrap(s *Server, next http.Handler) http.Handler {
-	c.s = s
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := s.mux.Handler(r)
 		method, path, _ := strings.Cut(pattern, " ")
@@ -125,8 +74,6 @@ func (c *contract) wrap(s *Server, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rel := strings.TrimPrefix(path, "/api/v4")
-		key := method + " " + rel
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
@@ -137,74 +84,30 @@ func (c *contract) wrap(s *Server, next http.Handler) http.Handler {
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(rec.Body.Bytes())
 
-		specK, item := specKey(c.doc, rel)
-		if _, excused := undocumented[key]; excused || item == nil {
-			c.record(key, rec.Code, nil)
-			return
-		}
-		op := item.GetOperation(r.Method)
-		req := r.Clone(r.Context())
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		in := &openapi3filter.RequestValidationInput{
-			Request:    req,
-			PathParams: pathParams(specK, r.URL.Path),
-			Route:      &routers.Route{Spec: c.doc, Path: specK, PathItem: item, Method: r.Method, Operation: op},
-			Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
-		}
-		var errs []string
+		var errs []error
 		if rec.Code < 400 {
-			if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
-				errs = append(errs, "request: "+err.Error())
+			errs = append(errs, c.sp.CheckRequest(r, body))
+		}
+		errs = append(errs, c.sp.CheckResponse(r, body, rec.Code, rec.Header(), rec.Body.Bytes()))
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		failed := false
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, apispec.ErrUndocumented) {
+				c.violations = append(c.violations, err.Error())
+				failed = true
 			}
 		}
-		status := rec.Code
-		if d, ok := deviations[key]; ok && status < 400 {
-			if d.documented != 0 && op.Responses.Status(status) != nil {
-				errs = append(errs, fmt.Sprintf("deviation is stale: the reference documents %d now", status))
-			}
-			status = d.documented
+		if rec.Code < 400 && !failed {
+			c.ok[method+" "+strings.TrimPrefix(path, "/api/v4")]++
 		}
-		if status != 0 && status != http.StatusNotModified { // the reference does not model conditional GETs
-			err := openapi3filter.ValidateResponse(r.Context(), &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: in, Status: status, Header: rec.Header(),
-				Body:    io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
-				Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-			})
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("response %d: %v", rec.Code, err))
-			}
-		}
-		c.record(key, rec.Code, errs)
 	})
-}
-
-func (c *contract) record(key string, status int, errs []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range errs {
-		c.violations = append(c.violations, key+": "+e)
-	}
-	if status < 400 && len(errs) == 0 {
-		c.ok[key]++
-	}
-}
-
-// pathParams extracts the values of the template's {name} segments from path.
-func pathParams(template, path string) map[string]string {
-	ts, ps := strings.Split(template, "/"), strings.Split(path, "/")
-	out := map[string]string{}
-	for i := range min(len(ts), len(ps)) {
-		if strings.HasPrefix(ts[i], "{") {
-			out[strings.Trim(ts[i], "{}")] = ps[i]
-		}
-	}
-	return out
 }
 
 // TestContract_Tour calls every route with valid input, plus some with invalid input, and
 // checks every request and response against the reference.
 func TestContract_Tour(t *testing.T) {
-	c := &contract{doc: spec(t), ok: map[string]int{}}
+	c := &contract{sp: spec(t), ok: map[string]int{}}
 	s, base := newTestServer(t, nil, c.wrap)
 	tour(t, base)
 
