@@ -1,20 +1,15 @@
 package mmsim
 
 import (
+	"github.com/loadtest/loadtest/mattermost"
+
 	"encoding/json"
 	"errors"
 	"net/http"
 )
 
 // AppError is Mattermost's error body. Every response with a status of 400 or more carries one.
-type AppError struct {
-	ID            string `json:"id"`
-	Message       string `json:"message"`
-	DetailedError string `json:"detailed_error"`
-	RequestID     string `json:"request_id"`
-	StatusCode    int    `json:"status_code"`
-	Where         string `json:"where,omitempty"`
-}
+type AppError = mattermost.AppError
 
 // apiError is a handler-level failure with its status code.
 type apiError struct {

@@ -1,0 +1,249 @@
+package mattermost_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/loadtest/loadtest/internal/apispec"
+	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// startServer runs mmsim on httptest and returns its URL.
+func startServer(t *testing.T) string {
+	t.Helper()
+	cfg := mmsim.DefaultConfig()
+	cfg.LogSettings.EnableConsole = false
+	s, err := mmsim.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// checked returns a client whose traffic apispec checks, and the checker.
+func checked(t *testing.T, base string, obs mattermost.Observer) (*mattermost.Client, *apispec.Checker) {
+	t.Helper()
+	sp, err := apispec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := &apispec.Checker{Spec: sp}
+	c, err := mattermost.New(base, mattermost.Options{HTTPClient: &http.Client{Transport: ck}, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ck
+}
+
+func must[T any](t *testing.T, what string) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+}
+
+func ok(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// TestClient_Contract calls every method of the client against mmsim and checks each request
+// and response against the API reference, and that the observer saw route templates only.
+func TestClient_Contract(t *testing.T) {
+	base := startServer(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	routes := map[string]bool{}
+	obs := func(r mattermost.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		routes[r.Method+" "+r.Route] = true
+	}
+	a, ck := checked(t, base, obs)
+	b, ckB := checked(t, base, obs)
+	cl, ckC := checked(t, base, obs)
+
+	version, assets, err := a.RootPage(ctx)
+	if err != nil || !strings.HasPrefix(version, "10.8.0") || len(assets) != 2 {
+		t.Fatalf("RootPage = %q, %v, %v; want the version and 2 assets", version, assets, err)
+	}
+	for _, as := range assets {
+		ok(t, "GetAsset", a.GetAsset(ctx, as))
+	}
+	ok(t, "Ping", a.Ping(ctx))
+	for _, x := range []struct {
+		c    *mattermost.Client
+		name string
+	}{{a, "alice"}, {b, "bob"}, {cl, "carol"}} {
+		must[mattermost.User](t, "CreateUser")(x.c.CreateUser(ctx, x.name, x.name+"@example.com", "testPass123$"))
+		must[mattermost.User](t, "Login")(x.c.Login(ctx, x.name, "testPass123$"))
+	}
+	me := must[mattermost.User](t, "GetMe")(a.GetMe(ctx))
+	if me.Username != "alice" || me.ID != a.UserID() {
+		t.Fatalf("GetMe = %+v; want alice %s", me, a.UserID())
+	}
+	cfg := must[map[string]string](t, "GetClientConfig")(a.GetClientConfig(ctx))
+	if cfg["Version"] == "" {
+		t.Errorf("client config has no Version: %v", cfg)
+	}
+	team := must[mattermost.Team](t, "CreateTeam")(a.CreateTeam(ctx, "team1", "Team 1", "O"))
+	must[[]mattermost.Team](t, "GetTeams")(b.GetTeams(ctx, 0, 100))
+	must[mattermost.TeamMember](t, "AddTeamMember")(b.AddTeamMember(ctx, team.ID, b.UserID()))
+	must[mattermost.TeamMember](t, "AddTeamMember")(cl.AddTeamMember(ctx, team.ID, cl.UserID()))
+	must[[]mattermost.Team](t, "GetTeamsForUser")(b.GetTeamsForUser(ctx))
+	must[[]mattermost.TeamMember](t, "GetTeamMembersForUser")(b.GetTeamMembersForUser(ctx))
+	must[[]map[string]any](t, "GetTeamsUnread")(b.GetTeamsUnread(ctx, ""))
+	chans := must[[]mattermost.Channel](t, "GetChannelsForTeamForUser")(b.GetChannelsForTeamForUser(ctx, team.ID, true))
+	i := slices.IndexFunc(chans, func(c mattermost.Channel) bool { return c.Name == "town-square" })
+	if i < 0 {
+		t.Fatalf("no town-square among %v", chans)
+	}
+	town := chans[i]
+	must[[]mattermost.ChannelMember](t, "GetChannelMembersForTeamForUser")(b.GetChannelMembersForTeamForUser(ctx, team.ID))
+	must[[]mattermost.Channel](t, "GetChannelsForUser")(b.GetChannelsForUser(ctx))
+	must[[]mattermost.ChannelMember](t, "GetChannelMembersForUser")(b.GetChannelMembersForUser(ctx, 0, 100))
+	must[mattermost.OrderedSidebarCategories](t, "GetCategories")(b.GetCategories(ctx, team.ID))
+	must[[]mattermost.Channel](t, "GetPublicChannelsForTeam")(b.GetPublicChannelsForTeam(ctx, team.ID, 0, 60))
+	must[mattermost.Channel](t, "GetChannel")(b.GetChannel(ctx, town.ID))
+	priv := must[mattermost.Channel](t, "CreateChannel")(a.CreateChannel(ctx, team.ID, "secret", "Secret", "P"))
+	must[mattermost.ChannelMember](t, "AddChannelMember")(a.AddChannelMember(ctx, priv.ID, b.UserID()))
+	must[mattermost.ChannelMember](t, "GetChannelMember")(b.GetChannelMember(ctx, priv.ID, b.UserID()))
+	ok(t, "LeaveChannel", b.LeaveChannel(ctx, priv.ID))
+	dm := must[mattermost.Channel](t, "CreateDirectChannel")(a.CreateDirectChannel(ctx, b.UserID()))
+	must[mattermost.Channel](t, "CreateGroupChannel")(a.CreateGroupChannel(ctx, []string{b.UserID(), cl.UserID()}))
+	ok(t, "ViewChannel", a.ViewChannel(ctx, dm.ID, town.ID))
+	if n := must[int](t, "GetChannelStats")(a.GetChannelStats(ctx, town.ID, true)); n != 3 {
+		t.Errorf("town-square has %d members; want 3", n)
+	}
+	must[map[string]any](t, "GetChannelUnread")(a.GetChannelUnread(ctx, town.ID))
+
+	users := must[[]mattermost.User](t, "GetUsers")(a.GetUsers(ctx, mattermost.UsersQuery{PerPage: 100, InChannel: town.ID}))
+	if len(users) != 3 {
+		t.Errorf("GetUsers in town-square = %d users; want 3", len(users))
+	}
+	must[[]mattermost.User](t, "GetUsersByIDs")(a.GetUsersByIDs(ctx, []string{b.UserID()}, 0))
+	must[[]mattermost.User](t, "GetUsersByUsernames")(a.GetUsersByUsernames(ctx, []string{"bob"}))
+	must[[]mattermost.Status](t, "GetStatusesByIDs")(a.GetStatusesByIDs(ctx, []string{b.UserID()}))
+	must[mattermost.Status](t, "GetUserStatus")(a.GetUserStatus(ctx, b.UserID()))
+	must[mattermost.Status](t, "UpdateStatus")(a.UpdateStatus(ctx, "away"))
+	etag, notMod, err := a.GetProfileImage(ctx, b.UserID(), "")
+	if err != nil || etag == "" || notMod {
+		t.Fatalf("GetProfileImage = %q, %v, %v", etag, notMod, err)
+	}
+	if _, notMod, err := a.GetProfileImage(ctx, b.UserID(), etag); err != nil || !notMod {
+		t.Errorf("GetProfileImage with its ETag = notModified %v, %v; want a 304", notMod, err)
+	}
+	in, _, err := a.AutocompleteUsers(ctx, team.ID, town.ID, "b", 10)
+	if err != nil || len(in) != 1 {
+		t.Errorf("AutocompleteUsers(b) = %v, %v; want bob", in, err)
+	}
+	ok(t, "UpdatePreferences", a.UpdatePreferences(ctx, []mattermost.Preference{{Category: "display_settings", Name: "use_military_time", Value: "true"}}))
+	must[[]mattermost.Preference](t, "GetPreferences")(a.GetPreferences(ctx))
+	must[[]mattermost.Role](t, "GetRolesByNames")(a.GetRolesByNames(ctx, mattermost.RolesOf(me.Roles)))
+	ok(t, "GetWebappPlugins", a.GetWebappPlugins(ctx))
+	ok(t, "SubmitClientPerf", a.SubmitClientPerf(ctx, map[string]any{"version": "0.1.0"}))
+
+	file := must[mattermost.FileInfo](t, "UploadFile")(a.UploadFile(ctx, town.ID, `a "pic".png`, "image/png", []byte("\x89PNG")))
+	ok(t, "GetFileThumbnail", a.GetFileThumbnail(ctx, file.ID))
+	ok(t, "GetFilePreview", a.GetFilePreview(ctx, file.ID))
+	root := must[mattermost.Post](t, "CreatePost")(a.CreatePost(ctx, mattermost.NewPost{ChannelID: town.ID, Message: "hello", FileIDs: []string{file.ID}}))
+	must[mattermost.Post](t, "CreatePost reply")(b.CreatePost(ctx, mattermost.NewPost{ChannelID: town.ID, RootID: root.ID, Message: "hi @alice"}))
+	must[mattermost.Post](t, "GetPost")(a.GetPost(ctx, root.ID))
+	must[mattermost.Post](t, "PatchPost")(a.PatchPost(ctx, root.ID, "edited"))
+	list := must[mattermost.PostList](t, "GetPostsForChannel")(a.GetPostsForChannel(ctx, town.ID, mattermost.PostsQuery{PerPage: 30}))
+	if len(list.Order) != 2 {
+		t.Errorf("GetPostsForChannel = %d posts; want 2", len(list.Order))
+	}
+	must[mattermost.PostList](t, "GetPostsForChannel since")(a.GetPostsForChannel(ctx, town.ID, mattermost.PostsQuery{Since: 1}))
+	must[mattermost.PostList](t, "GetPostsForChannel before")(a.GetPostsForChannel(ctx, town.ID, mattermost.PostsQuery{Before: root.ID, PerPage: 30, CollapsedThreads: true}))
+	must[mattermost.PostList](t, "GetPostsAroundLastUnread")(cl.GetPostsAroundLastUnread(ctx, town.ID, 30, 30, false))
+	must[mattermost.PostList](t, "GetPostThread")(a.GetPostThread(ctx, root.ID, 60, true))
+	must[mattermost.Reaction](t, "SaveReaction")(b.SaveReaction(ctx, root.ID, "smile"))
+	must[[]mattermost.Reaction](t, "GetReactions")(a.GetReactions(ctx, root.ID))
+	ok(t, "DeleteReaction", b.DeleteReaction(ctx, root.ID, "smile"))
+	threads := must[mattermost.UserThreads](t, "GetUserThreads")(a.GetUserThreads(ctx, team.ID, mattermost.ThreadsQuery{PerPage: 25}))
+	if threads.Total != 1 {
+		t.Errorf("GetUserThreads total = %d; want 1", threads.Total)
+	}
+	must[mattermost.UserThreads](t, "GetUserThreads totals")(a.GetUserThreads(ctx, team.ID, mattermost.ThreadsQuery{TotalsOnly: true, Unread: true}))
+	ok(t, "UpdateThreadRead", a.UpdateThreadRead(ctx, team.ID, root.ID, root.CreateAt))
+	ok(t, "SetThreadFollowing", a.SetThreadFollowing(ctx, team.ID, root.ID, false))
+	ok(t, "SetThreadFollowing", a.SetThreadFollowing(ctx, team.ID, root.ID, true))
+	ok(t, "UpsertDraft", a.UpsertDraft(ctx, town.ID, "", "draft"))
+	ok(t, "UpsertDraft", a.UpsertDraft(ctx, town.ID, root.ID, "reply draft"))
+	if ds := must[[]mattermost.Draft](t, "GetDrafts")(a.GetDrafts(ctx, team.ID)); len(ds) != 2 {
+		t.Errorf("GetDrafts = %d; want 2", len(ds))
+	}
+	ok(t, "DeleteDraft", a.DeleteDraft(ctx, town.ID, root.ID))
+	ok(t, "DeleteDraft", a.DeleteDraft(ctx, town.ID, ""))
+	ok(t, "DeletePost", a.DeletePost(ctx, root.ID))
+
+	admin, ckAdmin := checked(t, base, obs)
+	must[mattermost.User](t, "admin Login")(admin.Login(ctx, "sysadmin", mmsim.DefaultConfig().Admin.Password))
+	must[map[string]any](t, "GetConfig")(admin.GetConfig(ctx))
+
+	ok(t, "Logout", cl.Logout(ctx))
+	if _, err := cl.GetMe(ctx); mattermost.StatusOf(err) != 401 {
+		t.Errorf("GetMe after Logout = %v; want a 401 *Error", err)
+	}
+
+	for _, c := range []*apispec.Checker{ck, ckB, ckC, ckAdmin} {
+		for _, v := range c.Violations() {
+			t.Error(v)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for r := range routes {
+		if strings.Count(r, "/") > 1 && strings.ContainsAny(strings.Split(r, " ")[1], "0123456789") && !strings.Contains(r, "{") {
+			t.Errorf("observer saw route %q, which looks like a raw path, not a template", r)
+		}
+	}
+	t.Logf("the tour covered %d routes; apispec checked %d", len(routes), len(ck.Seen())+len(ckB.Seen()))
+	if len(routes) < 60 {
+		t.Errorf("the tour covered %d routes; the client has over 60 methods", len(routes))
+	}
+}
+
+// TestClient_Errors checks that failures become typed errors that name the call.
+func TestClient_Errors(t *testing.T) {
+	base := startServer(t)
+	ctx := context.Background()
+	var seen []mattermost.Request
+	c, err := mattermost.New(base, mattermost.Options{Observer: func(r mattermost.Request) { seen = append(seen, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Login(ctx, "nobody", "wrong")
+	var e *mattermost.Error
+	if !errors.As(err, &e) || e.StatusCode != 401 || e.ID == "" || e.Route != "/users/login" {
+		t.Fatalf("Login with bad credentials = %v; want *Error 401 with an id for /users/login", err)
+	}
+	if len(seen) != 1 || seen[0].Status != 401 || seen[0].Err == nil {
+		t.Errorf("observer saw %+v; want one 401 request with its error", seen)
+	}
+	if _, err := c.GetChannel(ctx, strings.Repeat("a", 26)); mattermost.StatusOf(err) != 401 {
+		t.Errorf("GetChannel without a session = %v; want 401", err)
+	}
+	if _, err := mattermost.New("localhost:8065", mattermost.Options{}); err == nil || !strings.Contains(err.Error(), "http(s)://") {
+		t.Errorf("New with no scheme = %v; want an error naming the form", err)
+	}
+	dead, _ := mattermost.New("http://127.0.0.1:1", mattermost.Options{})
+	if err := dead.Ping(ctx); err == nil || mattermost.StatusOf(err) != 0 || !strings.Contains(err.Error(), "/system/ping") {
+		t.Errorf("Ping to a closed port = %v; want a transport error naming the route", err)
+	}
+}
