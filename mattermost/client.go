@@ -133,6 +133,10 @@ func (c *Client) SetSession(token, userID string) {
 	c.token, c.userID = token, userID
 }
 
+// CloseIdleConnections closes the idle keep-alive connections of the client's transport, as
+// when a simulated user with its own connection pool leaves.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
 // ServerURL returns the server's base URL.
 func (c *Client) ServerURL() string { return c.base.String() }
 

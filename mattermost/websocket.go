@@ -1,0 +1,357 @@
+package mattermost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Event is a server-to-client WebSocket event.
+type Event struct {
+	Event     string         `json:"event"`
+	Data      map[string]any `json:"data"`
+	Broadcast Broadcast      `json:"broadcast"`
+	Seq       int64          `json:"seq"`
+}
+
+// Broadcast says who an event was sent to.
+type Broadcast struct {
+	OmitUsers map[string]bool `json:"omit_users"`
+	UserID    string          `json:"user_id"`
+	ChannelID string          `json:"channel_id"`
+	TeamID    string          `json:"team_id"`
+}
+
+// Reply answers a client action.
+type Reply struct {
+	Status   string          `json:"status"`
+	SeqReply int64           `json:"seq_reply"`
+	Data     json.RawMessage `json:"data"`
+	Error    *AppError       `json:"error"`
+}
+
+// WebSocketOptions tune a WebSocket. The zero value gives the webapp's behaviour.
+type WebSocketOptions struct {
+	// EventBuffer is how many events wait for the owner before new ones are dropped (and
+	// counted). Default 256.
+	EventBuffer int
+	// ReconnectDelay is the wait before a reconnect; after MaxFastRetries failures in a row it
+	// grows as ReconnectDelay × failures², up to MaxReconnectDelay. Defaults 3s, 7, 5 min: the
+	// webapp's values.
+	ReconnectDelay    time.Duration
+	MaxFastRetries    int
+	MaxReconnectDelay time.Duration
+	// OnConnect and OnDisconnect, if set, are called as connections open and close (for a
+	// connection gauge). OnDrop is called for each event dropped because the buffer was full.
+	OnConnect, OnDisconnect func()
+	OnDrop                  func(Event)
+}
+
+// WebSocketStats counts what happened on a WebSocket.
+type WebSocketStats struct {
+	Connects   int64 // connections opened
+	Resumed    int64 // reconnects the server resumed (same connection_id)
+	Fresh      int64 // reconnects that got a new connection (events may have been missed)
+	Gaps       int64 // seq gaps detected, each followed by a reconnect
+	Events     int64 // events delivered to the owner
+	Dropped    int64 // events dropped because the owner's buffer was full
+	Failures   int64 // failed connection attempts
+	LastConnID string
+}
+
+// ErrNotConnected is returned by Send while no connection is open.
+var ErrNotConnected = errors.New("mattermost: websocket is not connected")
+
+// WebSocket is a user's event connection. Run owns it; other methods may be called from any
+// goroutine.
+type WebSocket struct {
+	c    *Client
+	opts WebSocketOptions
+	evs  chan Event
+
+	mu       sync.Mutex
+	conn     *websocket.Conn // guarded by mu; nil while disconnected
+	connID   string          // guarded by mu
+	nextSeq  int64           // guarded by mu: the seq the next event must carry
+	helloed  bool            // guarded by mu: the current connection has sent hello
+	pending  map[int64]chan Reply
+	lastSeq  int64              // client action seq, guarded by mu
+	kickConn context.CancelFunc // guarded by mu: ends the current connection's read
+
+	connects, resumed, fresh, gaps, events, dropped, failures atomic.Int64
+}
+
+// NewWebSocket prepares a WebSocket for the client's session. It connects when Run is called.
+func (c *Client) NewWebSocket(opts WebSocketOptions) *WebSocket {
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = 256
+	}
+	if opts.ReconnectDelay <= 0 {
+		opts.ReconnectDelay = 3 * time.Second
+	}
+	if opts.MaxFastRetries <= 0 {
+		opts.MaxFastRetries = 7
+	}
+	if opts.MaxReconnectDelay <= 0 {
+		opts.MaxReconnectDelay = 5 * time.Minute
+	}
+	return &WebSocket{c: c, opts: opts, evs: make(chan Event, opts.EventBuffer), pending: map[int64]chan Reply{}}
+}
+
+// Events delivers the server's events, in seq order. Run closes it when it returns.
+func (w *WebSocket) Events() <-chan Event { return w.evs }
+
+// Stats returns the counters.
+func (w *WebSocket) Stats() WebSocketStats {
+	w.mu.Lock()
+	id := w.connID
+	w.mu.Unlock()
+	return WebSocketStats{Connects: w.connects.Load(), Resumed: w.resumed.Load(), Fresh: w.fresh.Load(),
+		Gaps: w.gaps.Load(), Events: w.events.Load(), Dropped: w.dropped.Load(), Failures: w.failures.Load(), LastConnID: id}
+}
+
+// Backoff returns the wait before reconnect attempt number failures (1-based): the pure rule
+// Run follows.
+func (o WebSocketOptions) Backoff(failures int) time.Duration {
+	if failures <= o.MaxFastRetries {
+		return o.ReconnectDelay
+	}
+	return min(o.MaxReconnectDelay, o.ReconnectDelay*time.Duration(failures*failures))
+}
+
+// Run connects and keeps the connection up, resuming after a drop or a seq gap, until ctx is
+// done. It returns ctx's error, or an error that reconnecting cannot fix (401).
+func (w *WebSocket) Run(ctx context.Context) error {
+	defer close(w.evs)
+	failures := 0
+	for {
+		err := w.session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if StatusOf(err) == http.StatusUnauthorized {
+			return err
+		}
+		delay := time.Duration(0)
+		if err != nil { // the dial or handshake failed: back off
+			failures++
+			w.failures.Add(1)
+			delay = w.opts.Backoff(failures)
+		} else {
+			failures = 0
+		}
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// Reconnect drops the current connection; Run reconnects at once and resumes.
+func (w *WebSocket) Reconnect() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.kickConn != nil {
+		w.kickConn()
+	}
+}
+
+// session runs one connection: dial (resuming if it can), then read until it ends. It returns
+// nil when a connection was made and later ended, or the dial error.
+func (w *WebSocket) session(ctx context.Context) error {
+	u := *w.c.base
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = w.c.base.Path + "/api/v4/websocket"
+	w.mu.Lock()
+	if w.connID != "" {
+		u.RawQuery = "connection_id=" + w.connID + "&sequence_number=" + strconv.FormatInt(w.nextSeq, 10)
+	}
+	w.mu.Unlock()
+	hdr := http.Header{"Authorization": {"Bearer " + w.c.Token()}, "User-Agent": {w.c.ua}}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, resp, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPClient: w.c.hc, HTTPHeader: hdr})
+	cancel()
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			return &Error{Method: "GET", Route: "/websocket", AppError: AppError{StatusCode: 401, Message: "session rejected"}}
+		}
+		return fmt.Errorf("mattermost: websocket dial: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	w.mu.Lock()
+	w.conn, w.helloed, w.kickConn = conn, false, stop
+	w.mu.Unlock()
+	w.connects.Add(1)
+	if w.opts.OnConnect != nil {
+		w.opts.OnConnect()
+	}
+	defer func() {
+		w.mu.Lock()
+		w.conn, w.kickConn = nil, nil
+		for seq, ch := range w.pending {
+			close(ch) // Send sees the connection ended
+			delete(w.pending, seq)
+		}
+		w.mu.Unlock()
+		if w.opts.OnDisconnect != nil {
+			w.opts.OnDisconnect()
+		}
+	}()
+
+	for {
+		_, b, err := conn.Read(rctx)
+		if err != nil {
+			return nil
+		}
+		if gap := w.handle(b); gap {
+			conn.Close(websocket.StatusNormalClosure, "seq gap")
+			return nil
+		}
+	}
+}
+
+// handle processes one message; it reports a seq gap, after which the caller reconnects.
+func (w *WebSocket) handle(b []byte) (gap bool) {
+	var m struct {
+		Event
+		Status   string          `json:"status"`
+		SeqReply *int64          `json:"seq_reply"`
+		RawSeq   *int64          `json:"seq"`
+		RawData  json.RawMessage `json:"data"`
+		Error    *AppError       `json:"error"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return false // not ours to judge; the server sent something we cannot read
+	}
+	if m.Event.Event == "" && m.SeqReply != nil {
+		w.mu.Lock()
+		ch := w.pending[*m.SeqReply]
+		delete(w.pending, *m.SeqReply)
+		w.mu.Unlock()
+		if ch != nil {
+			ch <- Reply{Status: m.Status, SeqReply: *m.SeqReply, Data: m.RawData, Error: m.Error}
+		}
+		return false
+	}
+	if m.RawSeq == nil {
+		return false
+	}
+	ev := m.Event
+	ev.Seq = *m.RawSeq
+	// Event.Data and RawData share the "data" key, and the outer field wins; decode it here.
+	if len(m.RawData) > 0 && json.Unmarshal(m.RawData, &ev.Data) != nil {
+		ev.Data = nil
+	}
+	w.mu.Lock()
+	if ev.Event == "hello" {
+		id, _ := ev.Data["connection_id"].(string)
+		switch {
+		case w.connID == "":
+		case id == w.connID:
+			w.resumed.Add(1)
+		default:
+			w.fresh.Add(1) // a new connection: whatever was missed is gone
+		}
+		if id != w.connID {
+			w.nextSeq = ev.Seq
+		}
+		w.connID, w.helloed = id, true
+	}
+	if ev.Seq != w.nextSeq {
+		w.mu.Unlock()
+		w.gaps.Add(1)
+		return true
+	}
+	w.nextSeq++
+	w.mu.Unlock()
+	select {
+	case w.evs <- ev:
+		w.events.Add(1)
+	default:
+		w.dropped.Add(1)
+		if w.opts.OnDrop != nil {
+			w.opts.OnDrop(ev)
+		}
+	}
+	return false
+}
+
+// Send sends a client action and waits for its reply.
+func (w *WebSocket) Send(ctx context.Context, action string, data any) (Reply, error) {
+	w.mu.Lock()
+	conn := w.conn
+	if conn == nil {
+		w.mu.Unlock()
+		return Reply{}, ErrNotConnected
+	}
+	w.lastSeq++
+	seq := w.lastSeq
+	ch := make(chan Reply, 1)
+	w.pending[seq] = ch
+	w.mu.Unlock()
+	b, err := json.Marshal(map[string]any{"seq": seq, "action": action, "data": data})
+	if err == nil {
+		err = conn.Write(ctx, websocket.MessageText, b)
+	}
+	if err != nil {
+		w.mu.Lock()
+		delete(w.pending, seq)
+		w.mu.Unlock()
+		return Reply{}, fmt.Errorf("mattermost: websocket %s: %w", action, err)
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return Reply{}, fmt.Errorf("mattermost: websocket %s: %w", action, ErrNotConnected)
+		}
+		if r.Status != "OK" {
+			msg := "FAIL"
+			if r.Error != nil {
+				msg = r.Error.Message
+			}
+			return r, fmt.Errorf("mattermost: websocket %s: %s", action, msg)
+		}
+		return r, nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		delete(w.pending, seq)
+		w.mu.Unlock()
+		return Reply{}, ctx.Err()
+	}
+}
+
+// UserTyping tells the channel's members the caller is typing (in a thread, with parentID).
+func (w *WebSocket) UserTyping(ctx context.Context, channelID, parentID string) error {
+	_, err := w.Send(ctx, "user_typing", map[string]string{"channel_id": channelID, "parent_id": parentID})
+	return err
+}
+
+// Presence tells the server which channel the user is looking at.
+func (w *WebSocket) Presence(ctx context.Context, channelID string) error {
+	_, err := w.Send(ctx, "presence", map[string]string{"channel_id": channelID})
+	return err
+}
+
+// Connected reports whether a connection is open and has said hello.
+func (w *WebSocket) Connected() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.conn != nil && w.helloed
+}

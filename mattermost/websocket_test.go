@@ -1,0 +1,225 @@
+package mattermost_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// loggedIn returns a client logged in as a new user of the server at base, in team, in
+// town-square, with the town-square channel id.
+func loggedIn(t *testing.T, base, name, teamID string) *mattermost.Client {
+	t.Helper()
+	ctx := context.Background()
+	c, err := mattermost.New(base, mattermost.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[mattermost.User](t, "CreateUser")(c.CreateUser(ctx, name, name+"@example.com", "testPass123$"))
+	must[mattermost.User](t, "Login")(c.Login(ctx, name, "testPass123$"))
+	if teamID != "" {
+		must[mattermost.TeamMember](t, "AddTeamMember")(c.AddTeamMember(ctx, teamID, c.UserID()))
+	}
+	return c
+}
+
+func nextEvent(t *testing.T, ws *mattermost.WebSocket, name string) mattermost.Event {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ws.Events():
+			if !ok {
+				t.Fatalf("events closed while waiting for %s", name)
+			}
+			if ev.Event == name {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within 5s", name)
+		}
+	}
+}
+
+// TestWebSocket_EventsActionsResume runs the client's WebSocket against mmsim: hello,
+// events from another user, a typing action and its reply, and a reconnect that resumes and
+// replays what was posted while it was away.
+func TestWebSocket_EventsActionsResume(t *testing.T) {
+	base := startServer(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	alice := loggedIn(t, base, "alice", "")
+	team := must[mattermost.Team](t, "CreateTeam")(alice.CreateTeam(ctx, "team1", "T", "O"))
+	bob := loggedIn(t, base, "bob", team.ID)
+	chans := must[[]mattermost.Channel](t, "channels")(bob.GetChannelsForTeamForUser(ctx, team.ID, false))
+	town := chans[len(chans)-1]
+	if town.Name != "town-square" {
+		town = chans[0]
+	}
+
+	ws := bob.NewWebSocket(mattermost.WebSocketOptions{ReconnectDelay: 10 * time.Millisecond})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ws.Run(ctx) })
+	defer func() {
+		cancel()
+		wg.Wait()
+		alice.CloseIdleConnections()
+		bob.CloseIdleConnections()
+	}()
+	hello := nextEvent(t, ws, "hello")
+	connID, _ := hello.Data["connection_id"].(string)
+	if len(connID) != 26 {
+		t.Fatalf("hello data %v; want a 26-character connection_id", hello.Data)
+	}
+	must[mattermost.Post](t, "post")(alice.CreatePost(ctx, mattermost.NewPost{ChannelID: town.ID, Message: "one"}))
+	nextEvent(t, ws, "posted")
+	if err := ws.UserTyping(ctx, town.ID, ""); err != nil {
+		t.Fatalf("UserTyping: %v", err)
+	}
+	if _, err := ws.Send(ctx, "no_such_action", nil); err == nil {
+		t.Error("an unknown action succeeded; want the server's FAIL as an error")
+	}
+
+	// Drop the connection and post three times. Whether the posts land while it is down (and
+	// are replayed) or after it is back, they must arrive in order, with no seq gap, on the
+	// same, resumed connection.
+	ws.Reconnect()
+	for i := range 3 {
+		must[mattermost.Post](t, "post")(alice.CreatePost(ctx, mattermost.NewPost{ChannelID: town.ID, Message: fmt.Sprint("missed ", i)}))
+	}
+	var got []string
+	resumedHello := false
+	timeout := time.After(5 * time.Second)
+	for len(got) < 3 || !resumedHello {
+		select {
+		case ev := <-ws.Events():
+			switch ev.Event {
+			case "hello":
+				resumedHello = ev.Data["connection_id"] == connID
+			case "posted":
+				var p mattermost.Post
+				if err := json.Unmarshal([]byte(ev.Data["post"].(string)), &p); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p.Message)
+			}
+		case <-timeout:
+			t.Fatalf("after reconnect got posts %q, resumed hello %v; want 3 posts and a hello for %s", got, resumedHello, connID)
+		}
+	}
+	if fmt.Sprint(got) != "[missed 0 missed 1 missed 2]" {
+		t.Errorf("posts after reconnect %q; want them in order", got)
+	}
+	if st := ws.Stats(); st.Resumed != 1 || st.Fresh != 0 || st.Gaps != 0 || st.Connects != 2 {
+		t.Errorf("stats %+v; want 2 connections, the second resumed, no gaps", st)
+	}
+}
+
+// TestWebSocket_GapReconnects serves a stream with a hole in seq and checks the client
+// reconnects asking for the missing event.
+func TestWebSocket_GapReconnects(t *testing.T) {
+	var mu sync.Mutex
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.RawQuery)
+		n := len(queries)
+		mu.Unlock()
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		send := func(ev string, seq int) {
+			_ = c.Write(r.Context(), websocket.MessageText, fmt.Appendf(nil, `{"event":%q,"data":{"connection_id":"c1"},"broadcast":{},"seq":%d}`, ev, seq))
+		}
+		if n == 1 {
+			send("hello", 0)
+			send("posted", 1)
+			send("posted", 3) // seq 2 is missing
+		} else {
+			send("posted", 2)
+			send("posted", 3)
+			send("hello", 4)
+		}
+		_, _, _ = c.Read(r.Context())
+	}))
+	defer srv.Close()
+	c, _ := mattermost.New(srv.URL, mattermost.Options{})
+	c.SetSession("tok", "u1")
+	ws := c.NewWebSocket(mattermost.WebSocketOptions{ReconnectDelay: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ws.Run(ctx) })
+	var seqs []int64
+	for len(seqs) < 5 {
+		select {
+		case ev := <-ws.Events():
+			seqs = append(seqs, ev.Seq)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got seqs %v; want 0..4", seqs)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if fmt.Sprint(seqs) != "[0 1 2 3 4]" {
+		t.Errorf("delivered seqs %v; want [0 1 2 3 4], with the gap filled", seqs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(queries) < 2 || queries[1] != "connection_id=c1&sequence_number=2" {
+		t.Errorf("reconnect queries %q; want the second to resume c1 at 2", queries)
+	}
+	if st := ws.Stats(); st.Gaps != 1 {
+		t.Errorf("stats %+v; want 1 gap", st)
+	}
+}
+
+// TestWebSocket_DropsAreCounted fills the event buffer and checks the overflow is counted.
+func TestWebSocket_DropsAreCounted(t *testing.T) {
+	base := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	alice := loggedIn(t, base, "alice", "")
+	team := must[mattermost.Team](t, "CreateTeam")(alice.CreateTeam(ctx, "team1", "T", "O"))
+	chans := must[[]mattermost.Channel](t, "channels")(alice.GetChannelsForTeamForUser(ctx, team.ID, false))
+	var dropped sync.WaitGroup
+	dropped.Add(3)
+	ws := alice.NewWebSocket(mattermost.WebSocketOptions{EventBuffer: 2, OnDrop: func(mattermost.Event) { dropped.Done() }})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ws.Run(ctx) })
+	for !ws.Connected() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// hello and status_change fill the buffer; three posts overflow it.
+	for range 3 {
+		must[mattermost.Post](t, "post")(alice.CreatePost(ctx, mattermost.NewPost{ChannelID: chans[0].ID, Message: "x"}))
+	}
+	dropped.Wait()
+	if st := ws.Stats(); st.Dropped != 3 || st.Events != 2 {
+		t.Errorf("stats %+v; want 2 delivered and 3 dropped", st)
+	}
+	cancel()
+	wg.Wait()
+}
+
+func TestWebSocketOptions_Backoff(t *testing.T) {
+	o := mattermost.WebSocketOptions{ReconnectDelay: 3 * time.Second, MaxFastRetries: 7, MaxReconnectDelay: 5 * time.Minute}
+	for _, tc := range []struct {
+		failures int
+		want     time.Duration
+	}{{1, 3 * time.Second}, {7, 3 * time.Second}, {8, 192 * time.Second}, {9, 243 * time.Second}, {10, 5 * time.Minute}, {100, 5 * time.Minute}} {
+		if got := o.Backoff(tc.failures); got != tc.want {
+			t.Errorf("Backoff(%d) = %v; want %v", tc.failures, got, tc.want)
+		}
+	}
+}
