@@ -1,0 +1,114 @@
+// Command loadtest runs simulated Mattermost users against a server. Without a subcommand it
+// runs a basic load test: N users for a duration, with live progress and a summary at the end.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadtest/loadtest/internal/basicrun"
+	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// DefaultConfigPath is read when --config is not given, if it exists (seed 001: users copy
+// config/config.default.json there).
+const DefaultConfigPath = "config/config.json"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// loadConfig reads path, or DefaultConfigPath when path is empty and that file exists, over
+// the defaults. It says which file it used.
+func loadConfig(path string, stderr io.Writer) (loadtest.Config, error) {
+	cfg := loadtest.DefaultConfig()
+	if path == "" {
+		if _, err := os.Stat(DefaultConfigPath); errors.Is(err, fs.ErrNotExist) {
+			return cfg, cfg.Validate()
+		}
+		path = DefaultConfigPath
+	}
+	if err := config.Load(path, &cfg); err != nil {
+		return cfg, err
+	}
+	fmt.Fprintf(stderr, "loadtest: using %s\n", path)
+	return cfg, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		cfgPath, serverURL, agentID, summary, typ string
+		users                                     int
+		duration                                  time.Duration
+	)
+	root := &cobra.Command{
+		Use:   "loadtest",
+		Short: "Simulate Mattermost users against a server",
+		Long: `loadtest runs simulated Mattermost users against a server.
+
+Without a subcommand it runs a basic load test: --users users for --duration (60s by
+default), printing progress every 2 seconds and a summary per action and per route at the
+end. Ctrl-C stops it early and still prints the summary.
+
+The configuration is --config, else config/config.json if it exists, else the defaults
+(config/config.default.json shows them all). Flags override the file.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath, stderr)
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			if f.Changed("server-url") {
+				cfg.ConnectionConfiguration.ServerURL = serverURL
+			}
+			if f.Changed("type") {
+				cfg.UserControllerConfiguration.Type = typ
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if !f.Changed("users") && cfg.UsersConfiguration.InitialActiveUsers > 0 {
+				users = cfg.UsersConfiguration.InitialActiveUsers
+			}
+			log, closeLog, err := logging.New(cfg.LogSettings, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			_, err = basicrun.Run(cmd.Context(), basicrun.Options{Config: cfg, AgentID: agentID, Users: users,
+				Duration: duration, SummaryPath: summary}, stdout, log)
+			return err
+		},
+	}
+	f := root.Flags()
+	f.StringVar(&cfgPath, "config", "", "agent config file (default config/config.json if it exists)")
+	f.StringVar(&serverURL, "server-url", "", "overrides ConnectionConfiguration.ServerURL")
+	f.StringVar(&typ, "type", "", "overrides UserControllerConfiguration.Type")
+	f.IntVarP(&users, "users", "n", 10, "active users (default: UsersConfiguration.InitialActiveUsers if set, else 10)")
+	f.DurationVarP(&duration, "duration", "d", 60*time.Second, "how long the users run")
+	f.StringVar(&agentID, "agent-id", "lt0", `user names are "{agent-id}-user{n}"`)
+	f.StringVar(&summary, "summary", "", "also write the summary as JSON to this file")
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/loadtest/loadtest/internal/basicrun"
+	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// target starts mmsim with one open team and returns its URL.
+func target(t *testing.T) string {
+	t.Helper()
+	cfg := mmsim.DefaultConfig()
+	cfg.LogSettings.EnableConsole = false
+	s, err := mmsim.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	ctx := context.Background()
+	c, _ := mattermost.New(hs.URL, mattermost.Options{})
+	if _, err := c.Login(ctx, "sysadmin", cfg.Admin.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateTeam(ctx, "team1", "Team 1", "O"); err != nil {
+		t.Fatal(err)
+	}
+	return hs.URL
+}
+
+// syncBuffer is a bytes.Buffer safe to write from run's goroutines and read from the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func readSummary(t *testing.T, path string) basicrun.Summary {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s basicrun.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestRun_Noop runs the basic command with noop users against mmsim and checks the summary:
+// every user logged in (signing up first), called GET /users/me about once a second, and
+// nothing else failed.
+func TestRun_Noop(t *testing.T) {
+	base := target(t)
+	sumPath := filepath.Join(t.TempDir(), "summary.json")
+	var out syncBuffer
+	err := run(context.Background(), []string{"--server-url", base, "-n", "5", "-d", "3500ms", "--summary", sumPath, "--type", "noop"}, &out, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	s := readSummary(t, sumPath)
+	if s.Interrupted || s.Users != 5 || len(s.Actions) != 1 || s.Actions[0].Key != "GetMe" {
+		t.Fatalf("summary %+v; want 5 users and the GetMe action", s)
+	}
+	if n := s.Actions[0].Count; n < 10 || n > 20 || s.Actions[0].Errors != 0 {
+		t.Errorf("GetMe ran %d times with %d errors; want about 3 per user (10-20) and none failed", n, s.Actions[0].Errors)
+	}
+	for _, r := range s.Routes {
+		wantErrs := int64(0)
+		if r.Key == "POST /users/login" {
+			wantErrs = 5 // each new user's first login fails, then it signs up
+		}
+		if r.Errors != wantErrs {
+			t.Errorf("route %s: %d errors; want %d", r.Key, r.Errors, wantErrs)
+		}
+	}
+	for _, want := range []string{"users 5", "req/s", "GetMe", "GET /users/{user_id}", "completed after"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestRun_Interrupt cancels the run (as Ctrl-C does) and checks the summary still appears.
+func TestRun_Interrupt(t *testing.T) {
+	base := target(t)
+	sumPath := filepath.Join(t.TempDir(), "summary.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	var out syncBuffer
+	start := time.Now()
+	if err := run(ctx, []string{"--server-url", base, "-n", "3", "-d", "1m", "--summary", sumPath}, &out, &out); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("an interrupted run took %v to stop", el)
+	}
+	if s := readSummary(t, sumPath); !s.Interrupted || s.Requests == 0 {
+		t.Errorf("summary %+v; want an interrupted run with requests", s)
+	}
+	if !strings.Contains(out.String(), "interrupted after") {
+		t.Errorf("output lacks the interrupted summary:\n%s", out.String())
+	}
+}
+
+func TestRun_BadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	_ = os.WriteFile(bad, []byte(`{"UsersConfiguration": {"MaxActiveUsers": 0}}`), 0o600)
+	typo := filepath.Join(dir, "typo.json")
+	_ = os.WriteFile(typo, []byte(`{"ConnectionConfiguration": {"ServerUrl2": "x"}}`), 0o600)
+	rates := filepath.Join(dir, "rates.json")
+	_ = os.WriteFile(rates, []byte(`{"UserControllerConfiguration": {"Type": "noop", "RatesDistribution": [{"Rate": 1, "Percentage": 0.5}]}}`), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", bad}, "UsersConfiguration.MaxActiveUsers: must be > 0, got 0"},
+		{[]string{"--config", typo}, `unknown field "ServerUrl2"`},
+		{[]string{"--config", rates}, "percentages must add up to 1, got 0.5"},
+		{[]string{"--server-url", "localhost:8065"}, "ConnectionConfiguration.ServerURL: must be an http(s):// URL"},
+		{[]string{"--server-url", "http://127.0.0.1:1"}, "does not answer GET /api/v4/system/ping"},
+		{[]string{"--type", "robot"}, `UserControllerConfiguration.Type: must be "simulative", "simple" or "noop", got "robot"`},
+		{[]string{"-n", "0", "--server-url", "http://127.0.0.1:1"}, "users must be > 0"},
+		{[]string{"-d", "soon"}, `invalid argument "soon"`},
+	} {
+		err := run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q) = %v; want an error mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestDefaultConfigFile keeps config/config.default.json equal to loadtest.DefaultConfig. It
+// loads the file into a zero Config, so a field the file leaves out is caught.
+func TestDefaultConfigFile(t *testing.T) {
+	var got loadtest.Config
+	if err := config.Load(filepath.Join("..", "..", "config", "config.default.json"), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(loadtest.DefaultConfig(), got); diff != "" {
+		t.Errorf("config/config.default.json differs from loadtest.DefaultConfig (-code +file):\n%s", diff)
+	}
+}

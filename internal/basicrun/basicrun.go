@@ -1,0 +1,191 @@
+// Package basicrun is the plain `loadtest` command: N users against the target for a
+// duration, live progress, and a summary per action and per route at the end.
+package basicrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/histogram"
+	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// Options configure a basic run.
+type Options struct {
+	Config        loadtest.Config
+	AgentID       string        // user names are "{AgentID}-user{n}"
+	Users         int           // active users for the whole run
+	Duration      time.Duration // how long the users run
+	ProgressEvery time.Duration // how often a progress line is printed; 0: 2s
+	SummaryPath   string        // if set, the summary is also written there as JSON
+}
+
+// Summary is the result of a run.
+type Summary struct {
+	Users       int                 `json:"users"`
+	Duration    time.Duration       `json:"duration_ns"`
+	Interrupted bool                `json:"interrupted"`
+	Requests    int64               `json:"requests"`
+	Errors      int64               `json:"errors"`
+	UserErrors  int64               `json:"user_errors"`
+	Actions     []histogram.Summary `json:"actions"`
+	Routes      []histogram.Summary `json:"routes"`
+}
+
+// Run runs the users until the duration ends or ctx is done (Ctrl-C), then prints and returns
+// the summary. Progress and the summary go to out.
+func Run(ctx context.Context, o Options, out io.Writer, log *slog.Logger) (Summary, error) {
+	if o.Users <= 0 {
+		return Summary{}, fmt.Errorf("users must be > 0, got %d", o.Users)
+	}
+	if o.Duration <= 0 {
+		return Summary{}, fmt.Errorf("duration must be > 0, got %v", o.Duration)
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 2 * time.Second
+	}
+	if err := preflight(ctx, o.Config.ConnectionConfiguration.ServerURL); err != nil {
+		return Summary{}, err
+	}
+	reg := prometheus.NewRegistry()
+	m := usermetrics.New(reg, nil)
+	env := controller.NewEnv(o.AgentID, o.Config, m, log)
+	newUser, err := controller.Factory(env)
+	if err != nil {
+		return Summary{}, err
+	}
+	eng, err := loadtest.New(loadtest.Options{InitialActiveUsers: o.Users, MaxActiveUsers: o.Users}, newUser, log, reg)
+	if err != nil {
+		return Summary{}, err
+	}
+	fmt.Fprintf(out, "loadtest: %d %s users against %s for %v (Ctrl-C stops early)\n", o.Users,
+		o.Config.UserControllerConfiguration.Type, o.Config.ConnectionConfiguration.ServerURL, o.Duration)
+	start := time.Now()
+	if err := eng.Run(ctx); err != nil {
+		return Summary{}, err
+	}
+	done := time.NewTimer(o.Duration)
+	defer done.Stop()
+	tick := time.NewTicker(o.ProgressEvery)
+	defer tick.Stop()
+	interrupted := false
+	last := time.Now()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			interrupted = true
+			break loop
+		case <-done.C:
+			break loop
+		case now := <-tick.C:
+			progress(out, now.Sub(start), eng.Status(), m.Window.Take(), now.Sub(last))
+			last = now
+		}
+	}
+	fmt.Fprintln(out, "loadtest: stopping users...")
+	if err := eng.Stop(); err != nil && !errors.Is(err, loadtest.ErrNotRunning) {
+		return Summary{}, err
+	}
+	sum := summarize(m.Recorder.Snapshot(), o.Users, time.Since(start), interrupted, eng.Status().NumErrors)
+	printSummary(out, sum)
+	if o.SummaryPath != "" {
+		b, _ := json.MarshalIndent(sum, "", "  ") // plain data always marshals
+		if err := os.WriteFile(o.SummaryPath, append(b, '\n'), 0o644); err != nil {
+			return sum, fmt.Errorf("write summary: %w", err)
+		}
+		fmt.Fprintf(out, "loadtest: summary written to %s\n", o.SummaryPath)
+	}
+	return sum, nil
+}
+
+// preflight checks that the server answers before any user starts, so a wrong URL is one
+// clear error, not thousands of failed logins.
+func preflight(ctx context.Context, serverURL string) error {
+	c, err := mattermost.New(serverURL, mattermost.Options{HTTPClient: mattermost.NewHTTPClient(mattermost.TransportConfig{RequestTimeout: 10 * time.Second})})
+	if err != nil {
+		return fmt.Errorf("ConnectionConfiguration.ServerURL: %w", err)
+	}
+	defer c.CloseIdleConnections()
+	if err := c.Ping(ctx); err != nil {
+		return fmt.Errorf("the server at ConnectionConfiguration.ServerURL %s does not answer GET /api/v4/system/ping: %w", serverURL, err)
+	}
+	return nil
+}
+
+func progress(out io.Writer, elapsed time.Duration, st loadtest.Status, win histogram.Snapshot, span time.Duration) {
+	s, ok := win["requests"]
+	if !ok || s.Hist.TotalCount() == 0 {
+		fmt.Fprintf(out, "%7s  users %d  req/s 0  errors 0\n", elapsed.Round(time.Second), st.ActiveUsers)
+		return
+	}
+	rate := float64(s.Hist.TotalCount()) / span.Seconds()
+	ms := func(v int64) string { return fmtDur(time.Duration(v) * time.Microsecond) }
+	fmt.Fprintf(out, "%7s  users %d  req/s %.1f  errors %d  p50 %s  p99 %s\n", elapsed.Round(time.Second),
+		st.ActiveUsers, rate, s.Errors, ms(s.Hist.ValueAtQuantile(50)), ms(s.Hist.ValueAtQuantile(99)))
+}
+
+func summarize(snap histogram.Snapshot, users int, d time.Duration, interrupted bool, userErrs int64) Summary {
+	sum := Summary{Users: users, Duration: d, Interrupted: interrupted, UserErrors: userErrs,
+		Actions: []histogram.Summary{}, Routes: []histogram.Summary{}}
+	for _, row := range snap.Summaries() {
+		switch {
+		case strings.HasPrefix(row.Key, usermetrics.ActionPrefix):
+			row.Key = strings.TrimPrefix(row.Key, usermetrics.ActionPrefix)
+			sum.Actions = append(sum.Actions, row)
+		case strings.HasPrefix(row.Key, usermetrics.RoutePrefix):
+			row.Key = strings.TrimPrefix(row.Key, usermetrics.RoutePrefix)
+			sum.Routes = append(sum.Routes, row)
+			sum.Requests += row.Count
+			sum.Errors += row.Errors
+		}
+	}
+	return sum
+}
+
+func printSummary(out io.Writer, s Summary) {
+	state := "completed"
+	if s.Interrupted {
+		state = "interrupted"
+	}
+	fmt.Fprintf(out, "\nloadtest: %s after %v with %d users: %d requests, %d errors, %d user sessions ended in error\n",
+		state, s.Duration.Round(time.Millisecond), s.Users, s.Requests, s.Errors, s.UserErrors)
+	for _, part := range []struct {
+		title string
+		rows  []histogram.Summary
+	}{{"action", s.Actions}, {"route", s.Routes}} {
+		if len(part.rows) == 0 {
+			continue
+		}
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "%s\tcount\terrors\tp50\tp90\tp99\tmax\t\n", part.title)
+		for _, r := range part.rows {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", r.Key, r.Count, r.Errors, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtDur(r.Max))
+		}
+		_ = tw.Flush() // writes to out; an error there has nowhere better to go
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%dµs", d.Microseconds())
+}

@@ -1,0 +1,157 @@
+package controller
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+func TestEnv_MultiplierShares(t *testing.T) {
+	cfg := loadtest.DefaultConfig()
+	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{
+		{ThinkTimeMultiplier: 1, Percentage: 0.1}, {Rate: 3, Percentage: 0.6}, {ThinkTimeMultiplier: 30, Percentage: 0.3}}
+	e := NewEnv("lt0", cfg, nil, nil)
+	counts := map[float64]int{}
+	const n = 20000
+	for id := 1; id <= n; id++ {
+		counts[e.Multiplier(id)]++
+	}
+	for m, want := range map[float64]float64{1: 0.1, 3: 0.6, 30: 0.3} {
+		if got := float64(counts[m]) / n; math.Abs(got-want) > 0.015 {
+			t.Errorf("share of multiplier %v = %.3f; want %.2f ±0.015", m, got, want)
+		}
+	}
+	if e.Multiplier(42) != e.Multiplier(42) || e.Username(42) != "lt0-user42" {
+		t.Error("a user's multiplier and name must be stable")
+	}
+}
+
+// sickServer serves mmsim, except that GET /users/{id} (the noop action) answers 500, or
+// hangs when hang is set.
+func sickServer(t *testing.T, hang bool) (string, *atomic.Int64) {
+	t.Helper()
+	cfg := mmsim.DefaultConfig()
+	cfg.LogSettings.EnableConsole = false
+	s, err := mmsim.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	h := s.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/api/v4/users/") && strings.Count(r.URL.Path, "/") == 4 {
+			calls.Add(1)
+			if hang {
+				<-r.Context().Done()
+				return
+			}
+			w.WriteHeader(500)
+			_, _ = w.Write([]byte(`{"id":"app.internal","message":"boom","status_code":500}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	c, _ := mattermost.New(hs.URL, mattermost.Options{})
+	if _, err := c.Login(context.Background(), "sysadmin", cfg.Admin.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateTeam(context.Background(), "team1", "T", "O"); err != nil {
+		t.Fatal(err)
+	}
+	return hs.URL, &calls
+}
+
+// runNoop runs one noop user for d and returns its metrics and registry.
+func runNoop(t *testing.T, url string, timeoutMs int, d time.Duration) (*prometheus.Registry, error) {
+	t.Helper()
+	cfg := loadtest.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = url
+	cfg.ConnectionConfiguration.RequestTimeoutMilliseconds = timeoutMs
+	reg := prometheus.NewRegistry()
+	env := NewEnv("lt0", cfg, usermetrics.New(reg, nil), nil)
+	newUser, err := Factory(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := newUser(1)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return reg, u.Run(ctx)
+}
+
+// TestNoop_ServerErrors: a server answering 500 is counted as errors, the user backs off
+// (1s, then 2s, then 4s between calls) and keeps its session.
+func TestNoop_ServerErrors(t *testing.T) {
+	url, calls := sickServer(t, false)
+	reg, err := runNoop(t, url, 30000, 4500*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Run = %v; a failing action must not end the session", err)
+	}
+	// Calls at about 1s, 3s (after 2s), then the next would be at 7s: 2 calls in 4.5s, where
+	// a user without backoff would make 4.
+	if n := calls.Load(); n != 2 {
+		t.Errorf("the user called the failing route %d times in 4.5s; want 2 (backing off)", n)
+	}
+	if got := testutil.ToFloat64(mustVec(t, reg, "loadtest_http_errors_total", "GET", "/users/{user_id}", "500")); got != float64(calls.Load()) {
+		t.Errorf("loadtest_http_errors_total{GET /users/{user_id} 500} = %v; want %d", got, calls.Load())
+	}
+}
+
+// TestNoop_ServerHangs: a server that never answers gives timeouts, counted, and no panic.
+func TestNoop_ServerHangs(t *testing.T) {
+	url, calls := sickServer(t, true)
+	reg, err := runNoop(t, url, 300, 2500*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if calls.Load() == 0 {
+		t.Fatal("the user never called the hanging route")
+	}
+	if got := testutil.ToFloat64(mustVec(t, reg, "loadtest_http_timeouts_total", "GET", "/users/{user_id}")); got < 1 {
+		t.Errorf("loadtest_http_timeouts_total = %v; want >= 1", got)
+	}
+}
+
+// mustVec finds the counter named name in reg whose label values, in label-name order, are
+// labels, and returns a collector holding its value.
+func mustVec(t *testing.T, reg *prometheus.Registry, name string, labels ...string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := true
+			for i, l := range m.GetLabel() {
+				if i >= len(labels) || l.GetValue() != labels[i] {
+					match = false
+				}
+			}
+			if match {
+				g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
+				g.Set(m.GetCounter().GetValue())
+				return g
+			}
+		}
+	}
+	t.Fatalf("no %s%v in the registry", name, labels)
+	return nil
+}

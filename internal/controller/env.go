@@ -1,0 +1,155 @@
+// Package controller holds the behaviours of simulated Mattermost users (noop today; simple
+// and simulative to come) and what they share: identity, login or sign-up, joining a team,
+// the WebSocket, and metrics. Each user is a loadtest.User whose Run owns all its state.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// Password is every simulated user's password (the seed's).
+const Password = "testPass123$"
+
+// Env is what the users of one agent share.
+type Env struct {
+	AgentID string
+	Config  loadtest.Config
+	Metrics *usermetrics.Metrics
+	Log     *slog.Logger
+	http    *http.Client // shared pool, or nil for a pool per user
+}
+
+// NewEnv builds the shared environment of an agent's users.
+func NewEnv(agentID string, cfg loadtest.Config, m *usermetrics.Metrics, log *slog.Logger) *Env {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Env{AgentID: agentID, Config: cfg, Metrics: m, Log: log}
+	if cfg.ConnectionConfiguration.ConnectionPool == "agent" {
+		e.http = e.newHTTP()
+	}
+	return e
+}
+
+func (e *Env) newHTTP() *http.Client {
+	cc := e.Config.ConnectionConfiguration
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	return mattermost.NewHTTPClient(mattermost.TransportConfig{
+		RequestTimeout: ms(cc.RequestTimeoutMilliseconds), MaxIdleConns: cc.MaxIdleConns,
+		MaxIdleConnsPerHost: cc.MaxIdleConnsPerHost, IdleConnTimeout: ms(cc.IdleConnTimeoutMilliseconds),
+	})
+}
+
+// Username is user id's name: "{agent-id}-user{n}", so agents need no shared state.
+func (e *Env) Username(id int) string { return fmt.Sprintf("%s-user%d", e.AgentID, id) }
+
+// Multiplier is user id's think-time multiplier, drawn from RatesDistribution by a hash of
+// the id: the same user always gets the same one, and the shares hold over many users.
+func (e *Env) Multiplier(id int) float64 {
+	rd := e.Config.UserControllerConfiguration.RatesDistribution
+	if len(rd) == 0 {
+		return 1
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", e.AgentID, id)
+	u := float64(h.Sum64()%1_000_000) / 1_000_000
+	acc := 0.0
+	for _, r := range rd {
+		acc += r.Percentage
+		if u < acc {
+			return r.Multiplier()
+		}
+	}
+	return rd[len(rd)-1].Multiplier()
+}
+
+// NewClient returns a client for one user, with the agent's or its own connection pool.
+func (e *Env) NewClient() (*mattermost.Client, error) {
+	hc := e.http
+	if hc == nil {
+		hc = e.newHTTP()
+	}
+	var obs mattermost.Observer
+	if e.Metrics != nil {
+		obs = e.Metrics.ObserveRequest
+	}
+	return mattermost.New(e.Config.ConnectionConfiguration.ServerURL, mattermost.Options{HTTPClient: hc, Observer: obs})
+}
+
+// LoginOrSignUp logs in, and signs the user up first if it cannot.
+func LoginOrSignUp(ctx context.Context, c *mattermost.Client, username string) (mattermost.User, error) {
+	u, err := c.Login(ctx, username, Password)
+	if err == nil {
+		return u, nil
+	}
+	if s := mattermost.StatusOf(err); s == 0 || s >= 500 {
+		return mattermost.User{}, err // the server is unwell: signing up will not help
+	}
+	if _, err := c.CreateUser(ctx, username, username+"@example.com", Password); err != nil && !strings.Contains(err.Error(), "already exists") {
+		return mattermost.User{}, fmt.Errorf("sign up %s: %w", username, err)
+	}
+	return c.Login(ctx, username, Password)
+}
+
+// ErrNoTeam says there is no team a user could join.
+var ErrNoTeam = errors.New("no open team to join; run `loadtest init` first")
+
+// JoinTeam returns a team the user is in, joining one (chosen by a hash of the user name) if
+// it is in none.
+func JoinTeam(ctx context.Context, c *mattermost.Client, username string) (string, error) {
+	ms, err := c.GetTeamMembersForUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(ms) > 0 {
+		return ms[0].TeamID, nil
+	}
+	teams, err := c.GetTeams(ctx, 0, 100)
+	if err != nil {
+		return "", err
+	}
+	var open []mattermost.Team
+	for _, t := range teams {
+		if t.AllowOpenInvite {
+			open = append(open, t)
+		}
+	}
+	if len(open) == 0 {
+		return "", ErrNoTeam
+	}
+	h := fnv.New32a()
+	h.Write([]byte(username))
+	t := open[int(h.Sum32())%len(open)]
+	if _, err := c.AddTeamMember(ctx, t.ID, c.UserID()); err != nil {
+		return "", err
+	}
+	return t.ID, nil
+}
+
+// logout ends the session on the way out, on a context that outlives the user's.
+func logout(ctx context.Context, c *mattermost.Client) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = c.Logout(lctx) // best effort: the user is leaving either way
+}
+
+// Factory returns the NewUserFunc for the configured controller type.
+func Factory(e *Env) (loadtest.NewUserFunc, error) {
+	switch t := e.Config.UserControllerConfiguration.Type; t {
+	case "noop":
+		return func(id int) (loadtest.User, error) { return &Noop{env: e, id: id}, nil }, nil
+	default:
+		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"noop\"", t)
+	}
+}

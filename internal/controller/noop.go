@@ -1,0 +1,89 @@
+package controller
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// NoopPeriod is how often a noop user calls GET /users/me, before its think-time multiplier.
+const NoopPeriod = time.Second
+
+// Noop is the baseline user: it logs in (signing up if needed), joins a team, holds a
+// WebSocket, and then calls GET /users/me every NoopPeriod × its multiplier. Each call is the
+// action "GetMe". After a failed call it waits twice as long, up to 32 periods.
+type Noop struct {
+	env *Env
+	id  int
+}
+
+// Run implements loadtest.User.
+func (u *Noop) Run(ctx context.Context) error {
+	c, err := u.env.NewClient()
+	if err != nil {
+		return err
+	}
+	if u.env.http == nil {
+		defer c.CloseIdleConnections()
+	}
+	name := u.env.Username(u.id)
+	if _, err := LoginOrSignUp(ctx, c, name); err != nil {
+		return err
+	}
+	defer logout(ctx, c)
+	if _, err := JoinTeam(ctx, c, name); err != nil {
+		return err
+	}
+
+	ws := c.NewWebSocket(u.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{}))
+	wsCtx, stopWS := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ws.Run(wsCtx) }) // it ends with wsCtx; its errors are counted in its stats
+	defer wg.Wait()
+	defer stopWS()
+
+	period := time.Duration(float64(NoopPeriod) * u.env.Multiplier(u.id))
+	events := ws.Events()
+	next := time.Now().Add(period)
+	t := time.NewTimer(period)
+	defer t.Stop()
+	fails := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			u.env.Metrics.EventReceived()
+		case <-t.C:
+			u.env.Metrics.ObserveLag(time.Since(next))
+			start := time.Now()
+			_, err := c.GetMe(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			u.env.Metrics.ObserveAction("GetMe", time.Since(start), err)
+			if mattermost.StatusOf(err) == http.StatusUnauthorized {
+				return err // the session is gone: the engine logs the user in again
+			}
+			wait := period
+			if err != nil {
+				fails++
+				wait = period * time.Duration(1<<min(fails, 5))
+			} else {
+				fails = 0
+			}
+			next = next.Add(wait)
+			if d := time.Until(next); d < 0 {
+				next = time.Now() // after a stall, do not burst to catch up
+			}
+			t.Reset(time.Until(next))
+		}
+	}
+}

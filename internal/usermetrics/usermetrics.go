@@ -1,0 +1,108 @@
+// Package usermetrics records what simulated users do: every HTTP request (Prometheus, with
+// the seed-era names, and HDR histograms per route template), every action (count, result,
+// latency) and every WebSocket connection. Label values are route templates and action names:
+// small closed sets, never raw ids.
+package usermetrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loadtest/loadtest/internal/histogram"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// Key prefixes in the HDR recorder.
+const (
+	RoutePrefix  = "route "  // "route GET /channels/{channel_id}/posts"
+	ActionPrefix = "action " // "action SwitchChannel"
+)
+
+// Metrics is shared by all the users of an agent. It is safe for concurrent use.
+type Metrics struct {
+	Recorder *histogram.Recorder // everything, by route and action, since the start
+	Window   *histogram.Recorder // all requests under the key "requests", for live progress (Take it)
+
+	reqTime   prometheus.Histogram
+	errors    *prometheus.CounterVec
+	timeouts  *prometheus.CounterVec
+	ws        prometheus.Gauge
+	wsDropped prometheus.Counter
+	wsEvents  prometheus.Counter
+	actions   *prometheus.CounterVec
+	lag       prometheus.Histogram
+}
+
+// New registers the metrics in reg (nil: not exported) and records histograms in rec.
+func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
+	m := &Metrics{
+		Recorder: rec,
+		reqTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadtest_http_request_time",
+			Help:    "Time of every HTTP request users make, in seconds.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_errors_total",
+			Help: "HTTP responses with a status of 400 or more, and requests that got no response (status_code 0)."},
+			[]string{"path", "method", "status_code"}),
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_timeouts_total",
+			Help: "HTTP requests that timed out."}, []string{"path", "method"}),
+		ws: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_websocket_connections_total",
+			Help: "Open WebSocket connections (a gauge, named as the seed names it)."}),
+		wsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_dropped_total",
+			Help: "WebSocket events dropped because the user's event buffer was full."}),
+		wsEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_total",
+			Help: "WebSocket events users received."}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_actions_total",
+			Help: "User actions, by name and result (ok or error)."}, []string{"action", "result"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadtest_schedule_lag_seconds",
+			Help:    "How late each action started against its planned time.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.wsDropped, m.wsEvents, m.actions, m.lag)
+	}
+	if m.Recorder == nil {
+		m.Recorder = histogram.NewRecorder()
+	}
+	m.Window = histogram.NewRecorder()
+	return m
+}
+
+// ObserveRequest is a mattermost.Observer.
+func (m *Metrics) ObserveRequest(r mattermost.Request) {
+	m.reqTime.Observe(r.Duration.Seconds())
+	failed := r.Err != nil
+	if failed {
+		m.errors.WithLabelValues(r.Route, r.Method, strconv.Itoa(r.Status)).Inc()
+	}
+	if r.Timeout {
+		m.timeouts.WithLabelValues(r.Route, r.Method).Inc()
+	}
+	m.Recorder.Record(RoutePrefix+r.Method+" "+r.Route, r.Duration, failed)
+	m.Window.Record("requests", r.Duration, failed)
+}
+
+// ObserveAction records one user action.
+func (m *Metrics) ObserveAction(name string, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.actions.WithLabelValues(name, result).Inc()
+	m.Recorder.Record(ActionPrefix+name, d, err != nil)
+}
+
+// ObserveLag records how late an action started.
+func (m *Metrics) ObserveLag(d time.Duration) { m.lag.Observe(max(0, d).Seconds()) }
+
+// WebSocketOptions returns options that keep the connection gauge and drop counter.
+func (m *Metrics) WebSocketOptions(o mattermost.WebSocketOptions) mattermost.WebSocketOptions {
+	o.OnConnect = func() { m.ws.Inc() }
+	o.OnDisconnect = func() { m.ws.Dec() }
+	o.OnDrop = func(mattermost.Event) { m.wsDropped.Inc() }
+	return o
+}
+
+// EventReceived counts one event a user took from its WebSocket.
+func (m *Metrics) EventReceived() { m.wsEvents.Inc() }
