@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -12,21 +11,14 @@ import (
 
 	"github.com/loadtest/loadtest/internal/apispec"
 	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
-// startServer runs mmsim on httptest and returns its URL.
+// startServer runs mmsim and returns its URL.
 func startServer(t *testing.T) string {
 	t.Helper()
-	cfg := mmsim.DefaultConfig()
-	cfg.LogSettings.EnableConsole = false
-	s, err := mmsim.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(hs.Close)
-	return hs.URL
+	return mmsimtest.Start(t, nil).URL
 }
 
 // checked returns a client whose traffic apispec checks, and the checker.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,31 +15,16 @@ import (
 
 	"github.com/loadtest/loadtest/internal/basicrun"
 	"github.com/loadtest/loadtest/internal/config"
-	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/loadtest"
-	"github.com/loadtest/loadtest/mattermost"
 )
 
 // target starts mmsim with one open team and returns its URL.
 func target(t *testing.T) string {
 	t.Helper()
-	cfg := mmsim.DefaultConfig()
-	cfg.LogSettings.EnableConsole = false
-	s, err := mmsim.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(hs.Close)
-	ctx := context.Background()
-	c, _ := mattermost.New(hs.URL, mattermost.Options{})
-	if _, err := c.Login(ctx, "sysadmin", cfg.Admin.Password); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateTeam(ctx, "team1", "Team 1", "O"); err != nil {
-		t.Fatal(err)
-	}
-	return hs.URL
+	srv := mmsimtest.Start(t, nil)
+	mmsimtest.CreateTeam(t, srv.URL, srv.Config, "team1")
+	return srv.URL
 }
 
 // syncBuffer is a bytes.Buffer safe to write from run's goroutines and read from the test.

@@ -13,10 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
-	"github.com/loadtest/loadtest/mattermost"
 )
 
 func TestEnv_MultiplierShares(t *testing.T) {
@@ -43,14 +42,9 @@ func TestEnv_MultiplierShares(t *testing.T) {
 // hangs when hang is set.
 func sickServer(t *testing.T, hang bool) (string, *atomic.Int64) {
 	t.Helper()
-	cfg := mmsim.DefaultConfig()
-	cfg.LogSettings.EnableConsole = false
-	s, err := mmsim.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := mmsimtest.Start(t, nil)
 	var calls atomic.Int64
-	h := s.Handler()
+	h := srv.Handler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/api/v4/users/") && strings.Count(r.URL.Path, "/") == 4 {
 			calls.Add(1)
@@ -65,13 +59,7 @@ func sickServer(t *testing.T, hang bool) (string, *atomic.Int64) {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(hs.Close)
-	c, _ := mattermost.New(hs.URL, mattermost.Options{})
-	if _, err := c.Login(context.Background(), "sysadmin", cfg.Admin.Password); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateTeam(context.Background(), "team1", "T", "O"); err != nil {
-		t.Fatal(err)
-	}
+	mmsimtest.CreateTeam(t, hs.URL, srv.Config, "team1")
 	return hs.URL, &calls
 }
 

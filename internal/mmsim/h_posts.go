@@ -1,6 +1,8 @@
 package mmsim
 
 import (
+	"github.com/loadtest/loadtest/mattermost"
+
 	"encoding/json"
 	"io"
 	"mime"
@@ -10,17 +12,7 @@ import (
 )
 
 func (s *Server) createPost(w http.ResponseWriter, r *http.Request, me string) error {
-	var body struct {
-		ChannelID     string         `json:"channel_id"`
-		RootID        string         `json:"root_id"`
-		Message       string         `json:"message"`
-		FileIDs       []string       `json:"file_ids"`
-		Props         map[string]any `json:"props"`
-		PendingPostID string         `json:"pending_post_id"`
-		Metadata      struct {
-			Priority map[string]any `json:"priority"`
-		} `json:"metadata"`
-	}
+	var body mattermost.NewPost
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
@@ -34,7 +26,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request, me string) e
 		return badBody("a post needs a message or files")
 	}
 	p, members, err := s.st.createPost(me, postInput{ChannelID: body.ChannelID, RootID: body.RootID,
-		Message: body.Message, FileIDs: body.FileIDs, Props: body.Props, Priority: body.Metadata.Priority,
+		Message: body.Message, FileIDs: body.FileIDs, Props: body.Props, Priority: priorityOf(body),
 		PendingPostID: body.PendingPostID})
 	if err != nil {
 		return err
@@ -48,6 +40,13 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request, me string) e
 	}}, members, "")
 	writeJSON(w, http.StatusCreated, p)
 	return nil
+}
+
+func priorityOf(p mattermost.NewPost) map[string]any {
+	if p.Metadata == nil {
+		return nil
+	}
+	return p.Metadata.Priority
 }
 
 func (s *Server) usernameOf(id string) string {
