@@ -66,6 +66,7 @@ func (r RateDistribution) Multiplier() float64 {
 
 // InstanceConfiguration is what `loadtest init` creates.
 type InstanceConfiguration struct {
+	NumUsers                    int // users created, named as the agent names them (ours; the seed's users sign up)
 	NumTeams                    int
 	NumChannels                 int // per team, split by the Percent*Channels shares
 	NumPosts                    int
@@ -106,7 +107,7 @@ func DefaultConfig() Config {
 			RatesDistribution: []RateDistribution{{ThinkTimeMultiplier: 1, Percentage: 1}},
 		},
 		InstanceConfiguration: InstanceConfiguration{
-			NumTeams: 2, NumChannels: 10, PercentReplies: 0.5, PercentRepliesInLongThreads: 0.05,
+			NumUsers: 100, NumTeams: 2, NumChannels: 10, PercentReplies: 0.5, PercentRepliesInLongThreads: 0.05,
 			PercentUrgentPosts: 0.001, PercentPublicChannels: 0.2, PercentPrivateChannels: 0.1,
 			PercentDirectChannels: 0.6, PercentGroupChannels: 0.1,
 		},
@@ -141,6 +142,7 @@ func (c *Config) Validate() error {
 	ck.Check(len(uc.RatesDistribution) == 0 || math.Abs(sum-1) < 1e-9, "UserControllerConfiguration.RatesDistribution", sum, "percentages must add up to 1")
 
 	ic := c.InstanceConfiguration
+	ck.Check(ic.NumUsers >= 3, "InstanceConfiguration.NumUsers", ic.NumUsers, "must be >= 3 (group channels need three)")
 	ck.Check(ic.NumTeams > 0, "InstanceConfiguration.NumTeams", ic.NumTeams, "must be > 0")
 	ck.Check(ic.NumChannels >= 0, "InstanceConfiguration.NumChannels", ic.NumChannels, "must be >= 0")
 	ck.Check(ic.NumPosts >= 0, "InstanceConfiguration.NumPosts", ic.NumPosts, "must be >= 0")

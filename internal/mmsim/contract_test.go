@@ -171,6 +171,7 @@ func tour(t *testing.T, base string) {
 	var dm, gm Channel
 	a.must("POST", "/api/v4/channels/direct", []string{a.user.ID, b.user.ID}, 201, &dm)
 	a.must("POST", "/api/v4/channels/group", []string{b.user.ID, carol.user.ID}, 201, &gm)
+	b.must("POST", "/api/v4/channels/direct", []string{b.user.ID, a.user.ID}, 201, nil) // exists: still 201
 	a.must("GET", "/api/v4/channels/"+dm.ID+"/stats?exclude_files_count=true", nil, 200, nil)
 	a.must("POST", "/api/v4/channels/members/me/view", map[string]string{"channel_id": dm.ID, "prev_channel_id": f.town.ID}, 200, nil)
 	a.must("GET", "/api/v4/users/me/channels/"+dm.ID+"/unread", nil, 200, nil)

@@ -258,15 +258,12 @@ func (s *Server) createDirectChannel(w http.ResponseWriter, r *http.Request, me 
 	if ids[0] != me && ids[1] != me {
 		return forbidden("you may only open direct channels that include yourself")
 	}
-	c, created, err := s.st.directChannel(ids[0], ids[1])
+	// The server answers 201 whether or not the channel existed, as the reference documents.
+	c, _, err := s.st.directChannel(ids[0], ids[1])
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, c)
+	writeJSON(w, http.StatusCreated, c)
 	return nil
 }
 
@@ -276,15 +273,11 @@ func (s *Server) createGroupChannel(w http.ResponseWriter, r *http.Request, me s
 		return err
 	}
 	ids = append(ids, me) // Mattermost adds the caller
-	c, created, err := s.st.groupChannel(ids)
+	c, _, err := s.st.groupChannel(ids)
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, c)
+	writeJSON(w, http.StatusCreated, c)
 	return nil
 }
 
