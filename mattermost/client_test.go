@@ -164,6 +164,14 @@ func TestClient_Contract(t *testing.T) {
 	must[mattermost.PostList](t, "GetPostsForChannel before")(a.GetPostsForChannel(ctx, town.ID, mattermost.PostsQuery{Before: root.ID, PerPage: 30, CollapsedThreads: true}))
 	must[mattermost.PostList](t, "GetPostsAroundLastUnread")(cl.GetPostsAroundLastUnread(ctx, town.ID, 30, 30, false))
 	must[mattermost.PostList](t, "GetPostThread")(a.GetPostThread(ctx, root.ID, 60, true))
+	if res := must[mattermost.PostSearchResult](t, "SearchPosts")(a.SearchPosts(ctx, team.ID, `"edited" from:alice`, false, 0, 20)); len(res.Order) != 1 {
+		t.Errorf("SearchPosts found %v; want the edited root", res.Order)
+	}
+	if us := must[[]mattermost.User](t, "SearchUsers")(a.SearchUsers(ctx, "car", team.ID, 10)); len(us) != 1 {
+		t.Errorf("SearchUsers(car) = %d users; want carol", len(us))
+	}
+	must[[]mattermost.Channel](t, "SearchChannels")(a.SearchChannels(ctx, team.ID, "town"))
+	must[[]mattermost.Channel](t, "SearchGroupChannels")(a.SearchGroupChannels(ctx, "bob"))
 	must[mattermost.Reaction](t, "SaveReaction")(b.SaveReaction(ctx, root.ID, "smile"))
 	must[[]mattermost.Reaction](t, "GetReactions")(a.GetReactions(ctx, root.ID))
 	ok(t, "DeleteReaction", b.DeleteReaction(ctx, root.ID, "smile"))

@@ -194,6 +194,20 @@ func tour(t *testing.T, base string) {
 	a.must("GET", "/api/v4/posts/"+root.ID+"/reactions", nil, 200, nil)
 	b.must("DELETE", "/api/v4/users/me/posts/"+root.ID+"/reactions/+1", nil, 200, nil)
 
+	// Searches.
+	var found PostListWithMatches
+	a.must("POST", "/api/v4/teams/"+f.team.ID+"/posts/search", map[string]any{"terms": "edited from:alice -nothing", "is_or_search": false, "page": 0, "per_page": 20}, 200, &found)
+	if len(found.Order) != 1 || found.Order[0] != root.ID {
+		t.Errorf("post search for the edited root found %v; want [%s]", found.Order, root.ID)
+	}
+	var us []User
+	a.must("POST", "/api/v4/users/search", map[string]any{"term": "bo", "team_id": f.team.ID}, 200, &us)
+	if len(us) != 1 || us[0].Username != "bob" {
+		t.Errorf("user search bo = %v; want bob", us)
+	}
+	a.must("POST", "/api/v4/teams/"+f.team.ID+"/channels/search", map[string]string{"term": "town"}, 200, nil)
+	a.must("POST", "/api/v4/channels/group/search", map[string]string{"term": "carol"}, 200, nil)
+
 	// Collapsed threads.
 	a.must("GET", tm+"/threads?per_page=25&threadsOnly=true", nil, 200, nil)
 	a.must("GET", tm+"/threads?totalsOnly=true&threadsOnly=false", nil, 200, nil)
@@ -224,6 +238,12 @@ func tour(t *testing.T, base string) {
 
 	carol.must("POST", "/api/v4/users/logout", nil, 200, nil)
 	carol.must("GET", "/api/v4/users/me", nil, 401, nil)
+}
+
+// PostListWithMatches is a post search's answer.
+type PostListWithMatches struct {
+	PostList
+	Matches map[string][]string `json:"matches"`
 }
 
 // upload posts a small PNG to POST /files and returns its id.

@@ -68,6 +68,12 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/users/{user_id}/teams/{team_id}/channels/categories", "getCategoriesForTeamForUser", true, s.getCategories},
 		{"POST", "/client_perf", "submitPerformanceReport", true, s.submitPerformanceReport},
 
+		// Searches.
+		{"POST", "/users/search", "searchUsers", true, s.searchUsers},
+		{"POST", "/teams/{team_id}/posts/search", "searchPostsInTeam", true, s.searchPosts},
+		{"POST", "/teams/{team_id}/channels/search", "searchChannelsForTeam", true, s.searchChannels},
+		{"POST", "/channels/group/search", "searchGroupChannels", true, s.searchGroupChannels},
+
 		// Tier 3: rarer user actions that create data and that init needs.
 		{"POST", "/channels", "createChannel", true, s.createChannel},
 		{"POST", "/channels/direct", "createDirectChannel", true, s.createDirectChannel},
