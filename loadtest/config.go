@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"strings"
@@ -45,6 +46,7 @@ type UserControllerConfiguration struct {
 	Type              string             // "simulative", "simple" or "noop"
 	RatesDistribution []RateDistribution // shares of users by think-time multiplier; empty: all 1
 	ServerVersion     string             // overrides the version read from the server; empty: read it
+	Simulative        SimulativeConfig   // the simulative users' think times and action weights
 }
 
 // RateDistribution is a share of users whose think times are multiplied by ThinkTimeMultiplier:
@@ -103,8 +105,9 @@ func DefaultConfig() Config {
 			IdleConnTimeoutMilliseconds: 90000, RequestTimeoutMilliseconds: 30000,
 		},
 		UserControllerConfiguration: UserControllerConfiguration{
-			Type:              "noop", // "simulative" once it is built (issue 3)
+			Type:              "simulative",
 			RatesDistribution: []RateDistribution{{ThinkTimeMultiplier: 1, Percentage: 1}},
+			Simulative:        DefaultSimulativeConfig(),
 		},
 		InstanceConfiguration: InstanceConfiguration{
 			NumUsers: 100, NumTeams: 2, NumChannels: 10, PercentReplies: 0.5, PercentRepliesInLongThreads: 0.05,
@@ -140,6 +143,7 @@ func (c *Config) Validate() error {
 		sum += r.Percentage
 	}
 	ck.Check(len(uc.RatesDistribution) == 0 || math.Abs(sum-1) < 1e-9, "UserControllerConfiguration.RatesDistribution", sum, "percentages must add up to 1")
+	ck.Add("UserControllerConfiguration.Simulative", uc.Simulative.Validate())
 
 	ic := c.InstanceConfiguration
 	ck.Check(ic.NumUsers >= 3, "InstanceConfiguration.NumUsers", ic.NumUsers, "must be >= 3 (group channels need three)")
@@ -178,5 +182,6 @@ func (c Config) Redacted() Config {
 		c.ConnectionConfiguration.AdminPassword = "(hidden)"
 	}
 	c.UserControllerConfiguration.RatesDistribution = append([]RateDistribution(nil), c.UserControllerConfiguration.RatesDistribution...)
+	c.UserControllerConfiguration.Simulative.ActionWeights = maps.Clone(c.UserControllerConfiguration.Simulative.ActionWeights)
 	return c
 }

@@ -30,6 +30,7 @@ type Request struct {
 	Duration time.Duration // from sending the request to reading the whole body
 	Err      error         // transport error or *Error
 	Timeout  bool          // the request timed out
+	Canceled bool          // the caller's context ended first (a user leaving), not a server failure
 }
 
 // Observer receives a Request after each call. It is called from the calling goroutine.
@@ -188,7 +189,8 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, []byte, error)
 		r.Status = resp.StatusCode
 	}
 	var ne net.Error
-	r.Timeout = errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	r.Canceled = err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
+	r.Timeout = !r.Canceled && (errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()))
 	if c.obs != nil {
 		c.obs(r)
 	}

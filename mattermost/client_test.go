@@ -247,3 +247,19 @@ func TestClient_Errors(t *testing.T) {
 		t.Errorf("Ping to a closed port = %v; want a transport error naming the route", err)
 	}
 }
+
+// TestClient_Canceled checks that a request abandoned by its caller is reported as canceled,
+// not as a timeout or a server error.
+func TestClient_Canceled(t *testing.T) {
+	base := startServer(t)
+	var got []mattermost.Request
+	c, _ := mattermost.New(base, mattermost.Options{Observer: func(r mattermost.Request) { got = append(got, r) }})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Ping(ctx); err == nil {
+		t.Fatal("Ping with a cancelled context succeeded")
+	}
+	if len(got) != 1 || !got[0].Canceled || got[0].Timeout || got[0].Status != 0 {
+		t.Errorf("observed %+v; want one canceled request", got)
+	}
+}

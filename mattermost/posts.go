@@ -161,6 +161,12 @@ func (c *Client) SetThreadFollowing(ctx context.Context, teamID, threadID string
 		pathf("/users/%s/teams/%s/threads/%s/following", c.me(), teamID, threadID), nil, nil, nil)
 }
 
+// MarkAllThreadsRead marks every thread of the caller in a team read.
+func (c *Client) MarkAllThreadsRead(ctx context.Context, teamID string) error {
+	return c.json(ctx, "PUT", "/users/{user_id}/teams/{team_id}/threads/read",
+		pathf("/users/%s/teams/%s/threads/read", c.me(), teamID), nil, nil, nil)
+}
+
 // UpsertDraft saves a draft of a message in a channel (and thread, with rootID).
 func (c *Client) UpsertDraft(ctx context.Context, channelID, rootID, message string) error {
 	return c.json(ctx, "POST", "/drafts", "/drafts", nil,

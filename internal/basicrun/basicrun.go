@@ -41,6 +41,7 @@ type Summary struct {
 	Requests    int64               `json:"requests"`
 	Errors      int64               `json:"errors"`
 	UserErrors  int64               `json:"user_errors"`
+	WSEvents    int64               `json:"websocket_events"`
 	Actions     []histogram.Summary `json:"actions"`
 	Routes      []histogram.Summary `json:"routes"`
 }
@@ -101,6 +102,7 @@ loop:
 		return Summary{}, err
 	}
 	sum := summarize(m.Recorder.Snapshot(), o.Users, time.Since(start), interrupted, eng.Status().NumErrors)
+	sum.WSEvents = m.EventsReceived()
 	printSummary(out, sum)
 	if o.SummaryPath != "" {
 		b, _ := json.MarshalIndent(sum, "", "  ") // plain data always marshals
@@ -161,8 +163,8 @@ func printSummary(out io.Writer, s Summary) {
 	if s.Interrupted {
 		state = "interrupted"
 	}
-	fmt.Fprintf(out, "\nloadtest: %s after %v with %d users: %d requests, %d errors, %d user sessions ended in error\n",
-		state, s.Duration.Round(time.Millisecond), s.Users, s.Requests, s.Errors, s.UserErrors)
+	fmt.Fprintf(out, "\nloadtest: %s after %v with %d users: %d requests, %d errors, %d user sessions ended in error, %d WebSocket events\n",
+		state, s.Duration.Round(time.Millisecond), s.Users, s.Requests, s.Errors, s.UserErrors, s.WSEvents)
 	for _, part := range []struct {
 		title string
 		rows  []histogram.Summary
@@ -172,9 +174,9 @@ func printSummary(out io.Writer, s Summary) {
 		}
 		fmt.Fprintln(out)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%s\tcount\terrors\tp50\tp90\tp99\tmax\t\n", part.title)
+		fmt.Fprintf(tw, "%s\tcount\terrors\tskipped\tp50\tp90\tp99\tmax\t\n", part.title)
 		for _, r := range part.rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", r.Key, r.Count, r.Errors, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtDur(r.Max))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", r.Key, r.Count, r.Errors, r.Skipped, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtDur(r.Max))
 		}
 		_ = tw.Flush() // writes to out; an error there has nowhere better to go
 	}

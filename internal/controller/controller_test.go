@@ -69,6 +69,7 @@ func runNoop(t *testing.T, url string, timeoutMs int, d time.Duration) (*prometh
 	cfg := loadtest.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = url
 	cfg.ConnectionConfiguration.RequestTimeoutMilliseconds = timeoutMs
+	cfg.UserControllerConfiguration.Type = "noop"
 	reg := prometheus.NewRegistry()
 	env := NewEnv("lt0", cfg, usermetrics.New(reg, nil), nil)
 	newUser, err := Factory(env)

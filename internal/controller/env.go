@@ -149,7 +149,10 @@ func Factory(e *Env) (loadtest.NewUserFunc, error) {
 	switch t := e.Config.UserControllerConfiguration.Type; t {
 	case "noop":
 		return func(id int) (loadtest.User, error) { return &Noop{env: e, id: id}, nil }, nil
+	case "simulative":
+		picker := NewPicker(e.Config.UserControllerConfiguration.Simulative.ActionWeights)
+		return func(id int) (loadtest.User, error) { return newSimulative(e, picker, id), nil }, nil
 	default:
-		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"noop\"", t)
+		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"simulative\" or \"noop\"", t)
 	}
 }

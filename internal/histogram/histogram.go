@@ -29,8 +29,9 @@ type Recorder struct {
 }
 
 type series struct {
-	h      *hdrhistogram.Histogram
-	errors int64
+	h       *hdrhistogram.Histogram
+	errors  int64
+	skipped int64
 }
 
 // NewRecorder returns an empty Recorder.
@@ -53,13 +54,25 @@ func (r *Recorder) Record(key string, d time.Duration, failed bool) {
 	}
 }
 
+// Skip counts one event under key that was not measured (an action with nothing to act on).
+func (r *Recorder) Skip(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.s[key]
+	if s == nil {
+		s = &series{h: newHist()}
+		r.s[key] = s
+	}
+	s.skipped++
+}
+
 // Snapshot returns a copy of everything recorded so far.
 func (r *Recorder) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := Snapshot{}
 	for k, s := range r.s {
-		out[k] = Series{Hist: hdrhistogram.Import(s.h.Export()), Errors: s.errors}
+		out[k] = Series{Hist: hdrhistogram.Import(s.h.Export()), Errors: s.errors, Skipped: s.skipped}
 	}
 	return out
 }
@@ -71,7 +84,7 @@ func (r *Recorder) Take() Snapshot {
 	defer r.mu.Unlock()
 	out := Snapshot{}
 	for k, s := range r.s {
-		out[k] = Series{Hist: s.h, Errors: s.errors}
+		out[k] = Series{Hist: s.h, Errors: s.errors, Skipped: s.skipped}
 	}
 	r.s = map[string]*series{}
 	return out
@@ -79,8 +92,9 @@ func (r *Recorder) Take() Snapshot {
 
 // Series is one key's histogram and error count.
 type Series struct {
-	Hist   *hdrhistogram.Histogram
-	Errors int64
+	Hist    *hdrhistogram.Histogram
+	Errors  int64
+	Skipped int64 // events counted but not measured
 }
 
 // Snapshot maps keys to their series. Merge combines snapshots from several recorders.
@@ -95,20 +109,22 @@ func (s Snapshot) Merge(other Snapshot) {
 		}
 		cur.Hist.Merge(o.Hist)
 		cur.Errors += o.Errors
+		cur.Skipped += o.Skipped
 		s[k] = cur
 	}
 }
 
 // Summary is a row of a report: one key's count, errors and percentiles.
 type Summary struct {
-	Key    string        `json:"key"`
-	Count  int64         `json:"count"`
-	Errors int64         `json:"errors"`
-	Mean   time.Duration `json:"mean_ns"`
-	P50    time.Duration `json:"p50_ns"`
-	P90    time.Duration `json:"p90_ns"`
-	P99    time.Duration `json:"p99_ns"`
-	Max    time.Duration `json:"max_ns"`
+	Key     string        `json:"key"`
+	Count   int64         `json:"count"`
+	Errors  int64         `json:"errors"`
+	Skipped int64         `json:"skipped"`
+	Mean    time.Duration `json:"mean_ns"`
+	P50     time.Duration `json:"p50_ns"`
+	P90     time.Duration `json:"p90_ns"`
+	P99     time.Duration `json:"p99_ns"`
+	Max     time.Duration `json:"max_ns"`
 }
 
 // Summaries returns one Summary per key, sorted by key.
@@ -116,7 +132,7 @@ func (s Snapshot) Summaries() []Summary {
 	out := make([]Summary, 0, len(s))
 	for k, v := range s {
 		us := func(x int64) time.Duration { return time.Duration(x) * time.Microsecond }
-		out = append(out, Summary{Key: k, Count: v.Hist.TotalCount(), Errors: v.Errors,
+		out = append(out, Summary{Key: k, Count: v.Hist.TotalCount(), Errors: v.Errors, Skipped: v.Skipped,
 			Mean: time.Duration(v.Hist.Mean() * float64(time.Microsecond)),
 			P50:  us(v.Hist.ValueAtQuantile(50)), P90: us(v.Hist.ValueAtQuantile(90)),
 			P99: us(v.Hist.ValueAtQuantile(99)), Max: us(v.Hist.Max())})
@@ -135,15 +151,16 @@ func (s Snapshot) Summaries() []Summary {
 
 // wire is a series as JSON: the HDR snapshot (bucket counts) and the error count.
 type wire struct {
-	Hist   *hdrhistogram.Snapshot `json:"hist"`
-	Errors int64                  `json:"errors"`
+	Hist    *hdrhistogram.Snapshot `json:"hist"`
+	Errors  int64                  `json:"errors"`
+	Skipped int64                  `json:"skipped"`
 }
 
 // MarshalJSON encodes the snapshot losslessly, so agents can send it to a coordinator.
 func (s Snapshot) MarshalJSON() ([]byte, error) {
 	m := make(map[string]wire, len(s))
 	for k, v := range s {
-		m[k] = wire{Hist: v.Hist.Export(), Errors: v.Errors}
+		m[k] = wire{Hist: v.Hist.Export(), Errors: v.Errors, Skipped: v.Skipped}
 	}
 	return json.Marshal(m)
 }
@@ -164,10 +181,10 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if len(h.Counts) != want {
 			return fmt.Errorf("histogram %q: %d counts; want %d", k, len(h.Counts), want)
 		}
-		if w.Errors < 0 {
-			return fmt.Errorf("histogram %q: negative error count %d", k, w.Errors)
+		if w.Errors < 0 || w.Skipped < 0 {
+			return fmt.Errorf("histogram %q: negative count (errors %d, skipped %d)", k, w.Errors, w.Skipped)
 		}
-		out[k] = Series{Hist: hdrhistogram.Import(h), Errors: w.Errors}
+		out[k] = Series{Hist: hdrhistogram.Import(h), Errors: w.Errors, Skipped: w.Skipped}
 	}
 	*s = out
 	return nil

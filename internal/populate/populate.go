@@ -34,8 +34,6 @@ type Result struct {
 	TeamsCreated, UsersCreated, ChannelsCreated, PostsCreated, ReactionsCreated int
 }
 
-var emoji = []string{"smile", "+1", "heart", "tada", "eyes", "rocket", "laughing", "white_check_mark"}
-
 type chanInfo struct {
 	ch      mattermost.Channel
 	members []int // user indexes (0-based)
@@ -337,7 +335,7 @@ func (r *run) ensurePosts(ctx context.Context, chans []chanInfo) error {
 		if err != nil {
 			return err
 		}
-		np := mattermost.NewPost{ChannelID: ci.ch.ID, Message: message(r.rng)}
+		np := mattermost.NewPost{ChannelID: ci.ch.ID, Message: controller.Message(r.rng, 35)}
 		if len(roots[i]) > 0 && r.rng.Float64() < ic.PercentReplies {
 			np.RootID = roots[i][r.rng.IntN(len(roots[i]))]
 			if r.rng.Float64() < ic.PercentRepliesInLongThreads {
@@ -379,7 +377,7 @@ func (r *run) ensurePosts(ctx context.Context, chans []chanInfo) error {
 		if err != nil {
 			return err
 		}
-		e := emoji[r.rng.IntN(len(emoji))]
+		e := controller.Emoji(r.rng)
 		if hasReaction(before, c.UserID(), e) {
 			continue
 		}
@@ -403,23 +401,4 @@ func hasReaction(rs []mattermost.Reaction, userID, emoji string) bool {
 		}
 	}
 	return false
-}
-
-var words = strings.Fields(`the a load test of users who post and read and react in channels with
-teams threads replies messages server latency capacity search knee bracket probe agent users
-coordinator metrics histogram seconds minutes quickly slowly today tomorrow again still more`)
-
-// message returns 1..(2·avg−1) words, averaging 35 as the reference's users do; 10% end with
-// an emoji.
-func message(rng *rand.Rand) string {
-	n := 1 + rng.IntN(69)
-	b := make([]string, n)
-	for i := range b {
-		b[i] = words[rng.IntN(len(words))]
-	}
-	m := strings.Join(b, " ")
-	if rng.IntN(10) == 0 {
-		m += " :" + emoji[rng.IntN(len(emoji))] + ":"
-	}
-	return m
 }

@@ -5,7 +5,9 @@
 package usermetrics
 
 import (
+	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,8 @@ const (
 
 // Metrics is shared by all the users of an agent. It is safe for concurrent use.
 type Metrics struct {
+	events atomic.Int64 // WebSocket events users took
+
 	Recorder *histogram.Recorder // everything, by route and action, since the start
 	Window   *histogram.Recorder // all requests under the key "requests", for live progress (Take it)
 
@@ -31,6 +35,7 @@ type Metrics struct {
 	ws        prometheus.Gauge
 	wsDropped prometheus.Counter
 	wsEvents  prometheus.Counter
+	canceled  prometheus.Counter
 	actions   *prometheus.CounterVec
 	lag       prometheus.Histogram
 }
@@ -53,14 +58,16 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Help: "WebSocket events dropped because the user's event buffer was full."}),
 		wsEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_total",
 			Help: "WebSocket events users received."}),
+		canceled: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_http_canceled_total",
+			Help: "HTTP requests abandoned because their user was stopping; not counted as errors or latencies."}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_actions_total",
-			Help: "User actions, by name and result (ok or error)."}, []string{"action", "result"}),
+			Help: "User actions, by name and result (ok, error, or skipped when there was nothing to act on)."}, []string{"action", "result"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadtest_schedule_lag_seconds",
 			Help:    "How late each action started against its planned time.",
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.wsDropped, m.wsEvents, m.actions, m.lag)
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag)
 	}
 	if m.Recorder == nil {
 		m.Recorder = histogram.NewRecorder()
@@ -71,6 +78,10 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 
 // ObserveRequest is a mattermost.Observer.
 func (m *Metrics) ObserveRequest(r mattermost.Request) {
+	if r.Canceled {
+		m.canceled.Inc()
+		return
+	}
 	m.reqTime.Observe(r.Duration.Seconds())
 	failed := r.Err != nil
 	if failed {
@@ -83,10 +94,19 @@ func (m *Metrics) ObserveRequest(r mattermost.Request) {
 	m.Window.Record("requests", r.Duration, failed)
 }
 
+// ErrSkipped is returned by an action that found nothing to act on (no post of the user's
+// own to edit, say). It is counted as the result "skipped", not as an error.
+var ErrSkipped = errors.New("skipped: nothing to act on")
+
 // ObserveAction records one user action.
 func (m *Metrics) ObserveAction(name string, d time.Duration, err error) {
 	result := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrSkipped):
+		m.actions.WithLabelValues(name, "skipped").Inc()
+		m.Recorder.Skip(ActionPrefix + name)
+		return
+	case err != nil:
 		result = "error"
 	}
 	m.actions.WithLabelValues(name, result).Inc()
@@ -105,4 +125,10 @@ func (m *Metrics) WebSocketOptions(o mattermost.WebSocketOptions) mattermost.Web
 }
 
 // EventReceived counts one event a user took from its WebSocket.
-func (m *Metrics) EventReceived() { m.wsEvents.Inc() }
+func (m *Metrics) EventReceived() {
+	m.wsEvents.Inc()
+	m.events.Add(1)
+}
+
+// EventsReceived returns how many WebSocket events users took.
+func (m *Metrics) EventsReceived() int64 { return m.events.Load() }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// chiSquareCritical approximates the chi-square quantile for df degrees of freedom at the
+// upper tail probability of z's standard normal quantile (Wilson-Hilferty, good for df >= 3).
+func chiSquareCritical(df int, z float64) float64 {
+	k := float64(df)
+	return k * math.Pow(1-2/(9*k)+z*math.Sqrt(2/(9*k)), 3)
+}
+
+// TestRun_SimulativeMix is the issue's end-to-end check: `loadtest init`, then 50 simulative
+// users for 20 s against mmsim. No request and no action fails, every action of the table runs,
+// WebSocket events arrive, and the mix of actions matches the weights (chi-square, p = 0.001).
+// Think times are short and the rare actions' weights raised, so 20 s exercises them all.
+func TestRun_SimulativeMix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 s end-to-end run")
+	}
+	srv := mmsimtest.Start(t, nil)
+	cfg := loadtest.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = srv.URL
+	uc := &cfg.UserControllerConfiguration
+	uc.Type = "simulative"
+	uc.Simulative.MinIdleTimeMs, uc.Simulative.AvgIdleTimeMs = 50, 400
+	for k, v := range uc.Simulative.ActionWeights {
+		uc.Simulative.ActionWeights[k] = max(v, 0.1)
+	}
+	cfg.InstanceConfiguration.NumUsers, cfg.InstanceConfiguration.NumPosts, cfg.InstanceConfiguration.NumReactions = 50, 300, 50
+	dir := t.TempDir()
+	cfgPath, sumPath := filepath.Join(dir, "config.json"), filepath.Join(dir, "summary.json")
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"init", "--config", cfgPath}, &out, &out); err != nil {
+		t.Fatalf("init: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"--config", cfgPath, "-n", "50", "-d", "20s", "--summary", sumPath}, &out, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	s := readSummary(t, sumPath)
+	// Users delete posts while others read, react to and reply to them, so a few requests on
+	// a post deleted a moment before fail, as they would against a real server. Those routes
+	// may fail rarely; every other route must not fail at all.
+	racy := map[string]bool{"GET /posts/{post_id}/thread": true, "POST /posts": true, "POST /reactions": true,
+		"PUT /posts/{post_id}/patch": true, "DELETE /posts/{post_id}": true, "GET /channels/{channel_id}/members/{user_id}": true,
+		"PUT /users/{user_id}/teams/{team_id}/threads/{thread_id}/read/{timestamp}": true,
+		"PUT /users/{user_id}/teams/{team_id}/threads/{thread_id}/following":        true,
+		"DELETE /users/{user_id}/teams/{team_id}/threads/{thread_id}/following":     true}
+	for _, r := range s.Routes {
+		switch {
+		case r.Errors == 0:
+		case !racy[r.Key]:
+			t.Errorf("route %s: %d errors; want none", r.Key, r.Errors)
+		case float64(r.Errors) > 0.02*float64(r.Count)+2:
+			t.Errorf("route %s: %d errors in %d requests; more than deleted posts explain", r.Key, r.Errors, r.Count)
+		}
+	}
+	if s.UserErrors != 0 {
+		t.Errorf("%d user sessions failed; want none\n%s", s.UserErrors, out.String())
+	}
+	if s.WSEvents == 0 {
+		t.Error("no WebSocket events were received")
+	}
+	picks := map[string]float64{}
+	total := 0.0
+	for _, a := range s.Actions {
+		if a.Errors != 0 {
+			t.Errorf("action %s failed %d times", a.Key, a.Errors)
+		}
+		picks[a.Key] = float64(a.Count + a.Skipped)
+		total += picks[a.Key]
+	}
+	shares := controller.NewPicker(uc.Simulative.ActionWeights).Shares()
+	chi2 := 0.0
+	for _, name := range loadtest.SimulativeActions() {
+		if picks[name] == 0 {
+			t.Errorf("action %s never ran", name)
+		}
+		e := total * shares[name]
+		chi2 += (picks[name] - e) * (picks[name] - e) / e
+		if d := (picks[name] - e) * (picks[name] - e) / e; d > 4 {
+			t.Logf("action %s: %v picks, %.1f expected (contributes %.1f)", name, picks[name], e, d)
+		}
+	}
+	crit := chiSquareCritical(len(shares)-1, 3.0902) // upper 0.1%
+	t.Logf("%v actions; chi-square %.1f with %d degrees of freedom (critical %.1f at p=0.001)", total, chi2, len(shares)-1, crit)
+	if chi2 > crit {
+		t.Errorf("the action mix does not match the weights: chi-square %.1f > %.1f\npicks %v", chi2, crit, picks)
+	}
+}
+
+func TestChiSquareCritical(t *testing.T) {
+	// Table values at p = 0.001: df 10 -> 29.59, df 30 -> 59.70.
+	for df, want := range map[int]float64{10: 29.59, 30: 59.70} {
+		if got := chiSquareCritical(df, 3.0902); math.Abs(got-want) > 0.5 {
+			t.Errorf("chiSquareCritical(%d) = %.2f; want %.2f", df, got, want)
+		}
+	}
+}

@@ -1,0 +1,567 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// The actions of the simulative user, as the reference's request sequences describe them
+// (shared/reference/mattermost-load-test-ng.md §5.4). Each returns usermetrics.ErrSkipped
+// when there is nothing to act on.
+
+var errSkipped = usermetrics.ErrSkipped
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+func isTeamChannel(c mattermost.Channel) bool {
+	return c.Type == mattermost.ChannelOpen || c.Type == mattermost.ChannelPrivate
+}
+
+// pickChannel returns a random channel the user is in that keep accepts, or "".
+func (s *Simulative) pickChannel(keep func(mattermost.Channel) bool) string {
+	var ids []string
+	for id, c := range s.chans {
+		if keep(c) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	slices.Sort(ids) // map order is random but not uniform; sort, then draw
+	return ids[s.rng.IntN(len(ids))]
+}
+
+// viewChannel opens a channel as the webapp does.
+func (s *Simulative) viewChannel(ctx context.Context, ch string) error {
+	prev := s.current
+	if prev != "" && prev != ch {
+		if err := s.c.ViewChannel(ctx, prev, ""); err != nil { // the webapp marks the old one read first
+			return err
+		}
+	}
+	var list mattermost.PostList
+	var err error
+	if since, ok := s.viewed[ch]; ok {
+		list, err = s.c.GetPostsForChannel(ctx, ch, mattermost.PostsQuery{Since: since})
+	} else {
+		list, err = s.c.GetPostsAroundLastUnread(ctx, ch, 30, 30, false)
+	}
+	if err != nil {
+		return err
+	}
+	ps := listPosts(list)
+	s.addPosts(ch, ps)
+	if err := s.fetchPostsInfo(ctx, ps); err != nil {
+		return err
+	}
+	if _, err := s.c.GetChannelStats(ctx, ch, s.rng.IntN(100) != 0); err != nil {
+		return err
+	}
+	if c := s.chans[ch]; c.Type == mattermost.ChannelDirect || c.Type == mattermost.ChannelGroup {
+		cat, name := "group_channel_show", ch
+		if c.Type == mattermost.ChannelDirect {
+			cat, name = "direct_channel_show", strings.Replace(strings.Replace(c.Name, s.c.UserID(), "", 1), "__", "", 1)
+		}
+		if err := s.c.UpdatePreferences(ctx, []mattermost.Preference{{Category: cat, Name: name, Value: "true"},
+			{Category: "channel_open_time", Name: ch, Value: fmt.Sprint(nowMs())}}); err != nil {
+			return err
+		}
+	}
+	if err := s.c.ViewChannel(ctx, ch, prev); err != nil {
+		return err
+	}
+	s.viewed[ch], s.current = nowMs(), ch
+	if s.ws != nil && s.ws.Connected() {
+		_ = s.ws.Presence(ctx, ch) // a closed socket is the WebSocket's business, counted there
+	}
+	return nil
+}
+
+func (s *Simulative) switchChannel(ctx context.Context) error {
+	ch := s.pickChannel(func(c mattermost.Channel) bool { return isTeamChannel(c) && c.ID != s.current && c.DeleteAt == 0 })
+	if ch == "" {
+		return errSkipped
+	}
+	return s.viewChannel(ctx, ch)
+}
+
+// scrollChannel loads 1-5 older pages of the current channel, pausing between them.
+func (s *Simulative) scrollChannel(ctx context.Context) error {
+	if s.current == "" {
+		return errSkipped
+	}
+	for page := range 1 + s.rng.IntN(5) {
+		if page > 0 {
+			t := time.NewTimer(ThinkTime(s.cfg, s.mult, s.rng.Float64()) / 4)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		q := mattermost.PostsQuery{PerPage: 30}
+		if ps := s.posts[s.current]; len(ps) > 0 {
+			q.Before = ps[0].ID
+		}
+		list, err := s.c.GetPostsForChannel(ctx, s.current, q)
+		if err != nil {
+			return err
+		}
+		ps := listPosts(list)
+		if len(ps) == 0 {
+			return nil // the top of the channel
+		}
+		s.addPosts(s.current, ps)
+		if err := s.fetchPostsInfo(ctx, ps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Simulative) deleteDraft(ctx context.Context) error {
+	if s.current == "" {
+		return errSkipped
+	}
+	return s.c.DeleteDraft(ctx, s.current, "")
+}
+
+func (s *Simulative) upsertDraft(ctx context.Context) error {
+	if s.current == "" {
+		return errSkipped
+	}
+	return s.c.UpsertDraft(ctx, s.current, "", Message(s.rng, 10))
+}
+
+func (s *Simulative) getDrafts(ctx context.Context) error {
+	_, err := s.c.GetDrafts(ctx, s.teamID)
+	return err
+}
+
+// unreadCheck is what refocusing the tab fetches.
+func (s *Simulative) unreadCheck(ctx context.Context) error {
+	if err := s.refreshChannels(ctx); err != nil {
+		return err
+	}
+	if s.current == "" {
+		return nil
+	}
+	return s.c.ViewChannel(ctx, s.current, "")
+}
+
+// createPost types and sends a post in the current channel: sometimes a reply, a mention
+// (typed with autocomplete), a link, files, or urgent.
+func (s *Simulative) createPost(ctx context.Context) error {
+	ch := s.current
+	if ch == "" {
+		return errSkipped
+	}
+	if s.typing && s.ws != nil && s.ws.Connected() {
+		if n, err := s.c.GetChannelStats(ctx, ch, true); err == nil && n < s.maxNotif {
+			_ = s.ws.UserTyping(ctx, ch, "") // a closed socket is counted by the WebSocket
+		}
+	}
+	np := mattermost.NewPost{ChannelID: ch}
+	avg := 35
+	var roots []mattermost.Post
+	for _, p := range s.posts[ch] {
+		if p.RootID == "" {
+			roots = append(roots, p)
+		}
+	}
+	if len(roots) > 0 && s.rng.Float64() < s.cfg.PercentReplies {
+		np.RootID, avg = roots[s.rng.IntN(len(roots))].ID, 24
+	}
+	var parts []string
+	if s.rng.Float64() < s.cfg.PercentMentions {
+		name, err := s.typeMention(ctx, ch)
+		if err != nil {
+			return err
+		}
+		if name != "" {
+			parts = append(parts, "@"+name)
+		}
+	}
+	if s.rng.Float64() < s.cfg.PercentLinks {
+		parts = append(parts, "https://example.com/docs/"+Emoji(s.rng))
+	}
+	np.Message = strings.Join(append(parts, Message(s.rng, avg)), " ")
+	if np.RootID == "" && s.rng.Float64() < s.cfg.PercentUrgentPosts {
+		np.Metadata = &struct {
+			Priority map[string]any `json:"priority,omitempty"`
+		}{Priority: map[string]any{"priority": "urgent"}}
+	}
+	if s.rng.Float64() < s.cfg.PercentFiles {
+		for range 1 + s.rng.IntN(3) {
+			f, err := s.c.UploadFile(ctx, ch, "image.png", "image/png", pngBytes)
+			if err != nil {
+				return err
+			}
+			np.FileIDs = append(np.FileIDs, f.ID)
+		}
+	}
+	p, err := s.c.CreatePost(ctx, np)
+	var e *mattermost.Error
+	if np.RootID != "" && errors.As(err, &e) && e.ID == "api.post.create_post.root_id.app_error" {
+		// The root was deleted since the user saw it.
+		s.updatePost(mattermost.Post{ID: np.RootID, ChannelID: ch}, true)
+		return errSkipped
+	}
+	if err != nil {
+		return err
+	}
+	s.addPosts(ch, []mattermost.Post{p})
+	return nil
+}
+
+// pngBytes is a minimal PNG signature: servers sniff, mmsim only counts bytes.
+var pngBytes = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+
+// typeMention types @ and the first letters of a channel member's name, asking the
+// autocomplete at each keystroke, as the webapp does; it returns the name picked.
+func (s *Simulative) typeMention(ctx context.Context, ch string) (string, error) {
+	users, err := s.c.GetUsers(ctx, mattermost.UsersQuery{InChannel: ch, PerPage: 20})
+	if err != nil || len(users) == 0 {
+		return "", err
+	}
+	name := users[s.rng.IntN(len(users))].Username
+	for i := 1; i <= min(len(name), 4); i++ {
+		if _, _, err := s.c.AutocompleteUsers(ctx, s.teamID, ch, name[:i], 25); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+func (s *Simulative) openDirectOrGroup(ctx context.Context) error {
+	ch := s.pickChannel(func(c mattermost.Channel) bool {
+		return (c.Type == mattermost.ChannelDirect || c.Type == mattermost.ChannelGroup) && c.ID != s.current
+	})
+	if ch == "" {
+		return s.createDirectChannel(ctx)
+	}
+	return s.viewChannel(ctx, ch)
+}
+
+func (s *Simulative) viewGlobalThreads(ctx context.Context) error {
+	all, err := s.c.GetUserThreads(ctx, s.teamID, mattermost.ThreadsQuery{PerPage: 25})
+	if err != nil {
+		return err
+	}
+	s.threads = s.threads[:0]
+	for _, t := range all.Threads {
+		s.threads = append(s.threads, t.ID)
+	}
+	_, err = s.c.GetUserThreads(ctx, s.teamID, mattermost.ThreadsQuery{PerPage: 25, Unread: true})
+	return err
+}
+
+// thread returns a thread id the user knows, looking at its threads first if needed.
+func (s *Simulative) thread(ctx context.Context) (string, error) {
+	if len(s.threads) == 0 {
+		if err := s.viewGlobalThreads(ctx); err != nil {
+			return "", err
+		}
+	}
+	if len(s.threads) == 0 {
+		return "", errSkipped
+	}
+	return s.threads[s.rng.IntN(len(s.threads))], nil
+}
+
+func (s *Simulative) updateThreadRead(ctx context.Context) error {
+	id, err := s.thread(ctx)
+	if err != nil {
+		return err
+	}
+	return s.threadGone(id, s.c.UpdateThreadRead(ctx, s.teamID, id, nowMs()))
+}
+
+func (s *Simulative) setFollowing(ctx context.Context, follow bool) error {
+	id, err := s.thread(ctx)
+	if err != nil {
+		return err
+	}
+	return s.threadGone(id, s.c.SetThreadFollowing(ctx, s.teamID, id, follow))
+}
+
+// threadGone forgets a thread whose root was deleted (404) and skips the action.
+func (s *Simulative) threadGone(id string, err error) error {
+	if mattermost.IsNotFound(err) {
+		s.threads = slices.DeleteFunc(s.threads, func(t string) bool { return t == id })
+		return errSkipped
+	}
+	return err
+}
+
+// knownPost returns a random remembered post of any channel.
+func (s *Simulative) knownPost(keep func(mattermost.Post) bool) (mattermost.Post, bool) {
+	var all []mattermost.Post
+	for _, ch := range slices.Sorted(func(yield func(string) bool) {
+		for k := range s.posts {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		for _, p := range s.posts[ch] {
+			if keep(p) {
+				all = append(all, p)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return mattermost.Post{}, false
+	}
+	return all[s.rng.IntN(len(all))], true
+}
+
+// gone handles an error on a remembered post: a 404 means someone deleted it since, so the
+// user forgets it and the action counts as skipped, as a webapp would have removed it.
+func (s *Simulative) gone(p mattermost.Post, err error) error {
+	if mattermost.IsNotFound(err) {
+		s.updatePost(p, true)
+		return errSkipped
+	}
+	return err
+}
+
+func (s *Simulative) clickPermalink(ctx context.Context) error {
+	p, ok := s.knownPost(func(mattermost.Post) bool { return true })
+	if !ok {
+		return errSkipped
+	}
+	if _, err := s.c.GetPostThread(ctx, p.ID, 0, false); err != nil {
+		return s.gone(p, err)
+	}
+	if _, err := s.c.GetChannel(ctx, p.ChannelID); err != nil {
+		return err
+	}
+	_, err := s.c.GetChannelMember(ctx, p.ChannelID, s.c.UserID())
+	return err
+}
+
+func (s *Simulative) viewThread(ctx context.Context) error {
+	p, ok := s.knownPost(func(p mattermost.Post) bool { return p.RootID == "" && p.ChannelID == s.current })
+	if !ok {
+		return errSkipped
+	}
+	list, err := s.c.GetPostThread(ctx, p.ID, 60, true)
+	if err != nil {
+		return s.gone(p, err)
+	}
+	return s.fetchPostsInfo(ctx, listPosts(list))
+}
+
+// reconnectWebSocket drops the connection and resyncs as the webapp does after one.
+func (s *Simulative) reconnectWebSocket(ctx context.Context) error {
+	if s.ws != nil {
+		s.ws.Reconnect()
+	}
+	if err := s.refreshChannels(ctx); err != nil {
+		return err
+	}
+	if s.current != "" {
+		if _, err := s.c.GetPostsForChannel(ctx, s.current, mattermost.PostsQuery{Since: s.viewed[s.current]}); err != nil {
+			return err
+		}
+	}
+	if _, err := s.c.GetStatusesByIDs(ctx, []string{s.c.UserID()}); err != nil {
+		return err
+	}
+	if _, err := s.c.GetTeamsUnread(ctx, s.teamID); err != nil {
+		return err
+	}
+	if err := s.c.GetWebappPlugins(ctx); err != nil {
+		return err
+	}
+	_, err := s.c.GetUsersByIDs(ctx, []string{s.c.UserID()}, nowMs()-60000)
+	return err
+}
+
+func (s *Simulative) addReaction(ctx context.Context) error {
+	p, ok := s.knownPost(func(p mattermost.Post) bool { return p.ChannelID == s.current })
+	if !ok {
+		return errSkipped
+	}
+	_, err := s.c.SaveReaction(ctx, p.ID, Emoji(s.rng))
+	return s.gone(p, err)
+}
+
+func (s *Simulative) ownPost() (mattermost.Post, bool) {
+	return s.knownPost(func(p mattermost.Post) bool { return p.UserID == s.c.UserID() && p.DeleteAt == 0 })
+}
+
+func (s *Simulative) editPost(ctx context.Context) error {
+	p, ok := s.ownPost()
+	if !ok {
+		return errSkipped
+	}
+	np, err := s.c.PatchPost(ctx, p.ID, p.Message+" (edited)")
+	if err != nil {
+		return s.gone(p, err)
+	}
+	s.updatePost(np, false)
+	return nil
+}
+
+func (s *Simulative) deletePost(ctx context.Context) error {
+	p, ok := s.ownPost()
+	if !ok {
+		return errSkipped
+	}
+	if err := s.c.DeletePost(ctx, p.ID); err != nil {
+		return s.gone(p, err)
+	}
+	s.updatePost(p, true)
+	return nil
+}
+
+// searchUsers types a name prefix, searching at each keystroke.
+func (s *Simulative) searchUsers(ctx context.Context) error {
+	term := s.env.AgentID
+	for i := 1; i <= min(len(term), 3); i++ {
+		if _, err := s.c.SearchUsers(ctx, term[:i], s.teamID, 100); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Simulative) clickUserProfile(ctx context.Context) error {
+	p, ok := s.knownPost(func(p mattermost.Post) bool { return p.ChannelID == s.current })
+	if !ok {
+		return errSkipped
+	}
+	if _, err := s.c.GetUser(ctx, p.UserID); err != nil {
+		return err
+	}
+	if _, err := s.c.GetUserStatus(ctx, p.UserID); err != nil {
+		return err
+	}
+	_, err := s.c.GetChannelMember(ctx, p.ChannelID, p.UserID)
+	if mattermost.IsNotFound(err) {
+		return nil // the author has left the channel
+	}
+	return err
+}
+
+func (s *Simulative) searchPosts(ctx context.Context) error {
+	terms := words[s.rng.IntN(len(words))]
+	switch s.rng.IntN(4) {
+	case 0:
+		terms += " from:" + s.env.Username(1+s.rng.IntN(max(1, s.id)))
+	case 1:
+		if c, ok := s.chans[s.current]; ok {
+			terms += " in:" + c.Name
+		}
+	case 2:
+		terms = `"` + terms + " " + words[s.rng.IntN(len(words))] + `"`
+	}
+	_, err := s.c.SearchPosts(ctx, s.teamID, terms, false, 0, 20)
+	return err
+}
+
+func (s *Simulative) searchGroupChannels(ctx context.Context) error {
+	_, err := s.c.SearchGroupChannels(ctx, s.env.AgentID)
+	return err
+}
+
+func (s *Simulative) searchChannels(ctx context.Context) error {
+	w := words[s.rng.IntN(len(words))]
+	_, err := s.c.SearchChannels(ctx, s.teamID, w[:min(len(w), 3)])
+	return err
+}
+
+// teamUsers returns up to 100 other users of the team.
+func (s *Simulative) teamUsers(ctx context.Context) ([]mattermost.User, error) {
+	us, err := s.c.GetUsers(ctx, mattermost.UsersQuery{InTeam: s.teamID, PerPage: 100})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(us, func(u mattermost.User) bool { return u.ID == s.c.UserID() }), nil
+}
+
+func (s *Simulative) createDirectChannel(ctx context.Context) error {
+	us, err := s.teamUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(us) == 0 {
+		return errSkipped
+	}
+	c, err := s.c.CreateDirectChannel(ctx, us[s.rng.IntN(len(us))].ID)
+	if err != nil {
+		return err
+	}
+	s.chans[c.ID] = c
+	if err := s.viewChannel(ctx, c.ID); err != nil {
+		return err
+	}
+	return s.createPost(ctx)
+}
+
+func (s *Simulative) createGroupChannel(ctx context.Context) error {
+	us, err := s.teamUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(us) < 2 {
+		return errSkipped
+	}
+	i := s.rng.IntN(len(us))
+	j := (i + 1 + s.rng.IntN(len(us)-1)) % len(us)
+	c, err := s.c.CreateGroupChannel(ctx, []string{us[i].ID, us[j].ID})
+	if err != nil {
+		return err
+	}
+	s.chans[c.ID] = c
+	return s.viewChannel(ctx, c.ID)
+}
+
+func (s *Simulative) joinChannel(ctx context.Context) error {
+	pub, err := s.c.GetPublicChannelsForTeam(ctx, s.teamID, 0, 100)
+	if err != nil {
+		return err
+	}
+	pub = slices.DeleteFunc(pub, func(c mattermost.Channel) bool { _, in := s.chans[c.ID]; return in })
+	if len(pub) == 0 {
+		return errSkipped
+	}
+	c := pub[s.rng.IntN(len(pub))]
+	if _, err := s.c.AddChannelMember(ctx, c.ID, s.c.UserID()); err != nil {
+		return err
+	}
+	s.chans[c.ID] = c
+	return s.viewChannel(ctx, c.ID)
+}
+
+func (s *Simulative) createChannel(ctx context.Context, typ string) error {
+	name := fmt.Sprintf("%s-%d-%x", strings.ToLower(s.env.Username(s.id)), nowMs()%1e6, s.rng.Uint32()%0xffff)
+	c, err := s.c.CreateChannel(ctx, s.teamID, name, name, typ)
+	if err != nil {
+		return err
+	}
+	s.chans[c.ID] = c
+	return s.viewChannel(ctx, c.ID)
+}
+
+// logoutLogin ends the session and starts a new one, with a new WebSocket.
+func (s *Simulative) logoutLogin(ctx context.Context) error {
+	s.stopWS()
+	defer s.startWS(ctx) // whatever happens, the user keeps an event connection
+	if err := s.c.Logout(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	_, err := s.c.Login(ctx, s.env.Username(s.id), Password)
+	return err
+}

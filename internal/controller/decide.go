@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"math/rand/v2"
+
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// Picker chooses actions by weight. It is built once per agent and shared read-only.
+type Picker struct {
+	names []string
+	cum   []float64 // cumulative weights, ascending
+}
+
+// NewPicker builds a Picker from weights; actions with weight 0 are left out.
+func NewPicker(weights map[string]float64) Picker {
+	var p Picker
+	for _, n := range slices.Sorted(func(yield func(string) bool) {
+		for k := range weights {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if w := weights[n]; w > 0 {
+			total := w
+			if len(p.cum) > 0 {
+				total += p.cum[len(p.cum)-1]
+			}
+			p.names, p.cum = append(p.names, n), append(p.cum, total)
+		}
+	}
+	return p
+}
+
+// Pick returns the action for a uniform draw u in [0, 1): a pure function of u.
+func (p Picker) Pick(u float64) string {
+	target := u * p.cum[len(p.cum)-1]
+	i, _ := slices.BinarySearchFunc(p.cum, target, func(c, t float64) int {
+		if c <= t {
+			return -1
+		}
+		return 1
+	})
+	return p.names[min(i, len(p.names)-1)]
+}
+
+// Shares returns each action's expected share of picks.
+func (p Picker) Shares() map[string]float64 {
+	out := map[string]float64{}
+	prev, total := 0.0, p.cum[len(p.cum)-1]
+	for i, n := range p.names {
+		out[n] = (p.cum[i] - prev) / total
+		prev = p.cum[i]
+	}
+	return out
+}
+
+// ThinkTime is the pause before the next action for a uniform draw u in [0, 1): uniform on
+// [Min, 2·Avg−Min) (mean Avg), or exponential with mean Avg floored at Min, then multiplied
+// by the user's think-time multiplier. A pure function of its inputs.
+func ThinkTime(c loadtest.SimulativeConfig, multiplier, u float64) time.Duration {
+	lo, avg := float64(c.MinIdleTimeMs), float64(c.AvgIdleTimeMs)
+	var ms float64
+	switch c.ThinkTimeDistribution {
+	case "exponential":
+		ms = max(lo, -avg*math.Log(1-u))
+	default:
+		ms = lo + u*(2*avg-2*lo)
+	}
+	return time.Duration(ms * multiplier * float64(time.Millisecond))
+}
+
+var words = strings.Fields(`the a an load test of users who post and read and react in channels with
+teams threads replies messages server latency capacity search knee bracket probe agent
+coordinator metrics histogram seconds minutes quickly slowly today tomorrow again still more
+release deploy review merge build green red fast slow meeting lunch coffee plan ship fix bug
+feature design question answer thanks great idea maybe later soon done`)
+
+var emojiNames = []string{"smile", "+1", "heart", "tada", "eyes", "rocket", "laughing", "white_check_mark"}
+
+// Message returns 1..(2·avg−1) words, averaging avg as the reference's users do; 10% end
+// with an emoji.
+func Message(rng *rand.Rand, avg int) string {
+	n := 1 + rng.IntN(max(1, 2*avg-1))
+	b := make([]string, n)
+	for i := range b {
+		b[i] = words[rng.IntN(len(words))]
+	}
+	m := strings.Join(b, " ")
+	if rng.IntN(10) == 0 {
+		m += " :" + emojiNames[rng.IntN(len(emojiNames))] + ":"
+	}
+	return m
+}
+
+// Emoji returns a random emoji name.
+func Emoji(rng *rand.Rand) string { return emojiNames[rng.IntN(len(emojiNames))] }

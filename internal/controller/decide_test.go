@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+func TestPicker_Pick(t *testing.T) {
+	p := NewPicker(map[string]float64{"a": 1, "b": 3, "zero": 0})
+	for _, tc := range []struct {
+		u    float64
+		want string
+	}{{0, "a"}, {0.2499, "a"}, {0.25, "b"}, {0.9999, "b"}} {
+		if got := p.Pick(tc.u); got != tc.want {
+			t.Errorf("Pick(%v) = %q; want %q", tc.u, got, tc.want)
+		}
+	}
+	if sh := p.Shares(); len(sh) != 2 || math.Abs(sh["b"]-0.75) > 1e-12 {
+		t.Errorf("Shares = %v; want a 0.25, b 0.75 and no zero-weight action", sh)
+	}
+	// Over many draws the default weights' shares hold (SwitchChannel is 42.2%).
+	p = NewPicker(loadtest.DefaultActionWeights())
+	rng := rand.New(rand.NewPCG(1, 1))
+	n, hits := 200000, 0
+	for range n {
+		if p.Pick(rng.Float64()) == "SwitchChannel" {
+			hits++
+		}
+	}
+	if got := float64(hits) / float64(n); math.Abs(got-p.Shares()["SwitchChannel"]) > 0.005 {
+		t.Errorf("SwitchChannel share %.4f; want %.4f", got, p.Shares()["SwitchChannel"])
+	}
+}
+
+func TestThinkTime(t *testing.T) {
+	c := loadtest.SimulativeConfig{MinIdleTimeMs: 1000, AvgIdleTimeMs: 20000, ThinkTimeDistribution: "uniform"}
+	for _, tc := range []struct {
+		dist string
+		mult float64
+		u    float64
+		want time.Duration
+	}{
+		{"uniform", 1, 0, time.Second},
+		{"uniform", 1, 0.5, 20 * time.Second},
+		{"uniform", 1, 0.999999, 39 * time.Second},
+		{"uniform", 3, 0.5, 60 * time.Second},
+		{"exponential", 1, 0, time.Second},                     // floored at Min
+		{"exponential", 1, 1 - math.Exp(-1), 20 * time.Second}, // the mean's quantile
+	} {
+		c.ThinkTimeDistribution = tc.dist
+		got := ThinkTime(c, tc.mult, tc.u)
+		if d := got - tc.want; d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("ThinkTime(%s, ×%v, %v) = %v; want %v", tc.dist, tc.mult, tc.u, got, tc.want)
+		}
+	}
+}
+
+func TestSimulativeConfig_Validate(t *testing.T) {
+	c := loadtest.DefaultSimulativeConfig()
+	c.AvgIdleTimeMs = 500
+	c.ActionWeights["Teleport"] = 1
+	c.ActionWeights["CreatePost"] = -1
+	c.ThinkTimeDistribution = "normal"
+	err := c.Validate()
+	for _, want := range []string{"AvgIdleTimeMs: must be > MinIdleTimeMs (1000)", "ActionWeights.Teleport: is not an action; known: AddReaction",
+		"ActionWeights.CreatePost: must be >= 0", `ThinkTimeDistribution: must be "uniform" or "exponential"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v; want it to mention %q", err, want)
+		}
+	}
+	for name := range loadtest.DefaultActionWeights() {
+		if simulativeActions[name] == nil {
+			t.Errorf("action %s has a weight but no code", name)
+		}
+	}
+}

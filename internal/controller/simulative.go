@@ -1,0 +1,450 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// periodicEvery is how often a simulative user polls statuses and reports client metrics.
+const periodicEvery = 60 * time.Second
+
+// maxPostsKept bounds the recent posts a user remembers per channel.
+const maxPostsKept = 200
+
+// Simulative is the realistic user: it logs in as the webapp does, reloads, then picks
+// actions by weight with think times between them, and reacts to WebSocket events. Its Run
+// goroutine owns all the fields below; the WebSocket reader hands events over a channel.
+type Simulative struct {
+	env    *Env
+	id     int
+	cfg    loadtest.SimulativeConfig
+	picker Picker
+	mult   float64
+	rng    *rand.Rand
+
+	c      *mattermost.Client
+	ws     *mattermost.WebSocket
+	wsStop context.CancelFunc
+	wsWG   sync.WaitGroup
+
+	teamID   string
+	chans    map[string]mattermost.Channel // the team's channels the user is in, plus direct and group ones
+	current  string
+	viewed   map[string]int64             // channel -> last view (ms); absent: never viewed
+	posts    map[string][]mattermost.Post // channel -> recent posts, oldest first
+	known    map[string]bool              // users whose profiles were fetched
+	statuses map[string]bool              // users whose statuses were fetched
+	etags    map[string]string            // profile image ETags
+	threads  []string                     // thread ids from the last threads view
+	typing   bool                         // EnableUserTypingMessages
+	maxNotif int                          // MaxNotificationsPerChannel
+}
+
+type action func(*Simulative, context.Context) error
+
+// simulativeActions maps action names (the keys of loadtest.DefaultActionWeights) to code.
+var simulativeActions = map[string]action{
+	"SwitchChannel": (*Simulative).switchChannel, "ScrollChannel": (*Simulative).scrollChannel,
+	"DeleteDraft": (*Simulative).deleteDraft, "UnreadCheck": (*Simulative).unreadCheck,
+	"CreatePost": (*Simulative).createPost, "OpenDirectOrGroupChannel": (*Simulative).openDirectOrGroup,
+	"ViewGlobalThreads": (*Simulative).viewGlobalThreads, "UpsertDraft": (*Simulative).upsertDraft,
+	"UpdateThreadRead": (*Simulative).updateThreadRead, "ClickPermalink": (*Simulative).clickPermalink,
+	"ViewThread": (*Simulative).viewThread, "ReconnectWebSocket": (*Simulative).reconnectWebSocket,
+	"AddReaction": (*Simulative).addReaction, "EditPost": (*Simulative).editPost, "GetDrafts": (*Simulative).getDrafts,
+	"SearchUsers": (*Simulative).searchUsers, "ClickUserProfile": (*Simulative).clickUserProfile,
+	"SearchPosts": (*Simulative).searchPosts, "SearchGroupChannels": (*Simulative).searchGroupChannels,
+	"SearchChannels": (*Simulative).searchChannels, "CreateDirectChannel": (*Simulative).createDirectChannel,
+	"UnfollowThread": func(s *Simulative, ctx context.Context) error { return s.setFollowing(ctx, false) },
+	"FollowThread":   func(s *Simulative, ctx context.Context) error { return s.setFollowing(ctx, true) },
+	"JoinChannel":    (*Simulative).joinChannel, "DeletePost": (*Simulative).deletePost,
+	"CreateGroupChannel": (*Simulative).createGroupChannel,
+	"FullReload":         func(s *Simulative, ctx context.Context) error { return s.reload(ctx, true) },
+	"LogoutLogin":        (*Simulative).logoutLogin,
+	"CreatePrivateChannel": func(s *Simulative, ctx context.Context) error {
+		return s.createChannel(ctx, "P")
+	},
+	"CreatePublicChannel": func(s *Simulative, ctx context.Context) error { return s.createChannel(ctx, "O") },
+	"MarkAllThreadsInTeamAsRead": func(s *Simulative, ctx context.Context) error {
+		return s.c.MarkAllThreadsRead(ctx, s.teamID)
+	},
+}
+
+func newSimulative(e *Env, picker Picker, id int) *Simulative {
+	return &Simulative{env: e, id: id, cfg: e.Config.UserControllerConfiguration.Simulative, picker: picker,
+		mult: e.Multiplier(id), rng: rand.New(rand.NewPCG(uint64(id), uint64(time.Now().UnixNano()))),
+		chans: map[string]mattermost.Channel{}, viewed: map[string]int64{}, posts: map[string][]mattermost.Post{},
+		known: map[string]bool{}, statuses: map[string]bool{}, etags: map[string]string{}}
+}
+
+// Run implements loadtest.User.
+func (s *Simulative) Run(ctx context.Context) error {
+	c, err := s.env.NewClient()
+	if err != nil {
+		return err
+	}
+	s.c = c
+	if s.env.http == nil {
+		defer c.CloseIdleConnections()
+	}
+	if err := s.start(ctx); err != nil {
+		s.stopWS()
+		return err
+	}
+	defer logout(ctx, c)
+	defer s.stopWS()
+
+	periodic := time.NewTicker(periodicEvery)
+	defer periodic.Stop()
+	fails := 0
+	for {
+		wait := ThinkTime(s.cfg, s.mult, s.rng.Float64()) * time.Duration(1<<min(fails, 5))
+		planned := time.Now().Add(wait)
+		t := time.NewTimer(wait)
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case ev, ok := <-s.events():
+				if !ok {
+					// The WebSocket gave up, which it does only when the session is rejected:
+					// end this session so the engine logs the user in again.
+					t.Stop()
+					return errors.New("websocket closed: the server rejected the session")
+				}
+				s.env.Metrics.EventReceived()
+				s.onEvent(ctx, ev)
+			case <-periodic.C:
+				s.periodic(ctx)
+			case <-t.C:
+				break waiting
+			}
+		}
+		s.env.Metrics.ObserveLag(time.Since(planned))
+		name := s.picker.Pick(s.rng.Float64())
+		start := time.Now()
+		err := simulativeActions[name](s, ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.env.Metrics.ObserveAction(name, time.Since(start), err)
+		switch {
+		case mattermost.StatusOf(err) == http.StatusUnauthorized:
+			return err // the session is gone: the engine logs the user in again
+		case err != nil && !errors.Is(err, usermetrics.ErrSkipped):
+			fails++
+			s.env.Log.Debug("action failed", "user", s.id, "action", name, "err", err)
+		default:
+			fails = 0
+		}
+	}
+}
+
+// events returns the WebSocket's event channel, or nil (blocks forever) without one.
+func (s *Simulative) events() <-chan mattermost.Event {
+	if s.ws == nil {
+		return nil
+	}
+	return s.ws.Events()
+}
+
+// start is the webapp's start-up: root page and assets, login (or sign-up), client config,
+// teams, the WebSocket, joining a team, a reload, and a first channel.
+func (s *Simulative) start(ctx context.Context) error {
+	if err := s.loadRoot(ctx); err != nil {
+		return err
+	}
+	if _, err := LoginOrSignUp(ctx, s.c, s.env.Username(s.id)); err != nil {
+		return err
+	}
+	cfg, err := s.c.GetClientConfig(ctx)
+	if err != nil {
+		return err
+	}
+	s.typing = cfg["EnableUserTypingMessages"] == "true"
+	s.maxNotif, _ = strconv.Atoi(cfg["MaxNotificationsPerChannel"])
+	if _, err := s.c.GetTeams(ctx, 0, 100); err != nil {
+		return err
+	}
+	s.startWS(ctx)
+	if s.teamID, err = JoinTeam(ctx, s.c, s.env.Username(s.id)); err != nil {
+		return err
+	}
+	if err := s.reload(ctx, false); err != nil {
+		return err
+	}
+	for id, ch := range s.chans {
+		if ch.Name == "town-square" {
+			return s.viewChannel(ctx, id)
+		}
+	}
+	return s.switchChannel(ctx)
+}
+
+func (s *Simulative) loadRoot(ctx context.Context) error {
+	_, assets, err := s.c.RootPage(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range assets {
+		if err := s.c.GetAsset(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Simulative) startWS(ctx context.Context) {
+	wctx, stop := context.WithCancel(ctx)
+	s.ws = s.c.NewWebSocket(s.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{}))
+	s.wsStop = stop
+	ws := s.ws
+	s.wsWG.Go(func() { _ = ws.Run(wctx) }) // ends with wctx; failures show in its stats and metrics
+}
+
+func (s *Simulative) stopWS() {
+	if s.wsStop != nil {
+		s.wsStop()
+		s.wsWG.Wait()
+		s.ws, s.wsStop = nil, nil
+	}
+}
+
+// reload is what the webapp fetches when it (re)loads; full also reconnects the WebSocket and
+// reloads the page.
+func (s *Simulative) reload(ctx context.Context, full bool) error {
+	if full {
+		s.stopWS()
+		if err := s.loadRoot(ctx); err != nil {
+			return err
+		}
+		s.startWS(ctx)
+	}
+	steps := []func() error{
+		func() error { _, err := s.c.GetPreferences(ctx); return err },
+		func() error {
+			me, err := s.c.GetMe(ctx)
+			if err == nil {
+				_, err = s.c.GetRolesByNames(ctx, append(mattermost.RolesOf(me.Roles), "team_user", "channel_user"))
+			}
+			return err
+		},
+		func() error { return s.c.GetWebappPlugins(ctx) },
+		func() error { _, err := s.c.GetTeamsForUser(ctx); return err },
+		func() error { _, err := s.c.GetTeamMembersForUser(ctx); return err },
+		func() error { return s.refreshChannels(ctx) },
+		func() error { _, err := s.c.GetChannelsForUser(ctx); return err },
+		func() error { _, err := s.c.GetChannelMembersForUser(ctx, 0, 200); return err },
+		func() error { _, err := s.c.GetTeamsUnread(ctx, s.teamID); return err },
+		func() error { _, err := s.c.GetUserStatus(ctx, s.c.UserID()); return err },
+		func() error { _, err := s.c.GetCategories(ctx, s.teamID); return err },
+		func() error {
+			_, err := s.c.GetUserThreads(ctx, s.teamID, mattermost.ThreadsQuery{TotalsOnly: true})
+			return err
+		},
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	if s.current != "" {
+		if _, err := s.c.GetChannelStats(ctx, s.current, true); err != nil {
+			return err
+		}
+		if _, err := s.c.GetChannelUnread(ctx, s.current); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Simulative) refreshChannels(ctx context.Context) error {
+	chans, err := s.c.GetChannelsForTeamForUser(ctx, s.teamID, true)
+	if err != nil {
+		return err
+	}
+	s.chans = map[string]mattermost.Channel{}
+	for _, c := range chans {
+		s.chans[c.ID] = c
+	}
+	_, err = s.c.GetChannelMembersForTeamForUser(ctx, s.teamID)
+	return err
+}
+
+// periodic is the webapp's minute timer: statuses of visible authors and a perf report.
+func (s *Simulative) periodic(ctx context.Context) {
+	var ids []string
+	for id := range s.known {
+		ids = append(ids, id)
+		if len(ids) == 100 {
+			break
+		}
+	}
+	if len(ids) > 0 {
+		_, _ = s.c.GetStatusesByIDs(ctx, ids) // counted by the observer; nothing to do on failure
+	}
+	_ = s.c.SubmitClientPerf(ctx, map[string]any{"version": "0.1.0", "client_id": s.env.Username(s.id),
+		"counters": []any{}, "histograms": []any{}}) // as above
+}
+
+// onEvent updates the user's state from an event and fetches what the webapp would.
+func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
+	switch ev.Event {
+	case "posted", "post_edited", "post_deleted":
+		raw, _ := ev.Data["post"].(string)
+		var p mattermost.Post
+		if json.Unmarshal([]byte(raw), &p) != nil {
+			return
+		}
+		if _, ok := s.chans[p.ChannelID]; !ok && ev.Event == "posted" {
+			// A channel the user did not know it was in (a new DM, say): fetch the membership.
+			if _, err := s.c.GetChannelMember(ctx, p.ChannelID, s.c.UserID()); err == nil {
+				if ch, err := s.c.GetChannel(ctx, p.ChannelID); err == nil {
+					s.chans[ch.ID] = ch
+				}
+			}
+		}
+		switch {
+		case ev.Event == "post_deleted":
+			s.updatePost(p, true) // in any channel, as the webapp's store does
+			s.threads = slices.DeleteFunc(s.threads, func(t string) bool { return t == p.ID })
+		case p.ChannelID == s.current:
+			s.updatePost(p, false)
+			if !s.known[p.UserID] {
+				s.fetchUsers(ctx, []string{p.UserID})
+			}
+		}
+	case "typing":
+		if uid, _ := ev.Data["user_id"].(string); uid != "" && !s.known[uid] {
+			s.fetchUsers(ctx, []string{uid})
+		}
+	}
+}
+
+func (s *Simulative) updatePost(p mattermost.Post, deleted bool) {
+	ps := s.posts[p.ChannelID]
+	i := slices.IndexFunc(ps, func(x mattermost.Post) bool { return x.ID == p.ID })
+	switch {
+	case deleted && i >= 0:
+		s.posts[p.ChannelID] = slices.Delete(ps, i, i+1)
+	case i >= 0:
+		ps[i] = p
+	case !deleted:
+		s.addPosts(p.ChannelID, []mattermost.Post{p})
+	}
+}
+
+// addPosts remembers posts of a channel, oldest first, keeping the newest maxPostsKept.
+func (s *Simulative) addPosts(ch string, ps []mattermost.Post) {
+	have := s.posts[ch]
+	for _, p := range ps {
+		if !slices.ContainsFunc(have, func(x mattermost.Post) bool { return x.ID == p.ID }) {
+			have = append(have, p)
+		}
+	}
+	slices.SortFunc(have, func(a, b mattermost.Post) int { return int(a.CreateAt - b.CreateAt) })
+	if len(have) > maxPostsKept {
+		have = have[len(have)-maxPostsKept:]
+	}
+	s.posts[ch] = have
+}
+
+func listPosts(l mattermost.PostList) []mattermost.Post {
+	out := make([]mattermost.Post, 0, len(l.Order))
+	for _, id := range l.Order {
+		if p := l.Posts[id]; p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
+func (s *Simulative) fetchUsers(ctx context.Context, ids []string) {
+	if _, err := s.c.GetUsersByIDs(ctx, ids, 0); err == nil {
+		for _, id := range ids {
+			s.known[id] = true
+		}
+	}
+}
+
+// fetchPostsInfo fetches what a channel view needs besides the posts: unknown authors and
+// their statuses, profile pictures (with ETags), mentioned users, and image thumbnails.
+func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
+	var unknown, noStatus, authors []string
+	var mentioned []string
+	for _, p := range ps {
+		if !slices.Contains(authors, p.UserID) {
+			authors = append(authors, p.UserID)
+			if !s.known[p.UserID] {
+				unknown = append(unknown, p.UserID)
+			}
+			if !s.statuses[p.UserID] {
+				noStatus = append(noStatus, p.UserID)
+			}
+		}
+		for _, w := range strings.Fields(p.Message) {
+			if strings.HasPrefix(w, "@") && len(w) > 1 && !slices.Contains(mentioned, w[1:]) {
+				mentioned = append(mentioned, strings.TrimRight(w[1:], ".,:;!?"))
+			}
+		}
+	}
+	if len(noStatus) > 0 {
+		if _, err := s.c.GetStatusesByIDs(ctx, noStatus); err != nil {
+			return err
+		}
+		for _, id := range noStatus {
+			s.statuses[id] = true
+		}
+	}
+	if len(unknown) > 0 {
+		if _, err := s.c.GetUsersByIDs(ctx, unknown, 0); err != nil {
+			return err
+		}
+		for _, id := range unknown {
+			s.known[id] = true
+		}
+	}
+	for _, id := range authors {
+		etag, _, err := s.c.GetProfileImage(ctx, id, s.etags[id])
+		if err != nil {
+			return err
+		}
+		if _, err := strconv.ParseInt(etag, 10, 64); etag != "" && err != nil {
+			return fmt.Errorf("profile image ETag %q of %s is not an integer", etag, id)
+		}
+		s.etags[id] = etag
+	}
+	if len(mentioned) > 0 {
+		if _, err := s.c.GetUsersByUsernames(ctx, mentioned); err != nil {
+			return err
+		}
+	}
+	for _, p := range ps {
+		if p.Metadata == nil {
+			continue
+		}
+		for _, f := range p.Metadata.Files {
+			if f.HasPreviewImage {
+				if err := s.c.GetFileThumbnail(ctx, f.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
