@@ -43,11 +43,7 @@ func (r *Recorder) Record(key string, d time.Duration, failed bool) {
 	us := min(max(d.Microseconds(), lowest), highest)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.s[key]
-	if s == nil {
-		s = &series{h: newHist()}
-		r.s[key] = s
-	}
+	s := r.seriesLocked(key)
 	_ = s.h.RecordValue(us) // in range by construction
 	if failed {
 		s.errors++
@@ -58,12 +54,17 @@ func (r *Recorder) Record(key string, d time.Duration, failed bool) {
 func (r *Recorder) Skip(key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.seriesLocked(key).skipped++
+}
+
+// seriesLocked returns key's series, creating it; the caller holds mu.
+func (r *Recorder) seriesLocked(key string) *series {
 	s := r.s[key]
 	if s == nil {
 		s = &series{h: newHist()}
 		r.s[key] = s
 	}
-	s.skipped++
+	return s
 }
 
 // Snapshot returns a copy of everything recorded so far.
