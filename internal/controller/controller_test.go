@@ -16,6 +16,7 @@ import (
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
 )
 
 func TestEnv_MultiplierShares(t *testing.T) {
@@ -143,4 +144,71 @@ func mustVec(t *testing.T, reg *prometheus.Registry, name string, labels ...stri
 	}
 	t.Fatalf("no %s%v in the registry", name, labels)
 	return nil
+}
+
+// TestEngine_AddRemoveRealUsers changes the number of real noop users while they run against
+// mmsim: the server sees the WebSockets come and go, and the users left are the first ones.
+func TestEngine_AddRemoveRealUsers(t *testing.T) {
+	srv := mmsimtest.Start(t, nil)
+	mmsimtest.CreateTeam(t, srv.URL, srv.Config, "team1")
+	cfg := loadtest.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = srv.URL
+	cfg.UserControllerConfiguration.Type = "noop"
+	env := NewEnv("lt7", cfg, usermetrics.New(nil, nil), nil)
+	newUser, _ := Factory(env)
+	e, err := loadtest.New(loadtest.Options{InitialActiveUsers: 3, MaxActiveUsers: 10}, newUser, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockets := func() float64 {
+		mfs, _ := srv.Registry().Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "mattermost_http_websockets_total" {
+				total := 0.0
+				for _, m := range mf.GetMetric() {
+					total += m.GetGauge().GetValue()
+				}
+				return total
+			}
+		}
+		return 0
+	}
+	waitFor := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for sockets() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server has %v WebSockets; want %v", sockets(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(3)
+	if n, err := e.AddUsers(5); err != nil || n != 8 {
+		t.Fatalf("AddUsers(5) = %d, %v", n, err)
+	}
+	waitFor(8)
+	if n, err := e.RemoveUsers(6); err != nil || n != 2 {
+		t.Fatalf("RemoveUsers(6) = %d, %v", n, err)
+	}
+	waitFor(2)
+	if n, err := e.SetUsers(4); err != nil || n != 4 {
+		t.Fatalf("SetUsers(4) = %d, %v", n, err)
+	}
+	waitFor(4)
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(0)
+	// The users that ever ran are lt7-user1..8, each signed up once.
+	c, _ := mattermost.New(srv.URL, mattermost.Options{})
+	if _, err := c.Login(context.Background(), "lt7-user8", Password); err != nil {
+		t.Errorf("lt7-user8 cannot log in: %v", err)
+	}
+	if _, err := c.Login(context.Background(), "lt7-user9", Password); err == nil {
+		t.Error("lt7-user9 exists; only 8 users ever ran")
+	}
 }
