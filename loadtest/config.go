@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/loadtest/loadtest/internal/config"
@@ -47,6 +48,7 @@ type UserControllerConfiguration struct {
 	RatesDistribution []RateDistribution // shares of users by think-time multiplier; empty: all 1
 	ServerVersion     string             // overrides the version read from the server; empty: read it
 	Simulative        SimulativeConfig   // the simulative users' think times and action weights
+	Simple            SimpleConfig       // the simple users' cycle of actions
 }
 
 // RateDistribution is a share of users whose think times are multiplied by ThinkTimeMultiplier:
@@ -108,6 +110,7 @@ func DefaultConfig() Config {
 			Type:              "simulative",
 			RatesDistribution: []RateDistribution{{ThinkTimeMultiplier: 1, Percentage: 1}},
 			Simulative:        DefaultSimulativeConfig(),
+			Simple:            DefaultSimpleConfig(),
 		},
 		InstanceConfiguration: InstanceConfiguration{
 			NumUsers: 100, NumTeams: 2, NumChannels: 10, PercentReplies: 0.5, PercentRepliesInLongThreads: 0.05,
@@ -144,6 +147,7 @@ func (c *Config) Validate() error {
 	}
 	ck.Check(len(uc.RatesDistribution) == 0 || math.Abs(sum-1) < 1e-9, "UserControllerConfiguration.RatesDistribution", sum, "percentages must add up to 1")
 	ck.Add("UserControllerConfiguration.Simulative", uc.Simulative.Validate())
+	ck.Add("UserControllerConfiguration.Simple", uc.Simple.Validate())
 
 	ic := c.InstanceConfiguration
 	ck.Check(ic.NumUsers >= 3, "InstanceConfiguration.NumUsers", ic.NumUsers, "must be >= 3 (group channels need three)")
@@ -183,5 +187,6 @@ func (c Config) Redacted() Config {
 	}
 	c.UserControllerConfiguration.RatesDistribution = append([]RateDistribution(nil), c.UserControllerConfiguration.RatesDistribution...)
 	c.UserControllerConfiguration.Simulative.ActionWeights = maps.Clone(c.UserControllerConfiguration.Simulative.ActionWeights)
+	c.UserControllerConfiguration.Simple.Actions = slices.Clone(c.UserControllerConfiguration.Simple.Actions)
 	return c
 }

@@ -113,3 +113,46 @@ func TestChiSquareCritical(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_Simple runs simple users, whose cycle runs A every cycle, B every second and C
+// every third: over whole cycles the counts are in the ratio 6:3:2.
+func TestRun_Simple(t *testing.T) {
+	srv := mmsimtest.Start(t, nil)
+	cfg := loadtest.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = srv.URL
+	cfg.UserControllerConfiguration.Type = "simple"
+	cfg.UserControllerConfiguration.Simple.Actions = []loadtest.SimpleAction{
+		{ActionId: "SwitchChannel", RunPeriod: 1, WaitAfterMs: 20}, {ActionId: "CreatePost", RunPeriod: 2, WaitAfterMs: 20},
+		{ActionId: "ViewGlobalThreads", RunPeriod: 3, WaitAfterMs: 20}}
+	cfg.InstanceConfiguration.NumUsers = 10
+	dir := t.TempDir()
+	cfgPath, sumPath := filepath.Join(dir, "config.json"), filepath.Join(dir, "summary.json")
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"init", "--config", cfgPath}, &out, &out); err != nil {
+		t.Fatalf("init: %v\n%s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"--config", cfgPath, "-n", "5", "-d", "3s", "--summary", sumPath}, &out, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	s := readSummary(t, sumPath)
+	n := map[string]float64{}
+	for _, a := range s.Actions {
+		n[a.Key] = float64(a.Count + a.Skipped)
+		if a.Errors != 0 {
+			t.Errorf("action %s: %d errors", a.Key, a.Errors)
+		}
+	}
+	if len(n) != 3 || n["SwitchChannel"] < 30 {
+		t.Fatalf("actions %v; want the three of the cycle, SwitchChannel at least 30 times", n)
+	}
+	// Each of 5 users may stop mid-cycle, so allow a few steps per user either way.
+	for name, ratio := range map[string]float64{"CreatePost": 0.5, "ViewGlobalThreads": 1.0 / 3} {
+		if want := n["SwitchChannel"] * ratio; math.Abs(n[name]-want) > 10 {
+			t.Errorf("%s ran %v times; want about %.0f (SwitchChannel %v × %.2f)", name, n[name], want, n["SwitchChannel"], ratio)
+		}
+	}
+}

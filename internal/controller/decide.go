@@ -61,6 +61,21 @@ func (p Picker) Shares() map[string]float64 {
 	return out
 }
 
+// SimpleNext is the simple users' schedule: from position i of cycle cycle, it returns the
+// index of the next action to run and the cycle it runs in (an action runs on the cycles
+// where cycle % RunPeriod == 0; cycles count from 0). A pure function.
+func SimpleNext(actions []loadtest.SimpleAction, cycle, i int) (int, int) {
+	for {
+		i++
+		if i >= len(actions) {
+			i, cycle = 0, cycle+1
+		}
+		if cycle%actions[i].RunPeriod == 0 {
+			return i, cycle
+		}
+	}
+}
+
 // ThinkTime is the pause before the next action for a uniform draw u in [0, 1): uniform on
 // [Min, 2·Avg−Min) (mean Avg), or exponential with mean Avg floored at Min, then multiplied
 // by the user's think-time multiplier. A pure function of its inputs.

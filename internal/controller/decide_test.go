@@ -79,3 +79,17 @@ func TestSimulativeConfig_Validate(t *testing.T) {
 		}
 	}
 }
+
+func TestSimpleNext(t *testing.T) {
+	acts := []loadtest.SimpleAction{{ActionId: "A", RunPeriod: 1}, {ActionId: "B", RunPeriod: 2}, {ActionId: "C", RunPeriod: 3}}
+	var got []string
+	pos, cycle := -1, 0
+	for range 11 {
+		pos, cycle = SimpleNext(acts, cycle, pos)
+		got = append(got, acts[pos].ActionId)
+	}
+	// Cycle 0: A B C; 1: A; 2: A B; 3: A C; 4: A B; 5: A.
+	if want := "A B C A A B A C A B A"; strings.Join(got, " ") != want {
+		t.Errorf("sequence %q; want %q", strings.Join(got, " "), want)
+	}
+}

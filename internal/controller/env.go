@@ -152,6 +152,13 @@ func Factory(e *Env) (loadtest.NewUserFunc, error) {
 	case "simulative":
 		picker := NewPicker(e.Config.UserControllerConfiguration.Simulative.ActionWeights)
 		return func(id int) (loadtest.User, error) { return newSimulative(e, picker, id), nil }, nil
+	case "simple":
+		actions := e.Config.UserControllerConfiguration.Simple.Actions
+		return func(id int) (loadtest.User, error) {
+			s := newSimulative(e, Picker{}, id)
+			s.simple = actions
+			return s, nil
+		}, nil
 	default:
 		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"simulative\" or \"noop\"", t)
 	}

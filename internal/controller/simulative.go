@@ -32,6 +32,9 @@ type Simulative struct {
 	id     int
 	cfg    loadtest.SimulativeConfig
 	picker Picker
+	simple []loadtest.SimpleAction // set for the simple controller: a fixed cycle instead of weights
+	cycle  int                     // simple: the current cycle
+	pos    int                     // simple: index of the last action run
 	mult   float64
 	rng    *rand.Rand
 
@@ -109,8 +112,10 @@ func (s *Simulative) Run(ctx context.Context) error {
 	periodic := time.NewTicker(periodicEvery)
 	defer periodic.Stop()
 	fails := 0
+	s.pos = -1
+	name, wait := s.next()
 	for {
-		wait := ThinkTime(s.cfg, s.mult, s.rng.Float64()) * time.Duration(1<<min(fails, 5))
+		wait *= time.Duration(1 << min(fails, 5))
 		planned := time.Now().Add(wait)
 		t := time.NewTimer(wait)
 	waiting:
@@ -135,7 +140,6 @@ func (s *Simulative) Run(ctx context.Context) error {
 			}
 		}
 		s.env.Metrics.ObserveLag(time.Since(planned))
-		name := s.picker.Pick(s.rng.Float64())
 		start := time.Now()
 		err := simulativeActions[name](s, ctx)
 		if ctx.Err() != nil {
@@ -151,7 +155,23 @@ func (s *Simulative) Run(ctx context.Context) error {
 		default:
 			fails = 0
 		}
+		name, wait = s.next()
 	}
+}
+
+// next returns the next action and the wait before it: for simulative users an action drawn
+// by weight after a think time, for simple users the next step of the cycle after the wait
+// the previous step asked for.
+func (s *Simulative) next() (string, time.Duration) {
+	if s.simple == nil {
+		return s.picker.Pick(s.rng.Float64()), ThinkTime(s.cfg, s.mult, s.rng.Float64())
+	}
+	wait := time.Duration(0)
+	if s.pos >= 0 {
+		wait = time.Duration(float64(s.simple[s.pos].WaitAfterMs)*s.mult) * time.Millisecond
+	}
+	s.pos, s.cycle = SimpleNext(s.simple, s.cycle, s.pos)
+	return s.simple[s.pos].ActionId, wait
 }
 
 // events returns the WebSocket's event channel, or nil (blocks forever) without one.
