@@ -35,15 +35,18 @@ type Options struct {
 
 // Summary is the result of a run.
 type Summary struct {
-	Users       int                 `json:"users"`
-	Duration    time.Duration       `json:"duration_ns"`
-	Interrupted bool                `json:"interrupted"`
-	Requests    int64               `json:"requests"`
-	Errors      int64               `json:"errors"`
-	UserErrors  int64               `json:"user_errors"`
-	WSEvents    int64               `json:"websocket_events"`
-	Actions     []histogram.Summary `json:"actions"`
-	Routes      []histogram.Summary `json:"routes"`
+	Users       int           `json:"users"`
+	Duration    time.Duration `json:"duration_ns"`
+	Interrupted bool          `json:"interrupted"`
+	Requests    int64         `json:"requests"`
+	Errors      int64         `json:"errors"`
+	UserErrors  int64         `json:"user_errors"`
+	WSEvents    int64         `json:"websocket_events"`
+	// SaturatedIntervals counts the progress intervals in which the agent's utilization was
+	// above 0.8: latencies measured then may reflect the agent rather than the target.
+	SaturatedIntervals int                 `json:"saturated_intervals"`
+	Actions            []histogram.Summary `json:"actions"`
+	Routes             []histogram.Summary `json:"routes"`
 }
 
 // Run runs the users until the duration ends or ctx is done (Ctrl-C), then prints and returns
@@ -83,6 +86,8 @@ func Run(ctx context.Context, o Options, out io.Writer, log *slog.Logger) (Summa
 	tick := time.NewTicker(o.ProgressEvery)
 	defer tick.Stop()
 	interrupted := false
+	saturated := 0 // progress intervals with the agent above SaturatedAbove
+	m.SampleUtilization()
 	last := time.Now()
 loop:
 	for {
@@ -93,7 +98,11 @@ loop:
 		case <-done.C:
 			break loop
 		case now := <-tick.C:
-			progress(out, now.Sub(start), eng.Status(), m.Window.Take(), now.Sub(last))
+			util := m.SampleUtilization()
+			progress(out, now.Sub(start), eng.Status(), m.Window.Take(), now.Sub(last), util)
+			if util > usermetrics.SaturatedAbove {
+				saturated++
+			}
 			last = now
 		}
 	}
@@ -103,6 +112,7 @@ loop:
 	}
 	sum := summarize(m.Recorder.Snapshot(), o.Users, time.Since(start), interrupted, eng.Status().NumErrors)
 	sum.WSEvents = m.EventsReceived()
+	sum.SaturatedIntervals = saturated
 	printSummary(out, sum)
 	if o.SummaryPath != "" {
 		b, _ := json.MarshalIndent(sum, "", "  ") // plain data always marshals
@@ -128,16 +138,20 @@ func preflight(ctx context.Context, serverURL string) error {
 	return nil
 }
 
-func progress(out io.Writer, elapsed time.Duration, st loadtest.Status, win histogram.Snapshot, span time.Duration) {
+func progress(out io.Writer, elapsed time.Duration, st loadtest.Status, win histogram.Snapshot, span time.Duration, util float64) {
+	warn := ""
+	if util > usermetrics.SaturatedAbove {
+		warn = "  WARNING: agent saturated; latencies may reflect the agent, not the target"
+	}
 	s, ok := win["requests"]
 	if !ok || s.Hist.TotalCount() == 0 {
-		fmt.Fprintf(out, "%7s  users %d  req/s 0  errors 0\n", elapsed.Round(time.Second), st.ActiveUsers)
+		fmt.Fprintf(out, "%7s  users %d  req/s 0  errors 0  util %.2f%s\n", elapsed.Round(time.Second), st.ActiveUsers, util, warn)
 		return
 	}
 	rate := float64(s.Hist.TotalCount()) / span.Seconds()
 	ms := func(v int64) string { return fmtDur(time.Duration(v) * time.Microsecond) }
-	fmt.Fprintf(out, "%7s  users %d  req/s %.1f  errors %d  p50 %s  p99 %s\n", elapsed.Round(time.Second),
-		st.ActiveUsers, rate, s.Errors, ms(s.Hist.ValueAtQuantile(50)), ms(s.Hist.ValueAtQuantile(99)))
+	fmt.Fprintf(out, "%7s  users %d  req/s %.1f  errors %d  p50 %s  p99 %s  util %.2f%s\n", elapsed.Round(time.Second),
+		st.ActiveUsers, rate, s.Errors, ms(s.Hist.ValueAtQuantile(50)), ms(s.Hist.ValueAtQuantile(99)), util, warn)
 }
 
 func summarize(snap histogram.Snapshot, users int, d time.Duration, interrupted bool, userErrs int64) Summary {

@@ -38,11 +38,13 @@ type Metrics struct {
 	canceled  prometheus.Counter
 	actions   *prometheus.CounterVec
 	lag       prometheus.Histogram
+	util      *utilization
 }
 
 // New registers the metrics in reg (nil: not exported) and records histograms in rec.
 func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 	m := &Metrics{
+		util:     newUtilization(),
 		Recorder: rec,
 		reqTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadtest_http_request_time",
 			Help:    "Time of every HTTP request users make, in seconds.",
@@ -67,7 +69,7 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag)
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
 	}
 	if m.Recorder == nil {
 		m.Recorder = histogram.NewRecorder()
@@ -114,7 +116,11 @@ func (m *Metrics) ObserveAction(name string, d time.Duration, err error) {
 }
 
 // ObserveLag records how late an action started.
-func (m *Metrics) ObserveLag(d time.Duration) { m.lag.Observe(max(0, d).Seconds()) }
+func (m *Metrics) ObserveLag(d time.Duration) {
+	d = max(0, d)
+	m.lag.Observe(d.Seconds())
+	m.util.lag.Record("lag", d, false)
+}
 
 // WebSocketOptions returns options that keep the connection gauge and drop counter.
 func (m *Metrics) WebSocketOptions(o mattermost.WebSocketOptions) mattermost.WebSocketOptions {
