@@ -33,7 +33,7 @@ func loggedIn(t *testing.T, base, name, teamID string) *mattermost.Client {
 	return c
 }
 
-func nextEvent(t *testing.T, ws *mattermost.WebSocket, name string) mattermost.Event {
+func nextEvent(t *testing.T, ws *mattermost.WebSocket, name string) *mattermost.Event {
 	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {

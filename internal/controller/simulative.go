@@ -132,7 +132,7 @@ func (s *Simulative) Run(ctx context.Context) error {
 					return errors.New("websocket closed: the server rejected the session")
 				}
 				s.env.Metrics.EventReceived()
-				s.onEvent(ctx, ev)
+				s.onEvent(ctx, *ev)
 			case <-periodic.C:
 				s.periodic(ctx)
 			case <-t.C:
@@ -175,7 +175,7 @@ func (s *Simulative) next() (string, time.Duration) {
 }
 
 // events returns the WebSocket's event channel, or nil (blocks forever) without one.
-func (s *Simulative) events() <-chan mattermost.Event {
+func (s *Simulative) events() <-chan *mattermost.Event {
 	if s.ws == nil {
 		return nil
 	}

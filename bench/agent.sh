@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Measures the agent: memory per idle connected user, and CPU per HTTP request as a ratio to
+# wrk doing the same request in the same run. mmsim runs pinned to core 0 (no capacity
+# model), restarted for each phase; the agent and wrk take turns on core 1. Everything is on
+# 127.0.0.1 and bounded in time.
+# Usage: bench/agent.sh   (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PORT:-18065}
+IDLE_USERS=${IDLE_USERS:-2000}
+CPU_USERS=${CPU_USERS:-32}
+DURATION=${DURATION:-10}
+BASE="http://127.0.0.1:$PORT"
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+go build -o bin/ ./cmd/mmsim ./cmd/loadtest
+go build -o bin/agentbench ./bench/agent
+cfg=$(mktemp --suffix=.json)
+echo "{\"ConnectionConfiguration\":{\"ServerURL\":\"$BASE\"},\"InstanceConfiguration\":{\"NumUsers\":3,\"NumTeams\":1}}" > "$cfg"
+pid=
+stop_server() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=; }
+trap 'stop_server; rm -f "$cfg"' EXIT
+start_server() {
+  stop_server
+  GOMAXPROCS=1 taskset -c 0 bin/mmsim --listen "127.0.0.1:$PORT" --metrics-listen "" --log-level WARN >/dev/null &
+  pid=$!
+  for _ in $(seq 50); do curl -fs "$BASE/api/v4/system/ping" >/dev/null && break; sleep 0.1; done
+  bin/loadtest init --config "$cfg" >/dev/null 2>&1
+}
+
+echo "== memory per idle user ($IDLE_USERS users, each logged in with a WebSocket open)"
+start_server
+GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode idle -users "$IDLE_USERS"
+
+echo "== CPU per GET /api/v4/users/me: agent ($CPU_USERS noop users back to back) vs wrk ($CPU_USERS connections), ${DURATION}s each"
+start_server
+TOKEN=$(curl -fsi -XPOST "$BASE/api/v4/users/login" -d '{"login_id":"sysadmin","password":"Sys@dmin-sample1"}' | awk -F': ' 'tolower($1)=="token"{print $2}' | tr -d '\r')
+for round in 1 2; do
+  a=$(GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode cpu -users "$CPU_USERS" -duration "${DURATION}s")
+  echo "$a"
+  out=$( { /usr/bin/time -f "wrk_cpu=%U+%S" taskset -c 1 wrk -t1 -c"$CPU_USERS" -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$BASE/api/v4/users/me"; } 2>&1 )
+  reqs=$(awk '/requests in/{print $1}' <<<"$out")
+  cpu=$(grep -o 'wrk_cpu=[0-9.+]*' <<<"$out" | cut -d= -f2 | bc -l)
+  agent_us=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$a" | cut -d= -f2)
+  python3 -c "w=$cpu*1e6/$reqs; print(f'wrk   requests=$reqs rate={$reqs/$DURATION:.0f}/s wrk_cpu=${cpu}s cpu_per_request={w:.1f}us  => agent/wrk = {$agent_us/w:.2f}x')"
+done

@@ -1,0 +1,168 @@
+// Command agent measures the load-test agent itself, against a server running in another
+// process (bench/agent.sh starts mmsim pinned to its own core):
+//
+//	-mode idle: memory per connected idle user (logged in, WebSocket open, no actions);
+//	-mode cpu:  agent CPU time per HTTP request, with noop users calling as fast as they can.
+//
+// It prints one line of results.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+func main() {
+	server := flag.String("server-url", "http://127.0.0.1:18065", "target")
+	mode := flag.String("mode", "idle", "idle or cpu")
+	users := flag.Int("users", 1000, "users")
+	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
+	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
+	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
+	flag.Parse()
+	profiles.cpu, profiles.mem = *cpuProfile, *memProfile
+	if err := run(*server, *mode, *users, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "agent bench:", err)
+		os.Exit(1)
+	}
+}
+
+var profiles struct{ cpu, mem string }
+
+func rssKB() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			n, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// memory returns heap and stack bytes in use after enough collections for idle goroutines'
+// stacks to shrink (each GC halves a stack that uses under a quarter of it).
+func memory() (heap, stacks uint64) {
+	for range 5 {
+		runtime.GC()
+	}
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse, ms.StackInuse
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func run(server, mode string, users int, duration time.Duration) error {
+	cfg := loadtest.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = server
+	cfg.UserControllerConfiguration.Type = "noop"
+	mult := 1e6 // idle: one GET /users/me every 11 days
+	if mode == "cpu" {
+		mult = 0.001 // a request every millisecond per user: as fast as the server answers
+	}
+	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
+	reg := prometheus.NewRegistry()
+	m := usermetrics.New(reg, nil)
+	newUser, err := controller.Factory(controller.NewEnv("bench", cfg, m, nil))
+	if err != nil {
+		return err
+	}
+	e, err := loadtest.New(loadtest.Options{InitialActiveUsers: users, MaxActiveUsers: users}, newUser, nil, reg)
+	if err != nil {
+		return err
+	}
+	baseHeap, baseStacks := memory()
+	baseRSS := rssKB()
+	if err := e.Run(context.Background()); err != nil {
+		return err
+	}
+	defer func() { _ = e.Stop() }()
+	connected := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "loadtest_websocket_connections_total" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return 0
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for connected() < float64(users) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %v of %d users connected in 2 minutes", connected(), users)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	switch mode {
+	case "idle":
+		time.Sleep(2 * time.Second) // let the login sequence's buffers settle
+		heap, stacks := memory()
+		rss := rssKB()
+		if profiles.mem != "" {
+			f, err := os.Create(profiles.mem)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				return err
+			}
+		}
+		per := func(now, base uint64) float64 { return float64(now-base) / 1024 / float64(users) }
+		fmt.Printf("idle users=%d goroutines=%d heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
+			users, runtime.NumGoroutine(), per(heap, baseHeap), per(stacks, baseStacks),
+			per(heap+stacks, baseHeap+baseStacks), float64(rss-baseRSS)/float64(users))
+	case "cpu":
+		reqs := func() float64 {
+			s := m.Recorder.Snapshot()
+			n := 0.0
+			for k, v := range s {
+				if strings.HasPrefix(k, usermetrics.RoutePrefix) {
+					n += float64(v.Hist.TotalCount())
+				}
+			}
+			return n
+		}
+		if profiles.cpu != "" {
+			f, err := os.Create(profiles.cpu)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		c0, r0, t0 := cpuTime(), reqs(), time.Now()
+		time.Sleep(duration)
+		c1, r1, el := cpuTime(), reqs(), time.Since(t0)
+		n := r1 - r0
+		fmt.Printf("cpu users=%d requests=%.0f rate=%.0f/s agent_cpu=%.2fs cpu_per_request=%.1fus\n", users, n, n/el.Seconds(),
+			(c1 - c0).Seconds(), float64((c1-c0).Microseconds())/n)
+	default:
+		return fmt.Errorf("-mode must be idle or cpu, got %q", mode)
+	}
+	return nil
+}
