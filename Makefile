@@ -6,7 +6,7 @@ GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test check fmt vet staticcheck unit build bench-mmsim
+.PHONY: test check fmt vet staticcheck unit build bench-mmsim bench-agent
 
 test: check unit
 
@@ -33,3 +33,6 @@ build:
 
 bench-mmsim: build
 	bench/mmsim.sh
+
+bench-agent: build
+	bench/agent.sh
