@@ -2,6 +2,7 @@ package usermetrics
 
 import (
 	"math"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -25,18 +26,25 @@ func TestUtilization(t *testing.T) {
 	}
 }
 
-// TestSampleUtilization burns CPU and reports lag, and checks the sample sees both.
+// TestSampleUtilization feeds the sampler CPU times and lags, and checks that each sample
+// covers only its own interval.
 func TestSampleUtilization(t *testing.T) {
 	m := New(nil, nil)
-	m.SampleUtilization()
+	t0 := time.Now()
+	m.util.lastCPU, m.util.lastWall = 0, t0
+	procs := float64(runtime.GOMAXPROCS(0))
+	// One second in which the process used a tenth of its cores and users started 150ms late.
 	m.ObserveLag(150 * time.Millisecond)
-	if u := m.SampleUtilization(); u < 0.7 {
-		t.Errorf("utilization with a p99 lag of 150ms = %v; want >= 0.75", u)
+	cpu := time.Duration(0.1 * procs * float64(time.Second))
+	if u := m.sampleUtilization(cpu, t0.Add(time.Second)); math.Abs(u-0.75) > 0.01 {
+		t.Errorf("utilization with a p99 lag of 150ms = %v; want 0.75 (lag over CPU)", u)
 	}
-	if u := m.SampleUtilization(); u > 0.5 {
-		t.Errorf("utilization of an idle interval = %v; the lag window should have been cleared", u)
+	// The next second: no lag recorded, 40% of the cores.
+	cpu2 := cpu + time.Duration(0.4*procs*float64(time.Second))
+	if u := m.sampleUtilization(cpu2, t0.Add(2*time.Second)); math.Abs(u-0.4) > 0.01 {
+		t.Errorf("utilization of the next interval = %v; want 0.4 (the lag window must have been cleared)", u)
 	}
-	if m.LastUtilization() > 0.5 {
-		t.Errorf("LastUtilization = %v", m.LastUtilization())
+	if got := m.LastUtilization(); math.Abs(got-0.4) > 0.01 {
+		t.Errorf("LastUtilization = %v; want 0.4", got)
 	}
 }

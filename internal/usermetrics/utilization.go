@@ -62,8 +62,12 @@ func processCPU() time.Duration {
 // SampleUtilization computes the utilization since the previous sample, exports it and
 // returns it. Call it periodically (every second or so).
 func (m *Metrics) SampleUtilization() float64 {
+	return m.sampleUtilization(processCPU(), time.Now())
+}
+
+// sampleUtilization is SampleUtilization at a given process CPU time and wall time.
+func (m *Metrics) sampleUtilization(cpu time.Duration, now time.Time) float64 {
 	u := m.util
-	cpu, now := processCPU(), time.Now()
 	lag := time.Duration(0)
 	if s, ok := u.lag.Take()["lag"]; ok && s.Hist.TotalCount() > 0 {
 		lag = time.Duration(s.Hist.ValueAtQuantile(99)) * time.Microsecond
