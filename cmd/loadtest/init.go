@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/populate"
+	"github.com/loadtest/loadtest/loadtest"
 )
 
 func initCommand(stderr io.Writer) *cobra.Command {
@@ -27,17 +27,11 @@ are NumPosts and NumReactions. It creates only what is missing: a second run cha
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cfgPath, stderr)
-			if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("server-url") {
-				cfg.ConnectionConfiguration.ServerURL = serverURL
-			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			log, closeLog, err := logging.New(cfg.LogSettings, stderr)
+			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *loadtest.Config) {
+				if cmd.Flags().Changed("server-url") {
+					c.ConnectionConfiguration.ServerURL = serverURL
+				}
+			})
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,6 +52,21 @@ func loadConfig(path string, stderr io.Writer) (loadtest.Config, error) {
 	return cfg, nil
 }
 
+// setup loads the config (see loadConfig), applies the overrides, validates it, and builds
+// the logger. The close function is never nil.
+func setup(path string, stderr io.Writer, override func(*loadtest.Config)) (loadtest.Config, *slog.Logger, func() error, error) {
+	cfg, err := loadConfig(path, stderr)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	override(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, nil, err
+	}
+	log, closeLog, err := logging.New(cfg.LogSettings, stderr)
+	return cfg, log, closeLog, err
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		cfgPath, serverURL, agentID, summary, typ string
@@ -72,28 +88,22 @@ The configuration is --config, else config/config.json if it exists, else the de
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cfgPath, stderr)
-			if err != nil {
-				return err
-			}
 			f := cmd.Flags()
-			if f.Changed("server-url") {
-				cfg.ConnectionConfiguration.ServerURL = serverURL
-			}
-			if f.Changed("type") {
-				cfg.UserControllerConfiguration.Type = typ
-			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			if !f.Changed("users") && cfg.UsersConfiguration.InitialActiveUsers > 0 {
-				users = cfg.UsersConfiguration.InitialActiveUsers
-			}
-			log, closeLog, err := logging.New(cfg.LogSettings, stderr)
+			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *loadtest.Config) {
+				if f.Changed("server-url") {
+					c.ConnectionConfiguration.ServerURL = serverURL
+				}
+				if f.Changed("type") {
+					c.UserControllerConfiguration.Type = typ
+				}
+			})
 			if err != nil {
 				return err
 			}
 			defer closeLog()
+			if !f.Changed("users") && cfg.UsersConfiguration.InitialActiveUsers > 0 {
+				users = cfg.UsersConfiguration.InitialActiveUsers
+			}
 			_, err = basicrun.Run(cmd.Context(), basicrun.Options{Config: cfg, AgentID: agentID, Users: users,
 				Duration: duration, SummaryPath: summary}, stdout, log)
 			return err

@@ -39,12 +39,7 @@ func TestRun_SimulativeMix(t *testing.T) {
 		uc.Simulative.ActionWeights[k] = max(v, 0.1)
 	}
 	cfg.InstanceConfiguration.NumUsers, cfg.InstanceConfiguration.NumPosts, cfg.InstanceConfiguration.NumReactions = 50, 300, 50
-	dir := t.TempDir()
-	cfgPath, sumPath := filepath.Join(dir, "config.json"), filepath.Join(dir, "summary.json")
-	b, _ := json.Marshal(cfg)
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, sumPath := writeConfig(t, cfg)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"init", "--config", cfgPath}, &out, &out); err != nil {
 		t.Fatalf("init: %v\n%s", err, out.String())
@@ -125,12 +120,7 @@ func TestRun_Simple(t *testing.T) {
 		{ActionId: "SwitchChannel", RunPeriod: 1, WaitAfterMs: 20}, {ActionId: "CreatePost", RunPeriod: 2, WaitAfterMs: 20},
 		{ActionId: "ViewGlobalThreads", RunPeriod: 3, WaitAfterMs: 20}}
 	cfg.InstanceConfiguration.NumUsers = 10
-	dir := t.TempDir()
-	cfgPath, sumPath := filepath.Join(dir, "config.json"), filepath.Join(dir, "summary.json")
-	b, _ := json.Marshal(cfg)
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, sumPath := writeConfig(t, cfg)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"init", "--config", cfgPath}, &out, &out); err != nil {
 		t.Fatalf("init: %v\n%s", err, out.String())
@@ -155,4 +145,16 @@ func TestRun_Simple(t *testing.T) {
 			t.Errorf("%s ran %v times; want about %.0f (SwitchChannel %v × %.2f)", name, n[name], want, n["SwitchChannel"], ratio)
 		}
 	}
+}
+
+// writeConfig writes cfg to a temporary config file and returns its path and a summary path.
+func writeConfig(t *testing.T, cfg loadtest.Config) (cfgPath, sumPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath, sumPath = filepath.Join(dir, "config.json"), filepath.Join(dir, "summary.json")
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, sumPath
 }

@@ -99,6 +99,18 @@ func (s *Server) getTeamsUnread(w http.ResponseWriter, r *http.Request, me strin
 	return nil
 }
 
+// memberTeam reads {team_id} and requires the caller to be a member of that team.
+func (s *Server) memberTeam(r *http.Request, me string) (string, error) {
+	teamID, err := idParam(r, "team_id")
+	if err != nil {
+		return "", err
+	}
+	if !s.st.isTeamMember(teamID, me) {
+		return "", forbidden("you are not a member of team " + teamID)
+	}
+	return teamID, nil
+}
+
 // teamOfUser reads {user_id} (the caller) and {team_id}, and checks the membership.
 func (s *Server) teamOfUser(r *http.Request, me string) (string, error) {
 	if _, err := selfParam(r, me); err != nil {
@@ -211,12 +223,9 @@ func (s *Server) getChannelStats(w http.ResponseWriter, r *http.Request, me stri
 }
 
 func (s *Server) getPublicChannelsForTeam(w http.ResponseWriter, r *http.Request, me string) error {
-	teamID, err := idParam(r, "team_id")
+	teamID, err := s.memberTeam(r, me)
 	if err != nil {
 		return err
-	}
-	if !s.st.isTeamMember(teamID, me) {
-		return forbidden("you are not a member of team " + teamID)
 	}
 	page, perPage, err := paging(r, 60, 200)
 	if err != nil {

@@ -32,12 +32,9 @@ func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request, _ string) e
 }
 
 func (s *Server) searchPosts(w http.ResponseWriter, r *http.Request, me string) error {
-	teamID, err := idParam(r, "team_id")
+	teamID, err := s.memberTeam(r, me)
 	if err != nil {
 		return err
-	}
-	if !s.st.isTeamMember(teamID, me) {
-		return forbidden("you are not a member of team " + teamID)
 	}
 	var body struct {
 		Terms                  string `json:"terms"`
@@ -66,12 +63,9 @@ func (s *Server) searchPosts(w http.ResponseWriter, r *http.Request, me string) 
 }
 
 func (s *Server) searchChannels(w http.ResponseWriter, r *http.Request, me string) error {
-	teamID, err := idParam(r, "team_id")
+	teamID, err := s.memberTeam(r, me)
 	if err != nil {
 		return err
-	}
-	if !s.st.isTeamMember(teamID, me) {
-		return forbidden("you are not a member of team " + teamID)
 	}
 	var body struct {
 		Term string `json:"term"`
