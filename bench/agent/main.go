@@ -29,13 +29,22 @@ import (
 
 func main() {
 	server := flag.String("server-url", "http://127.0.0.1:18065", "target")
-	mode := flag.String("mode", "idle", "idle or cpu")
+	mode := flag.String("mode", "idle", "idle, cpu or ramp")
+	step := flag.Int("step", 1000, "ramp mode: users added per step")
+	settle := flag.Duration("settle", 20*time.Second, "ramp mode: time per step before utilization is sampled over the next 10s")
 	users := flag.Int("users", 1000, "users")
 	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
 	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
 	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
 	flag.Parse()
 	profiles.cpu, profiles.mem = *cpuProfile, *memProfile
+	if *mode == "ramp" {
+		if err := ramp(*server, *users, *step, *settle); err != nil {
+			fmt.Fprintln(os.Stderr, "agent bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*server, *mode, *users, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "agent bench:", err)
 		os.Exit(1)
@@ -164,5 +173,45 @@ func run(server, mode string, users int, duration time.Duration) error {
 	default:
 		return fmt.Errorf("-mode must be idle or cpu, got %q", mode)
 	}
+	return nil
+}
+
+// ramp adds simulative users (default think times) step by step up to max, and after each step
+// settles samples the agent's utilization over 10 s. It reports the most users seen with
+// utilization <= 0.8.
+func ramp(server string, maxUsers, step int, settle time.Duration) error {
+	cfg := loadtest.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = server
+	reg := prometheus.NewRegistry()
+	m := usermetrics.New(reg, nil)
+	newUser, err := controller.Factory(controller.NewEnv("ramp", cfg, m, nil))
+	if err != nil {
+		return err
+	}
+	e, err := loadtest.New(loadtest.Options{MaxActiveUsers: maxUsers}, newUser, nil, reg)
+	if err != nil {
+		return err
+	}
+	if err := e.Run(context.Background()); err != nil {
+		return err
+	}
+	defer func() { _ = e.Stop() }()
+	best := 0
+	for n := step; n <= maxUsers; n += step {
+		if _, err := e.SetUsers(n); err != nil {
+			return err
+		}
+		time.Sleep(settle)
+		m.SampleUtilization()
+		time.Sleep(10 * time.Second)
+		u := m.SampleUtilization()
+		heap, stacks := memory()
+		fmt.Printf("ramp users=%d utilization=%.2f heap+stacks=%.0fMB user_errors=%d\n", n, u, float64(heap+stacks)/(1<<20), e.Status().NumErrors)
+		if u > usermetrics.SaturatedAbove {
+			break
+		}
+		best = n
+	}
+	fmt.Printf("ramp: most simulative users at utilization <= %.1f: %d (of at most %d tried)\n", usermetrics.SaturatedAbove, best, maxUsers)
 	return nil
 }
