@@ -35,8 +35,7 @@ func (s *Simulative) pickChannel(keep func(mattermost.Channel) bool) string {
 	if len(ids) == 0 {
 		return ""
 	}
-	slices.Sort(ids) // map order is random but not uniform; sort, then draw
-	return ids[s.rng.IntN(len(ids))]
+	return ids[s.rng.IntN(len(ids))] // a uniform draw from the slice, whatever its order
 }
 
 // viewChannel opens a channel as the webapp does.
@@ -306,14 +305,8 @@ func (s *Simulative) threadGone(id string, err error) error {
 // knownPost returns a random remembered post of any channel.
 func (s *Simulative) knownPost(keep func(mattermost.Post) bool) (mattermost.Post, bool) {
 	var all []mattermost.Post
-	for _, ch := range slices.Sorted(func(yield func(string) bool) {
-		for k := range s.posts {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		for _, p := range s.posts[ch] {
+	for _, ps := range s.posts {
+		for _, p := range ps {
 			if keep(p) {
 				all = append(all, p)
 			}

@@ -372,8 +372,13 @@ func (s *Simulative) updatePost(p mattermost.Post, deleted bool) {
 // addPosts remembers posts of a channel, oldest first, keeping the newest maxPostsKept.
 func (s *Simulative) addPosts(ch string, ps []mattermost.Post) {
 	have := s.posts[ch]
+	seen := make(map[string]bool, len(have))
+	for _, p := range have {
+		seen[p.ID] = true
+	}
 	for _, p := range ps {
-		if !slices.ContainsFunc(have, func(x mattermost.Post) bool { return x.ID == p.ID }) {
+		if !seen[p.ID] {
+			seen[p.ID] = true
 			have = append(have, p)
 		}
 	}
