@@ -91,13 +91,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 		mult = 0.001 // a request every millisecond per user: as fast as the server answers
 	}
 	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
-	reg := prometheus.NewRegistry()
-	m := usermetrics.New(reg, nil)
-	newUser, err := controller.Factory(controller.NewEnv("bench", cfg, m, nil))
-	if err != nil {
-		return err
-	}
-	e, err := loadtest.New(loadtest.Options{InitialActiveUsers: users, MaxActiveUsers: users}, newUser, nil, reg)
+	e, m, reg, err := newEngine("bench", cfg, users, users)
 	if err != nil {
 		return err
 	}
@@ -182,13 +176,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 func ramp(server string, maxUsers, step int, settle time.Duration) error {
 	cfg := loadtest.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
-	reg := prometheus.NewRegistry()
-	m := usermetrics.New(reg, nil)
-	newUser, err := controller.Factory(controller.NewEnv("ramp", cfg, m, nil))
-	if err != nil {
-		return err
-	}
-	e, err := loadtest.New(loadtest.Options{MaxActiveUsers: maxUsers}, newUser, nil, reg)
+	e, m, _, err := newEngine("ramp", cfg, 0, maxUsers)
 	if err != nil {
 		return err
 	}
@@ -214,4 +202,16 @@ func ramp(server string, maxUsers, step int, settle time.Duration) error {
 	}
 	fmt.Printf("ramp: most simulative users at utilization <= %.1f: %d (of at most %d tried)\n", usermetrics.SaturatedAbove, best, maxUsers)
 	return nil
+}
+
+// newEngine builds an engine of cfg's users, with their metrics in a fresh registry.
+func newEngine(agentID string, cfg loadtest.Config, initial, maxUsers int) (*loadtest.Engine, *usermetrics.Metrics, *prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	m := usermetrics.New(reg, nil)
+	newUser, err := controller.Factory(controller.NewEnv(agentID, cfg, m, nil))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e, err := loadtest.New(loadtest.Options{InitialActiveUsers: initial, MaxActiveUsers: maxUsers}, newUser, nil, reg)
+	return e, m, reg, err
 }
