@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/internal/controller"
-	"github.com/loadtest/loadtest/internal/histogram"
+	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/loadtest/loadtest/internal/histogram"
+	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/mattermost"
 )
 

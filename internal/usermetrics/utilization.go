@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/loadtest/loadtest/internal/histogram"
+	"github.com/loadtest/loadtest/histogram"
 )
 
 // LagBudget is the p99 schedule lag that counts as full utilization: users whose actions

@@ -22,6 +22,24 @@ const (
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(lowest, highest, significant) }
 
+// pool recycles histograms that Release gives back: each is ~130 KB of counts, and an
+// agent that takes a snapshot every second would otherwise allocate one per key per second.
+var pool = sync.Pool{New: func() any { return newHist() }}
+
+func getHist() *hdrhistogram.Histogram { return pool.Get().(*hdrhistogram.Histogram) }
+
+// Release gives the histograms of a snapshot from Take back for reuse. The snapshot must
+// not be used afterwards.
+func (s Snapshot) Release() {
+	for k, v := range s {
+		if v.Hist != nil {
+			v.Hist.Reset()
+			pool.Put(v.Hist)
+		}
+		delete(s, k)
+	}
+}
+
 // Recorder keeps a histogram and an error count per key. It is safe for concurrent use.
 type Recorder struct {
 	mu sync.Mutex
@@ -61,7 +79,7 @@ func (r *Recorder) Skip(key string) {
 func (r *Recorder) seriesLocked(key string) *series {
 	s := r.s[key]
 	if s == nil {
-		s = &series{h: newHist()}
+		s = &series{h: getHist()}
 		r.s[key] = s
 	}
 	return s
@@ -150,23 +168,38 @@ func (s Snapshot) Summaries() []Summary {
 	return out
 }
 
-// wire is a series as JSON: the HDR snapshot (bucket counts) and the error count.
+// wire is a series as JSON. Buckets lists the non-zero buckets as index, count pairs: the
+// index is into the counts of an HdrHistogram of 1 µs to 60 s at 3 significant digits (the
+// settings every histogram here shares), so a snapshot of a few hundred requests is a few
+// hundred bytes, and decoding it is exact.
 type wire struct {
-	Hist    *hdrhistogram.Snapshot `json:"hist"`
-	Errors  int64                  `json:"errors"`
-	Skipped int64                  `json:"skipped"`
+	Buckets []int64 `json:"buckets"`
+	Errors  int64   `json:"errors"`
+	Skipped int64   `json:"skipped"`
 }
 
-// MarshalJSON encodes the snapshot losslessly, so agents can send it to a coordinator.
+// numCounts is the length of the counts array of every histogram here.
+var numCounts = len(newHist().Export().Counts)
+
+// MarshalJSON encodes the snapshot losslessly and sparsely, so agents can send it to a
+// coordinator.
 func (s Snapshot) MarshalJSON() ([]byte, error) {
 	m := make(map[string]wire, len(s))
 	for k, v := range s {
-		m[k] = wire{Hist: v.Hist.Export(), Errors: v.Errors, Skipped: v.Skipped}
+		w := wire{Errors: v.Errors, Skipped: v.Skipped, Buckets: []int64{}}
+		if v.Hist != nil {
+			for i, c := range v.Hist.Export().Counts {
+				if c != 0 {
+					w.Buckets = append(w.Buckets, int64(i), c)
+				}
+			}
+		}
+		m[k] = w
 	}
 	return json.Marshal(m)
 }
 
-// UnmarshalJSON decodes a snapshot, checking that every histogram has the shared settings.
+// UnmarshalJSON decodes a snapshot, checking every bucket index and count.
 func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	var m map[string]wire
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -174,18 +207,26 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	}
 	out := make(Snapshot, len(m))
 	for k, w := range m {
-		h := w.Hist
-		if h == nil || h.LowestTrackableValue != lowest || h.HighestTrackableValue != highest || h.SignificantFigures != significant {
-			return fmt.Errorf("histogram %q: settings differ from 1µs-60s at 3 digits; cannot merge exactly", k)
-		}
-		want := len(newHist().Export().Counts)
-		if len(h.Counts) != want {
-			return fmt.Errorf("histogram %q: %d counts; want %d", k, len(h.Counts), want)
-		}
 		if w.Errors < 0 || w.Skipped < 0 {
 			return fmt.Errorf("histogram %q: negative count (errors %d, skipped %d)", k, w.Errors, w.Skipped)
 		}
-		out[k] = Series{Hist: hdrhistogram.Import(h), Errors: w.Errors, Skipped: w.Skipped}
+		if len(w.Buckets)%2 != 0 {
+			return fmt.Errorf("histogram %q: buckets has %d numbers; want index, count pairs", k, len(w.Buckets))
+		}
+		snap := newHist().Export()
+		last, total := int64(-1), int64(0)
+		for i := 0; i < len(w.Buckets); i += 2 {
+			idx, c := w.Buckets[i], w.Buckets[i+1]
+			switch {
+			case idx <= last || idx >= int64(numCounts):
+				return fmt.Errorf("histogram %q: bucket index %d out of order or outside [0, %d)", k, idx, numCounts)
+			case c <= 0 || total+c < total:
+				return fmt.Errorf("histogram %q: bucket %d count %d must be > 0 (and the total must fit in 64 bits)", k, idx, c)
+			}
+			snap.Counts[idx] = c
+			last, total = idx, total+c
+		}
+		out[k] = Series{Hist: hdrhistogram.Import(snap), Errors: w.Errors, Skipped: w.Skipped}
 	}
 	*s = out
 	return nil

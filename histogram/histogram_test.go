@@ -3,6 +3,7 @@ package histogram
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,8 +68,9 @@ func FuzzSnapshotDecode(f *testing.F) {
 	r.Record("k", time.Millisecond, false)
 	good, _ := json.Marshal(r.Snapshot())
 	f.Add(good)
-	f.Add([]byte(`{"k":{"hist":null}}`))
-	f.Add([]byte(`{"k":{"hist":{"LowestTrackableValue":1,"HighestTrackableValue":60000000,"SignificantFigures":3,"Counts":[1]}}}`))
+	f.Add([]byte(`{"k":{"buckets":null}}`))
+	f.Add([]byte(`{"k":{"buckets":[5,1,4,1]}}`))
+	f.Add([]byte(`{"k":{"buckets":[1,9223372036854775807,2,1]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s Snapshot
 		if json.Unmarshal(b, &s) == nil {
@@ -76,4 +78,53 @@ func FuzzSnapshotDecode(f *testing.F) {
 			Snapshot{}.Merge(s)
 		}
 	})
+}
+
+func TestSnapshot_DecodeRejects(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"k":{"buckets":[1]}}`:                         "index, count pairs",
+		`{"k":{"buckets":[5,1,4,1]}}`:                   "out of order",
+		`{"k":{"buckets":[99999999,1]}}`:                "outside",
+		`{"k":{"buckets":[3,0]}}`:                       "must be > 0",
+		`{"k":{"buckets":[],"errors":-1}}`:              "negative",
+		`{"k":{"buckets":[1,9223372036854775807,2,1]}}`: "64 bits",
+	} {
+		var s Snapshot
+		err := json.Unmarshal([]byte(in), &s)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v; want one that says %q", in, err, want)
+		}
+	}
+}
+
+// TestSnapshot_WireIsSparse checks that a small snapshot encodes small: agents send one
+// every second.
+func TestSnapshot_WireIsSparse(t *testing.T) {
+	r := NewRecorder()
+	for i := range 100 {
+		r.Record("route GET /users/me", time.Duration(i+1)*time.Millisecond, false)
+	}
+	b, err := json.Marshal(r.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 2000 {
+		t.Errorf("100 values encode to %d bytes; want a sparse encoding under 2000", len(b))
+	}
+}
+
+// TestRelease checks that a released snapshot's histograms come back empty.
+func TestRelease(t *testing.T) {
+	r := NewRecorder()
+	r.Record("a", time.Second, true)
+	s := r.Take()
+	s.Release()
+	if len(s) != 0 {
+		t.Fatalf("released snapshot still has %d keys", len(s))
+	}
+	r.Record("b", time.Millisecond, false)
+	got := r.Take()
+	if n := got["b"].Hist.TotalCount(); n != 1 || got["b"].Errors != 0 {
+		t.Fatalf("after reuse: %d values, %d errors; want 1, 0", n, got["b"].Errors)
+	}
 }
