@@ -6,9 +6,20 @@ GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test check fmt vet staticcheck unit build bench-mmsim bench-agent
+.PHONY: test deps check fmt vet staticcheck unit build bench-mmsim bench-agent seed-curl
 
-test: check unit
+# Programs the tests run, installed from the distribution when missing (CI starts bare).
+APT_TOOLS ?= curl
+
+test: deps check unit
+
+deps:
+	@missing=""; for p in $(APT_TOOLS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 check: fmt vet staticcheck
 
@@ -29,7 +40,11 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -buildvcs=auto -o bin/ ./cmd/...
+
+# Seed 001's curl walkthrough against the real binaries on the seed's ports (4000, 8065).
+seed-curl:
+	scripts/seed-curl.sh
 
 bench-mmsim: build
 	bench/mmsim.sh

@@ -16,8 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"

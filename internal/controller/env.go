@@ -163,3 +163,11 @@ func Factory(e *Env) (loadtest.NewUserFunc, error) {
 		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"simulative\" or \"noop\"", t)
 	}
 }
+
+// Close closes the idle connections of the agent's shared pool, if it has one. Call it when
+// the users are gone.
+func (e *Env) Close() {
+	if e.http != nil {
+		e.http.CloseIdleConnections()
+	}
+}

@@ -281,3 +281,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, &apiError{status: http.StatusNotFound, id: "api.context.404.app_error",
 		msg: "no route for " + r.Method + " " + r.URL.Path + " on this server"})
 }
+
+// Sessions returns how many login sessions are open (logins less logouts), for tests that
+// check users log out.
+func (s *Server) Sessions() int { return s.st.sessionCount() }

@@ -808,3 +808,10 @@ func (s *store) channelUnread(userID, channelID string) (map[string]any, error) 
 		"msg_count": c.TotalMsgCount - m.MsgCount, "mention_count": m.MentionCount,
 		"msg_count_root": c.TotalMsgCountRoot - m.MsgCountRoot, "mention_count_root": m.MentionCountRoot}, nil
 }
+
+// sessionCount returns how many sessions are open.
+func (s *store) sessionCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sessions)
+}

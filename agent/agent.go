@@ -1,0 +1,122 @@
+// Package agent is the load-test agent: the load tests one process runs (several, by id),
+// the HTTP API that drives them (seed 001's /loadagent/... routes and more), and a typed
+// client for that API.
+//
+// The same operations are available in process (Server.LoadTest returns a Local) and over
+// HTTP (Client.LoadTest returns a Remote); both have the method set the coordinator's Agent
+// interface declares, and both return the same *Error values, so a caller cannot tell them
+// apart.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// DefaultListen is where `loadtest server` listens unless told otherwise (seed 001's port,
+// on loopback).
+const DefaultListen = "127.0.0.1:4000"
+
+// Status is one load test's status, with the seed's field names.
+type Status struct {
+	State           loadtest.State // "stopped", "running" or "stopping"
+	StartTime       time.Time      // when it last started running; zero before
+	ActiveUsers     int            // users that should be running now
+	NumUsers        int            // the same as ActiveUsers: the name mattermost-load-test-ng's clients read
+	NumUsersAdded   int64          // users added since the run started, including the initial ones
+	NumUsersRemoved int64          // users removed since the run started
+	NumUsersStopped int64          // user sessions that ended on their own (and were restarted)
+	NumErrors       int64          // user sessions that ended with an error
+	MaxActiveUsers  int            // UsersConfiguration.MaxActiveUsers: no change may go past it
+	UsersSeq        uint64         // the sequence number of the last SetUsers applied; 0: none yet
+	Utilization     float64        // the agent's utilization (0..1) over the last second; > 0.8 is saturated
+	MetricsCursor   uint64         // the newest complete metrics interval (see MetricsPage)
+}
+
+// Response is the body of every /loadagent response: the load test's id, what happened, its
+// status, or (with a 4xx or 5xx status code, never with 200) what went wrong.
+type Response struct {
+	ID      string  `json:"id,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Status  *Status `json:"status,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// Interval is what one load test recorded in one interval (a second, normally): the
+// histograms per route template ("route GET /users/me") and action ("action CreatePost"),
+// exactly mergeable with other agents' (see package histogram).
+type Interval struct {
+	Seq         uint64             `json:"seq"` // 1, 2, 3, ... with no gaps
+	Start       time.Time          `json:"start"`
+	End         time.Time          `json:"end"`
+	ActiveUsers int                `json:"active_users"` // at the end of the interval
+	Utilization float64            `json:"utilization"`  // the agent's, over the interval
+	Histograms  histogram.Snapshot `json:"histograms"`
+}
+
+// MetricsPage answers "what was recorded after interval Since": the intervals Since+1 up to
+// Cursor, oldest first. Pass Cursor as Since next time. An agent keeps the last few minutes
+// of intervals; Missed counts the ones after Since it no longer had, so a caller knows when
+// its merge is not complete.
+type MetricsPage struct {
+	ID        string     `json:"id"`
+	Since     uint64     `json:"since"`
+	Cursor    uint64     `json:"cursor"`
+	Missed    uint64     `json:"missed"`
+	Intervals []Interval `json:"intervals"`
+}
+
+// Errors that every failed call wraps: errors.Is(err, agent.ErrNotFound) works the same for
+// a Local and a Remote.
+var (
+	ErrBadRequest   = errors.New("bad request")  // 400 (and 413): a bad id, amount, config or body
+	ErrUnauthorized = errors.New("unauthorized") // 401: no or wrong bearer token
+	ErrNotFound     = errors.New("not found")    // 404: no load test with that id
+	ErrConflict     = errors.New("conflict")     // 409: the id exists, the state forbids the call, or a stale sequence number
+)
+
+// Error is a failed call: the HTTP status code it has (or would have) and the message.
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrNotFound) and the others true for the matching status codes.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrBadRequest:
+		return e.Code == http.StatusBadRequest || e.Code == http.StatusRequestEntityTooLarge
+	case ErrUnauthorized:
+		return e.Code == http.StatusUnauthorized
+	case ErrNotFound:
+		return e.Code == http.StatusNotFound
+	case ErrConflict:
+		return e.Code == http.StatusConflict
+	}
+	return false
+}
+
+func errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// idPattern: the id prefixes user names ("{id}-user{n}"), and Mattermost user names are at
+// most 22 lower-case letters, digits, '.', '-' or '_', starting with a letter; ten
+// characters leave room for "-user" and a six-digit number.
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,9}$`)
+
+// ValidID reports why id cannot name a load test, or nil.
+func ValidID(id string) error {
+	if !idPattern.MatchString(id) {
+		return errorf(http.StatusBadRequest, "id %q: must be 1 to 10 lower-case letters, digits, '.', '-' or '_', starting with a letter (users are named {id}-user{n})", id)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// TokenEnv is the environment variable `loadtest server` reads its bearer token from.
+const TokenEnv = "LOADTEST_AGENT_TOKEN"
+
+func serverCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		listen, token, logLevel string
+		insecure                bool
+		maxBody                 int64
+		grace                   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a load-test agent: the HTTP API coordinators drive (port 4000)",
+		Long: `server runs a load-test agent: an HTTP API on --listen (127.0.0.1:4000 by default) with
+seed 001's routes (POST /loadagent/create?id=ID with the agent config as the body, then
+/loadagent/ID/run, addusers, removeusers, stop, status, DELETE /loadagent/ID), plus
+/loadagent/ID/setusers (idempotent, ordered by ?seq=), /loadagent/ID/metrics (HDR
+snapshots since a cursor), /metrics (Prometheus), /healthz and /version. See
+docs/agent-api.md.
+
+With --token (or $LOADTEST_AGENT_TOKEN) every call but /healthz needs the header
+"Authorization: Bearer TOKEN". The agent refuses to listen beyond loopback without a
+token unless --insecure-no-token says that is intended.
+
+SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), then exits.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("token") {
+				token = os.Getenv(TokenEnv)
+			}
+			if err := checkExposure(listen, token, insecure); err != nil {
+				return err
+			}
+			ls := loadtest.DefaultConfig().LogSettings
+			ls.ConsoleLevel = logLevel
+			if err := ls.Validate(); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			log, closeLog, err := logging.New(ls, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listen, err)
+			}
+			srv := agent.NewServer(agent.ServerOptions{Log: log, Token: token, MaxBodyBytes: maxBody})
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			auth := "no token"
+			if token != "" {
+				auth = "bearer token required"
+			}
+			fmt.Fprintf(stdout, "loadtest: agent API on http://%s (%s)\n", ln.Addr(), auth)
+			select {
+			case err := <-errc:
+				return err
+			case <-cmd.Context().Done():
+			}
+			fmt.Fprintln(stdout, "loadtest: stopping: load tests end, users log out...")
+			ctx, cancel := context.WithTimeout(context.Background(), grace)
+			defer cancel()
+			err = errors.Join(srv.Shutdown(ctx), hs.Shutdown(ctx))
+			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			fmt.Fprintln(stdout, "loadtest: agent stopped")
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", agent.DefaultListen, "address of the agent API")
+	f.StringVar(&token, "token", "", "bearer token callers must send (default $"+TokenEnv+")")
+	f.BoolVar(&insecure, "insecure-no-token", false, "listen beyond loopback without a token (only on a private network)")
+	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
+	f.DurationVar(&grace, "shutdown-timeout", 30*time.Second, "how long users get to log out on SIGTERM")
+	f.StringVar(&logLevel, "log-level", "info", "console log level: debug, info, warn or error")
+	return cmd
+}
+
+// checkExposure refuses an agent that anyone on the network could drive.
+func checkExposure(listen, token string, insecure bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: must be host:port (for example %s): %v", listen, agent.DefaultListen, err)
+	}
+	if token != "" || insecure || isLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("--listen %s reaches beyond loopback and no token is set: anyone who can connect could drive "+
+		"load from this host; set --token or $%s, or pass --insecure-no-token on a private network", listen, TokenEnv)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,32 @@
+// Package coordinator drives load-test agents to find how many users a target supports
+// (seed 002).
+package coordinator
+
+import (
+	"context"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// Agent is one load test on one agent, as the coordinator drives it. agent.Local (in
+// process) and agent.Remote (over HTTP) both implement it, with the same errors
+// (agent.ErrNotFound, agent.ErrConflict, agent.ErrBadRequest).
+type Agent interface {
+	ID() string
+	Create(ctx context.Context, cfg loadtest.Config) error
+	Run(ctx context.Context) (agent.Status, error)
+	// SetUsers makes n users active; seq > 0 orders the calls, so a late or retried one
+	// cannot move the count backwards.
+	SetUsers(ctx context.Context, n int, seq uint64) (agent.Status, error)
+	Status(ctx context.Context) (agent.Status, error)
+	// Metrics returns the intervals recorded after interval since.
+	Metrics(ctx context.Context, since uint64) (agent.MetricsPage, error)
+	Stop(ctx context.Context) (agent.Status, error)
+	Destroy(ctx context.Context) error
+}
+
+var (
+	_ Agent = (*agent.Local)(nil)
+	_ Agent = (*agent.Remote)(nil)
+)
