@@ -1,0 +1,257 @@
+// Package promengine is the embedded Prometheus: it scrapes /metrics endpoints into an
+// in-memory TSDB and evaluates PromQL over it, with Prometheus's own parser, storage and
+// engine (github.com/prometheus/prometheus), so a query behaves exactly as it would on a
+// Prometheus server.
+package promengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+)
+
+// Target is an endpoint to scrape.
+type Target struct {
+	Job string // the job label
+	URL string // the full URL of the metrics page, e.g. http://127.0.0.1:4000/metrics
+	// Token, if set, is sent as a bearer token.
+	Token string
+}
+
+// Options configure an Engine.
+type Options struct {
+	Interval time.Duration // how often each target is scraped; 0: 1s
+	Timeout  time.Duration // per scrape; 0: the interval
+	Log      *slog.Logger
+}
+
+// Engine scrapes targets and answers PromQL. Its methods are safe for concurrent use.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+	dir  string
+	db   *tsdb.DB
+	eng  *promql.Engine
+	hc   *http.Client
+
+	mu      sync.Mutex
+	targets map[string]Target // guarded by mu, by URL
+	health  map[string]error  // guarded by mu: the last scrape's error, by URL
+	wake    chan struct{}     // a new target arrived
+}
+
+// New opens an empty in-memory TSDB (its write-ahead log is off; blocks live in a temporary
+// directory Close removes).
+func New(opts Options) (*Engine, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = opts.Interval
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := os.MkdirTemp("", "loadtest-tsdb-")
+	if err != nil {
+		return nil, err
+	}
+	to := tsdb.DefaultOptions()
+	to.WALSegmentSize = -1
+	to.RetentionDuration = int64(6 * time.Hour / time.Millisecond)
+	db, err := tsdb.Open(dir, nil, nil, to, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("open the embedded TSDB: %w", err)
+	}
+	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: time.Minute,
+		LookbackDelta: 5 * time.Minute})
+	return &Engine{opts: opts, log: opts.Log, dir: dir, db: db, eng: eng,
+		hc:      &http.Client{Timeout: opts.Timeout},
+		targets: map[string]Target{}, health: map[string]error{}, wake: make(chan struct{}, 1)}, nil
+}
+
+// AddTarget adds an endpoint to scrape (once per URL); Run picks it up.
+func (e *Engine) AddTarget(t Target) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.targets[t.URL]; ok {
+		return
+	}
+	e.targets[t.URL] = t
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Health returns every target's last scrape error (nil: it worked), by URL.
+func (e *Engine) Health() map[string]error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]error, len(e.health))
+	for k, v := range e.health {
+		out[k] = v
+	}
+	return out
+}
+
+// Run scrapes every target each interval until ctx is done. Scrapes of one round run
+// concurrently and share a timestamp.
+func (e *Engine) Run(ctx context.Context) {
+	t := time.NewTicker(e.opts.Interval)
+	defer t.Stop()
+	e.ScrapeOnce(ctx, time.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+			e.ScrapeOnce(ctx, time.Now())
+		case now := <-t.C:
+			e.ScrapeOnce(ctx, now)
+		}
+	}
+}
+
+// ScrapeOnce scrapes every target now and stores the samples at ts.
+func (e *Engine) ScrapeOnce(ctx context.Context, ts time.Time) {
+	e.mu.Lock()
+	targets := make([]Target, 0, len(e.targets))
+	for _, t := range e.targets {
+		targets = append(targets, t)
+	}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() {
+			err := e.scrape(ctx, t, ts)
+			if err != nil && ctx.Err() == nil {
+				e.log.Debug("scrape failed", "url", t.URL, "err", err)
+			}
+			e.mu.Lock()
+			e.health[t.URL] = err
+			e.mu.Unlock()
+		})
+	}
+	wg.Wait()
+}
+
+func (e *Engine) scrape(ctx context.Context, t Target, ts time.Time) error {
+	ms := ts.UnixMilli()
+	up := 0.0
+	defer func() {
+		app := e.db.Appender(context.Background())
+		_, _ = app.Append(0, labels.FromStrings("__name__", "up", "job", t.Job, "instance", t.URL), ms, up)
+		_ = app.Commit()
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	if t.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.Token)
+	}
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", t.URL, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	p := textparse.NewPromParser(b, labels.NewSymbolTable(), false)
+	app := e.db.Appender(context.Background())
+	var lset labels.Labels
+	for {
+		et, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			_ = app.Rollback()
+			return fmt.Errorf("parse %s: %w", t.URL, err)
+		}
+		if et != textparse.EntrySeries {
+			continue
+		}
+		_, _, v := p.Series()
+		p.Labels(&lset)
+		b := labels.NewBuilder(lset)
+		b.Set("job", t.Job)
+		b.Set("instance", t.URL)
+		if _, err := app.Append(0, b.Labels(), ms, v); err != nil {
+			_ = app.Rollback()
+			return fmt.Errorf("store %s: %w", lset, err)
+		}
+	}
+	up = 1
+	return app.Commit()
+}
+
+// Errors of Query.
+var (
+	ErrEmpty = errors.New("the query returned no data")
+	ErrNaN   = errors.New("the query returned NaN")
+)
+
+// Query evaluates q at ts and returns its single value. A query that returns no series, more
+// than one, or NaN is an error: a monitor must never read "no data" as "healthy".
+func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (float64, error) {
+	qry, err := e.eng.NewInstantQuery(ctx, e.db, nil, q, ts)
+	if err != nil {
+		return 0, err
+	}
+	defer qry.Close()
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return 0, res.Err
+	}
+	var v float64
+	switch val := res.Value.(type) {
+	case promql.Scalar:
+		v = val.V
+	case promql.Vector:
+		switch len(val) {
+		case 0:
+			return 0, ErrEmpty
+		case 1:
+			if val[0].H != nil {
+				return 0, errors.New("the query returned a native histogram; want a number")
+			}
+			v = val[0].F
+		default:
+			return 0, fmt.Errorf("the query returned %d series; a monitor query must return one (aggregate it with sum, max or avg)", len(val))
+		}
+	default:
+		return 0, fmt.Errorf("the query returned a %s; want an instant vector or a scalar", res.Value.Type())
+	}
+	if math.IsNaN(v) {
+		return 0, ErrNaN
+	}
+	return v, nil
+}
+
+// Close closes the TSDB and removes its directory.
+func (e *Engine) Close() error {
+	err := e.db.Close()
+	e.hc.CloseIdleConnections()
+	return errors.Join(err, os.RemoveAll(e.dir))
+}
