@@ -1,0 +1,281 @@
+package coordinator
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Verdict is what one probe found.
+type Verdict string
+
+// Verdicts.
+const (
+	Pass    Verdict = "pass"    // every alert query stayed below its threshold
+	Fail    Verdict = "fail"    // an alert query reached its threshold
+	Invalid Verdict = "invalid" // the probe measured the agents, not the target (saturated, lost)
+)
+
+// Probe is one step of the search: the users held, what the queries said over the hold, and
+// what the agents measured.
+type Probe struct {
+	Users   int       `json:"users"`
+	Verdict Verdict   `json:"verdict"`
+	Reason  string    `json:"reason"`
+	Values  []float64 `json:"values"` // per MonitorConfig.Queries entry
+	// Margin is the worst alert query's (value - threshold) / |threshold|: < 0 passes.
+	Margin float64 `json:"margin"`
+	// Throughput is the requests per second the agents completed over the hold.
+	Throughput float64 `json:"throughput"`
+	// MeanLatency is the agents' mean request latency over the hold, in seconds.
+	MeanLatency float64 `json:"mean_latency_s"`
+	// Utilization is the highest agent utilization seen over the hold.
+	Utilization float64 `json:"utilization"`
+}
+
+// QuerySpec is what Judge needs of a monitor query.
+type QuerySpec struct {
+	Description string
+	Threshold   float64
+	Alert       bool
+}
+
+// Judge decides a probe's verdict from its measurements (a pure function). A saturated or
+// incomplete set of agents makes it invalid whatever the queries say; otherwise it fails
+// when any alert query reaches its threshold (the seed's rule: value >= Threshold).
+func Judge(qs []QuerySpec, values []float64, utilization, maxUtilization float64, agentProblem string) (Verdict, float64, string) {
+	margin := math.Inf(-1)
+	worst := -1
+	for i, q := range qs {
+		if !q.Alert || i >= len(values) {
+			continue
+		}
+		m := values[i] - q.Threshold
+		if q.Threshold != 0 {
+			m /= math.Abs(q.Threshold)
+		}
+		if m > margin {
+			margin, worst = m, i
+		}
+	}
+	switch {
+	case agentProblem != "":
+		return Invalid, margin, agentProblem
+	case utilization > maxUtilization:
+		return Invalid, margin, fmt.Sprintf("agent utilization %.2f > %.2f: the agents, not the target, may be the limit", utilization, maxUtilization)
+	case worst < 0:
+		return Pass, margin, "no alert queries"
+	case values[worst] >= qs[worst].Threshold:
+		return Fail, margin, fmt.Sprintf("%s = %.4g >= threshold %.4g", qs[worst].Description, values[worst], qs[worst].Threshold)
+	}
+	return Pass, margin, fmt.Sprintf("worst: %s = %.4g < threshold %.4g", qs[worst].Description, values[worst], qs[worst].Threshold)
+}
+
+// SearchConfig tunes the adaptive search.
+type SearchConfig struct {
+	StartUsers int     // the first probe
+	MaxUsers   int     // never probe beyond (ClusterConfig.MaxActiveUsers)
+	Growth     float64 // bracketing multiplies the last passing count by this (> 1)
+	// Precision ends refinement when the bracket is narrower than Precision x its lower end
+	// (or one user).
+	Precision float64
+	// Confirmations is how many passes the answer needs after the bracket is closed.
+	Confirmations int
+	// InvalidRetries is how many invalid probes in a row at one count make it the agents'
+	// ceiling: the search then stays below it.
+	InvalidRetries int
+}
+
+// DefaultSearchConfig returns the defaults for a cluster of maxUsers.
+func DefaultSearchConfig(maxUsers int) SearchConfig {
+	return SearchConfig{StartUsers: max(1, min(50, maxUsers)), MaxUsers: maxUsers, Growth: 2, Precision: 0.02,
+		Confirmations: 1, InvalidRetries: 2}
+}
+
+// Decision is what the search does next.
+type Decision struct {
+	Done   bool   `json:"done"`
+	Users  int    `json:"users"` // the next probe's users, when not Done
+	Reason string `json:"reason"`
+	// Phase is "bracket", "refine", "confirm", "retry" or "done".
+	Phase string `json:"phase"`
+	// Result, when Done.
+	Result Result `json:"result"`
+}
+
+// Result is the search's answer: SupportedUsers is the highest count that passed, and the
+// truth lies in [Bracket[0], Bracket[1]) unless AtLeast says no failure was found.
+type Result struct {
+	SupportedUsers int    `json:"supported_users"`
+	Bracket        [2]int `json:"bracket"` // [last pass, first fail); Bracket[1] is 0 when nothing failed
+	AtLeast        bool   `json:"at_least"`
+	// AgentLimited says the agents saturated before the target failed: the answer is a lower
+	// bound set by the load generators.
+	AgentLimited bool `json:"agent_limited"`
+	// Knee is where throughput stops growing with users, from the operational laws:
+	// Xmax x (R0 + Z), the highest throughput times the lightest probe's cycle time per user.
+	Knee int `json:"knee"`
+}
+
+// state is what the history implies.
+type state struct {
+	lo, hi     int // highest pass below the lowest fail; lowest fail (0: none)
+	loProbe    *Probe
+	fails      []*Probe // fails above lo, lowest first
+	ceiling    int      // agents' ceiling from repeated invalid probes (0: none)
+	confirmsLo int      // passes at lo since the bracket closed
+}
+
+func analyze(cfg SearchConfig, h []Probe) state {
+	var s state
+	invalidRun, invalidAt := 0, -1
+	for i := range h {
+		p := &h[i]
+		if p.Verdict == Invalid {
+			if p.Users == invalidAt {
+				invalidRun++
+			} else {
+				invalidRun, invalidAt = 1, p.Users
+			}
+			if invalidRun >= cfg.InvalidRetries && (s.ceiling == 0 || p.Users < s.ceiling) {
+				s.ceiling = p.Users
+			}
+			continue
+		}
+		invalidRun, invalidAt = 0, -1
+		switch p.Verdict {
+		case Pass:
+			if p.Users == s.lo && s.hi != 0 {
+				s.confirmsLo++
+			}
+			if p.Users > s.lo {
+				s.lo, s.loProbe, s.confirmsLo = p.Users, p, 0
+			}
+			if s.hi != 0 && p.Users >= s.hi { // the target does better than a fail said
+				s.hi = 0
+			}
+		case Fail:
+			if s.hi == 0 || p.Users < s.hi {
+				s.hi = p.Users
+			}
+			if p.Users <= s.lo { // a pass no longer holds: fall back to the best pass below
+				s.lo, s.loProbe, s.confirmsLo = 0, nil, 0
+				for j := range i {
+					q := &h[j]
+					if q.Verdict == Pass && q.Users < p.Users && q.Users > s.lo {
+						s.lo, s.loProbe = q.Users, q
+					}
+				}
+			}
+		}
+	}
+	for i := range h {
+		if h[i].Verdict == Fail && h[i].Users > s.lo && (s.hi == 0 || h[i].Users >= s.hi) {
+			s.fails = append(s.fails, &h[i])
+		}
+	}
+	slices.SortStableFunc(s.fails, func(a, b *Probe) int { return cmp.Compare(a.Users, b.Users) })
+	return s
+}
+
+// Next decides the next probe from the history of probes (a pure function).
+func Next(cfg SearchConfig, h []Probe) Decision {
+	s := analyze(cfg, h)
+	top := cfg.MaxUsers
+	if len(h) > 0 && h[len(h)-1].Verdict == Invalid && (s.ceiling == 0 || h[len(h)-1].Users < s.ceiling) {
+		last := h[len(h)-1]
+		return Decision{Users: last.Users, Phase: "retry", Reason: "the last probe was invalid (" + last.Reason + "); probing it again"}
+	}
+	if s.hi == 0 && s.ceiling == 0 { // bracketing: grow until something fails
+		if s.lo >= top {
+			return done(s, h, fmt.Sprintf("nothing failed up to %d users", s.lo))
+		}
+		next := cfg.StartUsers
+		if s.lo > 0 {
+			next = int(math.Ceil(float64(s.lo) * cfg.Growth))
+		}
+		next = min(max(next, s.lo+1), top)
+		return Decision{Users: next, Phase: "bracket", Reason: fmt.Sprintf("no failure yet; growing x%g from %d", cfg.Growth, s.lo)}
+	}
+	upper := s.hi
+	if upper == 0 || (s.ceiling > 0 && s.ceiling < upper) {
+		upper = s.ceiling
+	}
+	width := upper - s.lo
+	if float64(width) <= math.Max(1, cfg.Precision*float64(s.lo)) {
+		if s.lo == 0 || s.confirmsLo >= cfg.Confirmations || upper == s.ceiling {
+			return done(s, h, fmt.Sprintf("bracket [%d, %d) is within %.0f%%", s.lo, upper, 100*cfg.Precision))
+		}
+		return Decision{Users: s.lo, Phase: "confirm", Reason: fmt.Sprintf("bracket [%d, %d) is narrow; confirming %d", s.lo, upper, s.lo)}
+	}
+	if upper == s.ceiling { // the agents cannot go higher: find how close to their limit the target passes
+		next := s.lo + width/2
+		return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("the agents saturate at %d users; bisecting [%d, %d)", s.ceiling, s.lo, s.ceiling)}
+	}
+	next, how := refine(s)
+	return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("bracket [%d, %d): %s", s.lo, s.hi, how)}
+}
+
+// refine picks a count strictly inside (lo, hi): the line through the two lowest fails (the
+// operational laws make latency linear in users past the knee), else the secant between lo
+// and hi, else the middle; kept a tenth of the bracket away from its ends.
+func refine(s state) (int, string) {
+	lo, hi := float64(s.lo), float64(s.hi)
+	guard := math.Max(1, 0.1*(hi-lo))
+	cand, how := math.NaN(), ""
+	if len(s.fails) >= 2 {
+		a, b := s.fails[0], s.fails[1]
+		if b.Margin > a.Margin && b.Users > a.Users {
+			cand = float64(a.Users) - a.Margin*float64(b.Users-a.Users)/(b.Margin-a.Margin)
+			how = fmt.Sprintf("the line through the fails at %d and %d crosses the threshold at %.0f", a.Users, b.Users, cand)
+		}
+	}
+	if (math.IsNaN(cand) || cand <= lo || cand >= hi) && s.loProbe != nil && len(s.fails) > 0 {
+		a, b := s.loProbe, s.fails[0]
+		if b.Margin > a.Margin && !math.IsInf(a.Margin, 0) {
+			cand = lo + (-a.Margin)*(hi-lo)/(b.Margin-a.Margin)
+			how = fmt.Sprintf("the secant between %d and %d crosses the threshold at %.0f", a.Users, b.Users, cand)
+		}
+	}
+	if math.IsNaN(cand) || math.IsInf(cand, 0) {
+		cand, how = (lo+hi)/2, "bisecting"
+	}
+	clamped := math.Min(math.Max(cand, lo+guard), hi-guard)
+	if clamped != cand {
+		how += fmt.Sprintf(", kept inside the bracket at %.0f", clamped)
+	}
+	n := int(math.Round(clamped))
+	n = min(max(n, s.lo+1), s.hi-1)
+	return n, how
+}
+
+func done(s state, h []Probe, why string) Decision {
+	r := Result{SupportedUsers: s.lo, Bracket: [2]int{s.lo, s.hi}, AtLeast: s.hi == 0, Knee: Knee(h)}
+	if s.ceiling > 0 && (s.hi == 0 || s.ceiling < s.hi) {
+		r.AgentLimited, r.AtLeast, r.Bracket[1] = true, true, 0
+		why += fmt.Sprintf("; the agents saturate at %d users, so this is a lower bound", s.ceiling)
+	}
+	return Decision{Done: true, Phase: "done", Reason: why, Result: r}
+}
+
+// Knee estimates where throughput saturates: Xmax x (the lightest valid probe's users /
+// its throughput), from the operational laws (N* = Xmax (R0 + Z), where R0 + Z = N/X at
+// light load). 0 when no probe measured throughput.
+func Knee(h []Probe) int {
+	xmax, light := 0.0, -1
+	for i, p := range h {
+		if p.Verdict == Invalid || p.Throughput <= 0 {
+			continue
+		}
+		xmax = math.Max(xmax, p.Throughput)
+		if light < 0 || p.Users < h[light].Users {
+			light = i
+		}
+	}
+	if light < 0 {
+		return 0
+	}
+	cycle := float64(h[light].Users) / h[light].Throughput
+	return int(math.Round(xmax * cycle))
+}

@@ -1,0 +1,201 @@
+package coordinator
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// model is a closed system of N users with think time Z in front of a server that completes
+// at most Xmax requests per second with service time S: the mean response time follows the
+// operational-law asymptotes (S below the knee, N/Xmax - Z above it) with a smooth bend.
+type model struct {
+	xmax, z, s float64
+	noise      float64 // relative standard deviation of each measurement
+	rng        *rand.Rand
+}
+
+func (m *model) latency(n int) float64 {
+	d := float64(n)/m.xmax - m.z - m.s
+	const bend = 0.02
+	r := m.s + (d+math.Sqrt(d*d+bend*bend))/2
+	if m.noise > 0 {
+		r *= 1 + m.noise*m.rng.NormFloat64()
+	}
+	return r
+}
+
+// truth solves latency(N) = t without noise.
+func (m *model) truth(t float64) float64 {
+	quiet := *m
+	quiet.noise = 0
+	lo, hi := 0.0, 1e7
+	for hi-lo > 0.01 {
+		mid := (lo + hi) / 2
+		if quiet.latency(int(mid)) < t {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func (m *model) throughput(n int) float64 {
+	return float64(n) / (m.latency(n) + m.z)
+}
+
+var meanLatency = []QuerySpec{{Description: "mean latency", Threshold: 0.1, Alert: true}}
+
+// search runs Next against probe until done, and returns the decision and the history.
+func search(t *testing.T, cfg SearchConfig, probe func(n int) Probe) (Decision, []Probe) {
+	t.Helper()
+	var h []Probe
+	for range 100 {
+		d := Next(cfg, h)
+		if d.Done {
+			return d, h
+		}
+		if d.Users < 1 || d.Users > cfg.MaxUsers {
+			t.Fatalf("probe of %d users outside [1, %d]: %+v", d.Users, cfg.MaxUsers, d)
+		}
+		h = append(h, probe(d.Users))
+	}
+	t.Fatalf("no answer after 100 probes: %s", trace(h))
+	return Decision{}, nil
+}
+
+func modelProbe(m *model, qs []QuerySpec) func(int) Probe {
+	return func(n int) Probe {
+		v := []float64{m.latency(n)}
+		verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
+		return Probe{Users: n, Verdict: verdict, Reason: why, Values: v, Margin: margin,
+			Throughput: m.throughput(n), MeanLatency: v[0]}
+	}
+}
+
+// TestSearch_Models checks the answer against the truth for several targets, quiet and
+// noisy: within 3 %, inside its bracket, in few probes.
+func TestSearch_Models(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		m     model
+		max   int
+		probe int // most probes allowed
+	}{
+		{"noop-demo", model{xmax: 400, z: 1, s: 0.01}, 5000, 12},
+		{"simulative", model{xmax: 1500, z: 20, s: 0.005}, 100000, 16},
+		{"small", model{xmax: 20, z: 1, s: 0.05}, 1000, 14},
+		{"noisy", model{xmax: 400, z: 1, s: 0.01, noise: 0.03}, 5000, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range uint64(20) {
+				m := tc.m
+				m.rng = rand.New(rand.NewPCG(seed, 99))
+				truth := m.truth(0.1)
+				d, h := search(t, DefaultSearchConfig(tc.max), modelProbe(&m, meanLatency))
+				r := d.Result
+				if r.AtLeast || r.Bracket[1] == 0 {
+					t.Fatalf("seed %d: no failure found: %+v", seed, d)
+				}
+				if e := math.Abs(float64(r.SupportedUsers)-truth) / truth; e > 0.03 && math.Abs(float64(r.SupportedUsers)-truth) > 1 {
+					t.Errorf("seed %d: %d users; truth %.1f (error %.1f%%) after %d probes: %s", seed, r.SupportedUsers, truth, 100*e, len(h), trace(h))
+				}
+				if m.noise == 0 && (float64(r.Bracket[0]) > truth || float64(r.Bracket[1]) < truth) {
+					t.Errorf("seed %d: bracket %v misses the truth %.1f", seed, r.Bracket, truth)
+				}
+				if len(h) > tc.probe {
+					t.Errorf("seed %d: %d probes; want <= %d: %s", seed, len(h), tc.probe, trace(h))
+				}
+				knee := m.xmax * (m.s + m.z)
+				if math.Abs(float64(r.Knee)-knee)/knee > 0.1 {
+					t.Errorf("seed %d: knee %d; want about %.0f", seed, r.Knee, knee)
+				}
+			}
+		})
+	}
+}
+
+func trace(h []Probe) string {
+	var b strings.Builder
+	for _, p := range h {
+		b.WriteString(" ")
+		b.WriteString(strconv.Itoa(p.Users) + ":" + string(p.Verdict))
+	}
+	return b.String()
+}
+
+// TestSearch_Drift: the target loses capacity while the search runs (1 % a probe). The
+// search must still end, with an answer no higher than the truth at its start, and the
+// confirmation must catch a pass that no longer holds.
+func TestSearch_Drift(t *testing.T) {
+	m := model{xmax: 400, z: 1, s: 0.01}
+	start := m.truth(0.1)
+	probes := 0
+	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
+		probes++
+		m.xmax *= 0.99
+		return modelProbe(&m, meanLatency)(n)
+	})
+	end := m.truth(0.1)
+	r := d.Result
+	if float64(r.SupportedUsers) > start || float64(r.SupportedUsers) < end*0.95 {
+		t.Fatalf("%d users; the truth drifted from %.0f to %.0f: %s", r.SupportedUsers, start, end, trace(h))
+	}
+}
+
+// TestSearch_AgentSaturated: above 300 users the agents saturate. Their probes are invalid,
+// the search retries, then stays below them and reports a lower bound, never a failure of
+// the target.
+func TestSearch_AgentSaturated(t *testing.T) {
+	m := model{xmax: 400, z: 1, s: 0.01} // the target would hold ~440
+	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
+		p := modelProbe(&m, meanLatency)(n)
+		if n > 300 {
+			p.Verdict, p.Margin, p.Reason = Judge(meanLatency, p.Values, 0.95, 0.8, "")
+		}
+		return p
+	})
+	r := d.Result
+	if !r.AgentLimited || !r.AtLeast || r.SupportedUsers > 300 || r.SupportedUsers < 200 {
+		t.Fatalf("result %+v; want an agent-limited lower bound in [200, 300]: %s", r, trace(h))
+	}
+	for _, p := range h {
+		if p.Verdict == Fail {
+			t.Fatalf("a saturated probe counted as a failure: %s", trace(h))
+		}
+	}
+}
+
+// TestSearch_NothingFails: a target that never fails gives ">= MaxUsers".
+func TestSearch_NothingFails(t *testing.T) {
+	m := model{xmax: 1e6, z: 1, s: 0.01}
+	d, h := search(t, DefaultSearchConfig(1000), modelProbe(&m, meanLatency))
+	if !d.Result.AtLeast || d.Result.SupportedUsers != 1000 || len(h) > 6 {
+		t.Fatalf("%+v after %s; want >= 1000 in a few probes", d, trace(h))
+	}
+}
+
+func TestJudge(t *testing.T) {
+	qs := []QuerySpec{{"errors %", 1, true}, {"p99", 2, true}, {"info", 0, false}}
+	for _, tc := range []struct {
+		values  []float64
+		util    float64
+		problem string
+		want    Verdict
+		says    string
+	}{
+		{[]float64{0.5, 1.5, 99}, 0.1, "", Pass, "worst: p99 = 1.5"},
+		{[]float64{0.5, 2, 0}, 0.1, "", Fail, "p99 = 2 >= threshold 2"},
+		{[]float64{3, 1, 0}, 0.1, "", Fail, "errors % = 3"},
+		{[]float64{3, 1, 0}, 0.9, "", Invalid, "utilization 0.90 > 0.80"},
+		{[]float64{0, 0, 0}, 0.1, "agent lt1 lost", Invalid, "agent lt1 lost"},
+	} {
+		v, _, why := Judge(qs, tc.values, tc.util, 0.8, tc.problem)
+		if v != tc.want || !strings.Contains(why, tc.says) {
+			t.Errorf("%v util %v: %s %q; want %s saying %q", tc.values, tc.util, v, why, tc.want, tc.says)
+		}
+	}
+}
