@@ -11,13 +11,13 @@ import (
 // model is a closed system of N users with think time Z in front of a server that completes
 // at most Xmax requests per second with service time S: the mean response time follows the
 // operational-law asymptotes (S below the knee, N/Xmax - Z above it) with a smooth bend.
-type model struct {
+type targetModel struct {
 	xmax, z, s float64
 	noise      float64 // relative standard deviation of each measurement
 	rng        *rand.Rand
 }
 
-func (m *model) latency(n int) float64 {
+func (m *targetModel) latency(n int) float64 {
 	d := float64(n)/m.xmax - m.z - m.s
 	const bend = 0.02
 	r := m.s + (d+math.Sqrt(d*d+bend*bend))/2
@@ -28,7 +28,7 @@ func (m *model) latency(n int) float64 {
 }
 
 // truth solves latency(N) = t without noise.
-func (m *model) truth(t float64) float64 {
+func (m *targetModel) truth(t float64) float64 {
 	quiet := *m
 	quiet.noise = 0
 	lo, hi := 0.0, 1e7
@@ -43,7 +43,7 @@ func (m *model) truth(t float64) float64 {
 	return lo
 }
 
-func (m *model) throughput(n int) float64 {
+func (m *targetModel) throughput(n int) float64 {
 	return float64(n) / (m.latency(n) + m.z)
 }
 
@@ -67,7 +67,7 @@ func search(t *testing.T, cfg SearchConfig, probe func(n int) Probe) (Decision, 
 	return Decision{}, nil
 }
 
-func modelProbe(m *model, qs []QuerySpec) func(int) Probe {
+func modelProbe(m *targetModel, qs []QuerySpec) func(int) Probe {
 	return func(n int) Probe {
 		v := []float64{m.latency(n)}
 		verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
@@ -81,14 +81,14 @@ func modelProbe(m *model, qs []QuerySpec) func(int) Probe {
 func TestSearch_Models(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		m     model
+		m     targetModel
 		max   int
 		probe int // most probes allowed
 	}{
-		{"noop-demo", model{xmax: 400, z: 1, s: 0.01}, 5000, 12},
-		{"simulative", model{xmax: 1500, z: 20, s: 0.005}, 100000, 16},
-		{"small", model{xmax: 20, z: 1, s: 0.05}, 1000, 14},
-		{"noisy", model{xmax: 400, z: 1, s: 0.01, noise: 0.03}, 5000, 20},
+		{"noop-demo", targetModel{xmax: 400, z: 1, s: 0.01}, 5000, 12},
+		{"simulative", targetModel{xmax: 1500, z: 20, s: 0.005}, 100000, 16},
+		{"small", targetModel{xmax: 20, z: 1, s: 0.05}, 1000, 14},
+		{"noisy", targetModel{xmax: 400, z: 1, s: 0.01, noise: 0.03}, 5000, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := range uint64(20) {
@@ -131,7 +131,7 @@ func trace(h []Probe) string {
 // search must still end, with an answer no higher than the truth at its start, and the
 // confirmation must catch a pass that no longer holds.
 func TestSearch_Drift(t *testing.T) {
-	m := model{xmax: 400, z: 1, s: 0.01}
+	m := targetModel{xmax: 400, z: 1, s: 0.01}
 	start := m.truth(0.1)
 	probes := 0
 	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
@@ -150,7 +150,7 @@ func TestSearch_Drift(t *testing.T) {
 // the search retries, then stays below them and reports a lower bound, never a failure of
 // the target.
 func TestSearch_AgentSaturated(t *testing.T) {
-	m := model{xmax: 400, z: 1, s: 0.01} // the target would hold ~440
+	m := targetModel{xmax: 400, z: 1, s: 0.01} // the target would hold ~440
 	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
 		p := modelProbe(&m, meanLatency)(n)
 		if n > 300 {
@@ -171,7 +171,7 @@ func TestSearch_AgentSaturated(t *testing.T) {
 
 // TestSearch_NothingFails: a target that never fails gives ">= MaxUsers".
 func TestSearch_NothingFails(t *testing.T) {
-	m := model{xmax: 1e6, z: 1, s: 0.01}
+	m := targetModel{xmax: 1e6, z: 1, s: 0.01}
 	d, h := search(t, DefaultSearchConfig(1000), modelProbe(&m, meanLatency))
 	if !d.Result.AtLeast || d.Result.SupportedUsers != 1000 || len(h) > 6 {
 		t.Fatalf("%+v after %s; want >= 1000 in a few probes", d, trace(h))

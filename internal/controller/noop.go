@@ -9,11 +9,12 @@ import (
 	"github.com/loadtest/loadtest/mattermost"
 )
 
-// NoopPeriod is how often a noop user calls GET /users/me, before its think-time multiplier.
+// NoopPeriod is a noop user's think time between GET /users/me calls, before its multiplier.
 const NoopPeriod = time.Second
 
 // Noop is the baseline user: it logs in (signing up if needed), joins a team, holds a
-// WebSocket, and then calls GET /users/me every NoopPeriod × its multiplier. Each call is the
+// WebSocket, and then calls GET /users/me, waiting NoopPeriod × its multiplier after each
+// response (a closed loop with a fixed think time, so capacity follows the operational laws). Each call is the
 // action "GetMe". After a failed call it waits twice as long, up to 32 periods.
 type Noop struct {
 	env *Env
@@ -79,11 +80,11 @@ func (u *Noop) Run(ctx context.Context) error {
 			} else {
 				fails = 0
 			}
-			next = next.Add(wait)
-			if d := time.Until(next); d < 0 {
-				next = time.Now() // after a stall, do not burst to catch up
-			}
-			t.Reset(time.Until(next))
+			// A closed loop: the think time starts when the response arrives, so a user
+			// makes one request per (latency + period), and N users against a server that
+			// completes X requests/s see a mean latency of N/X - period once it saturates.
+			next = time.Now().Add(wait)
+			t.Reset(wait)
 		}
 	}
 }

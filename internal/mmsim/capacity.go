@@ -13,18 +13,30 @@ import (
 // think time Z, throughput is min(N/(S+Z), W/S) and, past saturation, the mean response time
 // is N·S/W − Z: the operational laws give the demos and tests a known answer.
 type capacity struct {
-	workers chan struct{} // a token per worker in service
+	workers chan *worker // the idle workers; a request takes one and gives it back
 	svc     time.Duration
 	exp     bool
 	waiting atomic.Int64 // requests waiting for a worker
 	busy    atomic.Int64 // workers in service
 }
 
+// worker keeps the ideal time at which it finished its last request. A request starts at the
+// later of its arrival and that time, and ends one service time after, whatever the wake-up
+// latency of the timers: late wake-ups add jitter to one response but never lose capacity,
+// so a saturated model completes exactly Workers/S requests a second.
+type worker struct {
+	freeAt time.Time
+}
+
 func newCapacity(c CapacityConfig) *capacity {
 	if !c.Enabled() {
 		return nil
 	}
-	return &capacity{workers: make(chan struct{}, c.Workers), svc: c.ServiceTime(), exp: c.Distribution == "exponential"}
+	cp := &capacity{workers: make(chan *worker, c.Workers), svc: c.ServiceTime(), exp: c.Distribution == "exponential"}
+	for range c.Workers {
+		cp.workers <- &worker{}
+	}
+	return cp
 }
 
 // serve waits for a worker, holds it for one service time, runs fn, and releases it. It
@@ -32,8 +44,9 @@ func newCapacity(c CapacityConfig) *capacity {
 func (c *capacity) serve(ctx context.Context, fn func()) (time.Duration, error) {
 	start := time.Now()
 	c.waiting.Add(1)
+	var w *worker
 	select {
-	case c.workers <- struct{}{}:
+	case w = <-c.workers:
 		c.waiting.Add(-1)
 	case <-ctx.Done():
 		c.waiting.Add(-1)
@@ -43,17 +56,23 @@ func (c *capacity) serve(ctx context.Context, fn func()) (time.Duration, error) 
 	c.busy.Add(1)
 	defer func() {
 		c.busy.Add(-1)
-		<-c.workers
+		c.workers <- w
 	}()
 	d := c.svc
 	if c.exp {
 		d = time.Duration(rand.ExpFloat64() * float64(c.svc))
 	}
-	t := time.NewTimer(d)
+	begin := start
+	if w.freeAt.After(begin) {
+		begin = w.freeAt
+	}
+	w.freeAt = begin.Add(d)
+	t := time.NewTimer(time.Until(w.freeAt))
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 		t.Stop()
+		w.freeAt = time.Now() // the abandoned request stops holding the worker
 		return wait, ctx.Err()
 	}
 	fn()

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadtest/loadtest/internal/demo"
+)
+
+func demoCommand(stdout io.Writer) *cobra.Command {
+	o := demo.DefaultOptions()
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Find the supported users of a built-in target of known capacity, in one process",
+		Long: `demo starts, in this process on 127.0.0.1: mmsim (the Mattermost-compatible test server)
+with a capacity model of --workers workers x --service-time per request, an agent running
+noop users (one GET /users/me, then a 1 s think time), the embedded Prometheus engine, and
+the coordinator's adaptive search on the seed's client-side queries, with the mean-latency
+threshold set to --threshold.
+
+It prints progress, the supported users it finds and the number the model implies
+(W x (T + 1 s) / S), and writes report.json and report.html under --results.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := demo.Run(cmd.Context(), o, stdout)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Workers, "workers", o.Workers, "capacity model: requests the target serves at once")
+	f.DurationVar(&o.ServiceTime, "service-time", o.ServiceTime, "capacity model: time each request takes")
+	f.DurationVar(&o.Threshold, "threshold", o.Threshold, "mean client latency a probe may reach")
+	f.IntVar(&o.MaxUsers, "max-users", o.MaxUsers, "the most users the search may try")
+	f.DurationVar(&o.Hold, "hold", o.Hold, "how long each probe measures")
+	f.DurationVar(&o.Settle, "settle", o.Settle, "wait after a ramp before measuring")
+	f.IntVar(&o.RampRate, "ramp-rate", o.RampRate, "users added per second at most")
+	f.DurationVar(&o.TimeBudget, "time-budget", o.TimeBudget, "the search ends with its best bracket after this")
+	f.StringVar(&o.Strategy, "strategy", o.Strategy, `"adaptive" or "fixed-step" (the seed's loop)`)
+	f.StringVar(&o.ResultsDir, "results", o.ResultsDir, "the report goes to a demo-<time> folder here")
+	return cmd
+}

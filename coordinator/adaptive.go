@@ -1,0 +1,160 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// adaptive runs our search: probe, judge, decide, until Next says done or the budget ends.
+func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
+	s := c.cfg.Search
+	sc := DefaultSearchConfig(c.cfg.ClusterConfig.MaxActiveUsers)
+	if s.StartUsers > 0 {
+		sc.StartUsers = min(s.StartUsers, sc.MaxUsers)
+	}
+	sc.Growth, sc.Precision = s.Growth, s.Precision
+	budget := time.Now().Add(time.Duration(s.TimeBudgetSec) * time.Second)
+	specs := make([]QuerySpec, len(c.cfg.MonitorConfig.Queries))
+	for i, qq := range c.cfg.MonitorConfig.Queries {
+		specs[i] = QuerySpec{Description: qq.Description, Threshold: qq.Threshold, Alert: qq.Alert}
+	}
+	var probes []Probe
+	for {
+		d := Next(sc, probes)
+		c.decided(d, len(probes))
+		if d.Done {
+			c.printf("done: %s", d.Reason)
+			return nil
+		}
+		if time.Now().After(budget) {
+			d = doneBudget(sc, probes)
+			c.decided(d, len(probes))
+			c.printf("time budget of %ds spent: %s", s.TimeBudgetSec, d.Reason)
+			return nil
+		}
+		c.printf("probe %d: %d users (%s: %s)", len(probes)+1, d.Users, d.Phase, d.Reason)
+		p, err := c.probe(ctx, q, specs, d.Users)
+		if err != nil {
+			return err
+		}
+		probes = append(probes, p)
+		c.mu.Lock()
+		c.report.Probes = append(c.report.Probes, p)
+		c.mu.Unlock()
+		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f",
+			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization)
+	}
+}
+
+func doneBudget(sc SearchConfig, probes []Probe) Decision {
+	d := done(analyze(sc, probes), probes, "the time budget ran out")
+	return d
+}
+
+// decided records a decision in the status and the report.
+func (c *Coordinator) decided(d Decision, probes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.status.Message, c.status.Probes = d.Reason, probes
+	c.report.Decisions = append(c.report.Decisions, TimedDecision{Time: time.Now(), Decision: d})
+	if d.Done {
+		c.report.setResult(d)
+		c.status.SupportedUsers = d.Result.SupportedUsers
+		c.status.Bracket = d.Result.Bracket
+	}
+}
+
+// probe ramps to n users (at most RampRate more a second), settles, holds while measuring,
+// then evaluates the queries over exactly the hold and judges the probe.
+func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n int) (Probe, error) {
+	s := c.cfg.Search
+	var problems []string
+	if c.cl.recover(ctx) == 0 {
+		return Probe{}, fmt.Errorf("no agent is reachable: %s", c.cl.state[0].problem)
+	}
+	cur := 0
+	for _, st := range c.cl.state {
+		cur += st.users
+	}
+	for cur != n { // ramp: up by at most RampRate a second, down at once
+		next := n
+		if n > cur {
+			next = min(n, cur+s.RampRate)
+		}
+		problems = append(problems, c.cl.setUsers(ctx, next)...)
+		cur = next
+		if cur != n {
+			p, err := c.hold(ctx, time.Second, "ramp", nil)
+			problems = append(problems, p...)
+			if err != nil {
+				return Probe{}, err
+			}
+		}
+	}
+	p, err := c.hold(ctx, time.Duration(s.SettleSec)*time.Second, "settle", nil)
+	problems = append(problems, p...)
+	if err != nil {
+		return Probe{}, err
+	}
+	c.tick(ctx, "settle", nil) // drain what the settle recorded, so the hold starts clean
+	acc := window{hist: newSnapshot()}
+	holdStart := time.Now()
+	p, err = c.hold(ctx, time.Duration(s.HoldSec)*time.Second, "hold", &acc)
+	problems = append(problems, p...)
+	if err != nil {
+		return Probe{}, err
+	}
+	holdEnd := time.Now()
+	values, err := c.evaluateHolding(ctx, q, holdEnd, holdEnd.Sub(holdStart))
+	if err != nil {
+		return Probe{}, err
+	}
+	problem := ""
+	if len(problems) > 0 {
+		problem = "agents lost during the probe: " + strings.Join(dedupe(problems), "; ")
+	} else if acc.missed > 0 {
+		problem = fmt.Sprintf("%d metrics intervals were lost", acc.missed)
+	}
+	verdict, margin, why := Judge(specs, values, acc.utilization, s.MaxAgentUtilization, problem)
+	count, mean := acc.requests()
+	pr := Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
+		Utilization: acc.utilization}
+	if acc.seconds > 0 {
+		pr.Throughput = float64(count) / holdEnd.Sub(holdStart).Seconds()
+	}
+	return pr, nil
+}
+
+// evaluateHolding evaluates the queries; while they fail (error, no data, NaN) it holds,
+// trying again every second, and gives up after QueryFailureTimeoutSec.
+func (c *Coordinator) evaluateHolding(ctx context.Context, q Querier, at time.Time, window time.Duration) ([]float64, error) {
+	deadline := time.Now().Add(time.Duration(c.cfg.MonitorConfig.QueryFailureTimeoutSec) * time.Second)
+	for {
+		values, err := evaluate(ctx, q, c.cfg.MonitorConfig.Queries, at, window)
+		if err == nil {
+			return values, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the queries kept failing for %ds (MonitorConfig.QueryFailureTimeoutSec); a failed query is never taken as healthy: %w",
+				c.cfg.MonitorConfig.QueryFailureTimeoutSec, err)
+		}
+		c.log.Warn("query failed; holding", "err", err)
+		if _, err := c.hold(ctx, time.Second, "hold", nil); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,293 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// cluster drives the agents. Only the coordinator's loop goroutine calls it.
+type cluster struct {
+	agents  []Agent
+	cfg     loadtest.Config
+	log     *slog.Logger
+	timeout time.Duration // per agent call
+	seq     uint64
+	state   []agentState
+}
+
+// agentState is what the cluster knows of one agent.
+type agentState struct {
+	up      bool
+	users   int    // the users it was last told to run
+	max     int    // its MaxActiveUsers
+	cursor  uint64 // metrics read up to here
+	errBase int64  // NumErrors of its earlier incarnations, so the total never goes down
+	lastErr int64
+	problem string // why it is down
+}
+
+// AgentHealth is one agent's state, for the status and the report.
+type AgentHealth struct {
+	ID          string  `json:"id"`
+	Up          bool    `json:"up"`
+	Users       int     `json:"users"`
+	Utilization float64 `json:"utilization"`
+	NumErrors   int64   `json:"num_errors"`
+	Problem     string  `json:"problem,omitempty"`
+}
+
+func newCluster(agents []Agent, cfg loadtest.Config, log *slog.Logger) *cluster {
+	return &cluster{agents: agents, cfg: cfg, log: log, timeout: 30 * time.Second, state: make([]agentState, len(agents))}
+}
+
+// each runs f on every agent concurrently, with the per-call timeout, and returns the errors
+// by agent index.
+func (c *cluster) each(ctx context.Context, f func(ctx context.Context, i int, a Agent) error) []error {
+	errs := make([]error, len(c.agents))
+	var wg sync.WaitGroup
+	for i, a := range c.agents {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, c.timeout)
+			defer cancel()
+			errs[i] = f(cctx, i, a)
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// start creates and runs the load test on every agent (replacing a leftover one with the same
+// id). Every agent must start.
+func (c *cluster) start(ctx context.Context) error {
+	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		return c.bringUp(ctx, i, a)
+	})
+	var all []error
+	for i, err := range errs {
+		if err != nil {
+			all = append(all, fmt.Errorf("agent %s: %w", c.agents[i].ID(), err))
+		}
+	}
+	return errors.Join(all...)
+}
+
+// bringUp creates and starts the load test on agent i, with no users.
+func (c *cluster) bringUp(ctx context.Context, i int, a Agent) error {
+	cfg := c.cfg
+	cfg.UsersConfiguration.InitialActiveUsers = 0
+	err := a.Create(ctx, cfg)
+	if errors.Is(err, agent.ErrConflict) { // a leftover from an earlier run
+		if err := a.Destroy(ctx); err != nil {
+			return err
+		}
+		err = a.Create(ctx, cfg)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := a.Run(ctx)
+	if err != nil {
+		return err
+	}
+	s := &c.state[i]
+	s.up, s.users, s.max, s.cursor, s.problem = true, 0, st.MaxActiveUsers, st.MetricsCursor, ""
+	s.errBase += s.lastErr
+	s.lastErr = 0
+	return nil
+}
+
+// recover tries to take back agents that are down: one that restarted (its load test is
+// gone) is created again. It returns how many are up.
+func (c *cluster) recover(ctx context.Context) int {
+	c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		if c.state[i].up {
+			return nil
+		}
+		st, err := a.Status(ctx)
+		switch {
+		case errors.Is(err, agent.ErrNotFound):
+			if err := c.bringUp(ctx, i, a); err != nil {
+				c.state[i].problem = err.Error()
+				return err
+			}
+			c.log.Info("agent is back; its load test was created again", "agent", a.ID())
+		case err != nil:
+			c.state[i].problem = err.Error()
+		default: // it answers and kept its load test
+			c.state[i].up, c.state[i].problem = true, ""
+			c.state[i].cursor = st.MetricsCursor
+			c.log.Info("agent is back", "agent", a.ID())
+		}
+		return nil
+	})
+	n := 0
+	for _, s := range c.state {
+		if s.up {
+			n++
+		}
+	}
+	return n
+}
+
+// split shares n users among the agents that are up, evenly, within each one's
+// MaxActiveUsers. It returns the shares by agent index.
+func split(n int, up []bool, maxes []int) []int {
+	out := make([]int, len(up))
+	for n > 0 {
+		best := -1
+		for i := range up {
+			if up[i] && out[i] < maxes[i] && (best < 0 || out[i] < out[best]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out[best]++
+		n--
+	}
+	return out
+}
+
+// setUsers makes n users active across the agents that are up. It returns the problems
+// (agents that failed and were marked down).
+func (c *cluster) setUsers(ctx context.Context, n int) []string {
+	up := make([]bool, len(c.agents))
+	maxes := make([]int, len(c.agents))
+	for i, s := range c.state {
+		up[i], maxes[i] = s.up, s.max
+	}
+	shares := split(n, up, maxes)
+	c.seq++
+	seq := c.seq
+	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		if !c.state[i].up {
+			return nil
+		}
+		_, err := a.SetUsers(ctx, shares[i], seq)
+		if err == nil {
+			c.state[i].users = shares[i]
+		}
+		return err
+	})
+	return c.markDown(errs)
+}
+
+func (c *cluster) markDown(errs []error) []string {
+	var problems []string
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		s := &c.state[i]
+		if s.up {
+			c.log.Warn("agent failed; its users are lost until it is back", "agent", c.agents[i].ID(), "users", s.users, "err", err)
+		}
+		s.up, s.users, s.problem = false, 0, err.Error()
+		problems = append(problems, fmt.Sprintf("agent %s: %v", c.agents[i].ID(), err))
+	}
+	return problems
+}
+
+// status returns the agents' health and the cluster's total users and errors.
+func (c *cluster) status(ctx context.Context) ([]AgentHealth, int, int64, []string) {
+	sts := make([]agent.Status, len(c.agents))
+	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		if !c.state[i].up {
+			return nil
+		}
+		var err error
+		sts[i], err = a.Status(ctx)
+		return err
+	})
+	problems := c.markDown(errs)
+	out := make([]AgentHealth, len(c.agents))
+	users, numErr := 0, int64(0)
+	for i, a := range c.agents {
+		s := &c.state[i]
+		if s.up {
+			if sts[i].NumErrors < s.lastErr { // it restarted
+				s.errBase += s.lastErr
+			}
+			s.lastErr = sts[i].NumErrors
+			users += sts[i].ActiveUsers
+		}
+		out[i] = AgentHealth{ID: a.ID(), Up: s.up, Users: sts[i].ActiveUsers, Utilization: sts[i].Utilization,
+			NumErrors: s.errBase + s.lastErr, Problem: s.problem}
+		numErr += s.errBase + s.lastErr
+	}
+	return out, users, numErr, problems
+}
+
+// window is what the agents measured over some intervals, merged.
+type window struct {
+	hist        histogram.Snapshot
+	seconds     float64 // the longest span any agent covered
+	utilization float64 // the highest any agent reported
+	missed      uint64
+}
+
+// drain reads every up agent's metrics intervals since its cursor and merges them.
+func (c *cluster) drain(ctx context.Context) (window, []string) {
+	pages := make([]agent.MetricsPage, len(c.agents))
+	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		if !c.state[i].up {
+			return nil
+		}
+		var err error
+		pages[i], err = a.Metrics(ctx, c.state[i].cursor)
+		return err
+	})
+	problems := c.markDown(errs)
+	w := window{hist: histogram.Snapshot{}}
+	for i, p := range pages {
+		if errs[i] != nil || !c.state[i].up {
+			continue
+		}
+		c.state[i].cursor = p.Cursor
+		w.missed += p.Missed
+		span := 0.0
+		for _, iv := range p.Intervals {
+			w.hist.Merge(iv.Histograms)
+			span += iv.End.Sub(iv.Start).Seconds()
+			w.utilization = max(w.utilization, iv.Utilization)
+		}
+		w.seconds = max(w.seconds, span)
+	}
+	return w, problems
+}
+
+// requests returns the count and mean latency (seconds) of all requests in a window.
+func (w window) requests() (int64, float64) {
+	var n int64
+	sum := 0.0
+	for k, s := range w.hist {
+		if len(k) > 6 && k[:6] == "route " {
+			c := s.Hist.TotalCount()
+			n += c
+			sum += s.Hist.Mean() * float64(c)
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return n, sum / float64(n) / 1e6
+}
+
+// shutdown destroys every load test (users log out).
+func (c *cluster) shutdown(ctx context.Context) {
+	c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		if err := a.Destroy(ctx); err != nil && !errors.Is(err, agent.ErrNotFound) {
+			c.log.Warn("destroy load test", "agent", a.ID(), "err", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,316 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/internal/promengine"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// State is the coordinator's lifecycle state.
+type State int
+
+// States: a coordinator runs once.
+const (
+	Stopped State = iota
+	Running
+	Done
+)
+
+var stateNames = [...]string{"stopped", "running", "done"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// MarshalJSON returns the state's name.
+func (s State) MarshalJSON() ([]byte, error) {
+	if int(s) >= len(stateNames) || s < 0 {
+		return nil, ErrInvalidState
+	}
+	return []byte(`"` + stateNames[s] + `"`), nil
+}
+
+// UnmarshalJSON reads a state's name.
+func (s *State) UnmarshalJSON(b []byte) error {
+	for i, n := range stateNames {
+		if string(b) == `"`+n+`"` {
+			*s = State(i)
+			return nil
+		}
+	}
+	return ErrInvalidState
+}
+
+// Errors of the seed's API.
+var (
+	ErrNotRunning   = errors.New("coordinator is not running")
+	ErrNotStopped   = errors.New("coordinator has not stopped")
+	ErrAlreadyDone  = errors.New("coordinator is already done")
+	ErrInvalidState = errors.New("unknown state")
+)
+
+// Status is the coordinator's status: the seed's fields, then the search's.
+type Status struct {
+	State          State
+	StartTime      time.Time
+	StopTime       time.Time
+	ActiveUsers    int
+	NumErrors      int64
+	SupportedUsers int
+	Phase          string // what the search is doing: ramp, settle, hold, done...
+	Bracket        [2]int // [last pass, first fail) so far
+	Probes         int
+	Message        string // the last decision's reason
+}
+
+// Options are the parts New can be given instead of building them from the config.
+type Options struct {
+	Log      *slog.Logger
+	Progress io.Writer // progress lines; nil: none
+	// Agents, if set, are driven instead of clients of ClusterConfig.Agents' ApiURLs (an
+	// in-process agent, say). The embedded engine still scrapes ApiURL/metrics.
+	Agents []Agent
+	// Querier, if set, answers the queries instead of PrometheusURL or the embedded engine.
+	Querier Querier
+	// AgentToken is the bearer token for the agents' APIs and /metrics.
+	AgentToken string
+}
+
+// Coordinator drives a cluster of agents to find the supported users.
+type Coordinator struct {
+	cfg  Config
+	lt   loadtest.Config
+	opts Options
+	log  *slog.Logger
+	out  io.Writer
+	cl   *cluster
+
+	mu     sync.Mutex
+	status Status // guarded by mu
+	report Report // guarded by mu
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New checks the configs and builds a coordinator; it contacts no agent until Run.
+func New(cfg *Config, ltConfig loadtest.Config, opts Options) (*Coordinator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ltConfig.Validate(); err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	out := opts.Progress
+	if out == nil {
+		out = io.Discard
+	}
+	agents := opts.Agents
+	if agents == nil {
+		for i, a := range cfg.ClusterConfig.Agents {
+			c, err := agent.NewClient(a.ApiURL, agent.ClientOptions{Token: firstNonEmpty(a.Token, opts.AgentToken)})
+			if err != nil {
+				return nil, fmt.Errorf("ClusterConfig.Agents[%d].ApiURL: %w", i, err)
+			}
+			agents = append(agents, c.LoadTest(a.Id))
+		}
+	}
+	if len(agents) == 0 {
+		return nil, errors.New("ClusterConfig.Agents: no agents")
+	}
+	perAgent := ltConfig.UsersConfiguration.MaxActiveUsers
+	if total := perAgent * len(agents); cfg.ClusterConfig.MaxActiveUsers > total {
+		return nil, fmt.Errorf("ClusterConfig.MaxActiveUsers: %d is more than the %d agents can run (%d each, UsersConfiguration.MaxActiveUsers)",
+			cfg.ClusterConfig.MaxActiveUsers, len(agents), perAgent)
+	}
+	c := &Coordinator{cfg: *cfg, lt: ltConfig, opts: opts, log: opts.Log, out: out}
+	c.cl = newCluster(agents, ltConfig, opts.Log)
+	c.report = newReport(c.cfg, ltConfig)
+	return c, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// Run starts the search. The channel is closed when it is done (answered, failed, or
+// stopped); Status and Report then hold the result.
+func (c *Coordinator) Run() (<-chan struct{}, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.status.State {
+	case Running:
+		return nil, ErrNotStopped
+	case Done:
+		return nil, ErrAlreadyDone
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	c.status.State, c.status.StartTime = Running, time.Now()
+	c.report.StartTime = c.status.StartTime
+	go func() {
+		defer close(c.done)
+		err := c.run(ctx)
+		c.finish(err)
+	}()
+	return c.done, nil
+}
+
+// Stop ends the search early; the report says what was found so far.
+func (c *Coordinator) Stop() error {
+	c.mu.Lock()
+	if c.status.State != Running {
+		c.mu.Unlock()
+		return ErrNotRunning
+	}
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	cancel()
+	<-done
+	return nil
+}
+
+// Status returns the coordinator's status.
+func (c *Coordinator) Status() (Status, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status, nil
+}
+
+// Report returns a copy of the report so far (complete once done).
+func (c *Coordinator) Report() Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.report.clone()
+}
+
+func (c *Coordinator) printf(format string, args ...any) {
+	fmt.Fprintf(c.out, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// run is the search: it starts the agents and the monitor, runs the strategy, and shuts the
+// agents down.
+func (c *Coordinator) run(ctx context.Context) error {
+	q := c.opts.Querier
+	var wg sync.WaitGroup
+	mctx, stopMonitor := context.WithCancel(context.Background())
+	defer wg.Wait()
+	defer stopMonitor()
+	if q == nil && c.cfg.MonitorConfig.PrometheusURL != "" {
+		var err error
+		if q, err = NewPrometheusQuerier(c.cfg.MonitorConfig.PrometheusURL); err != nil {
+			return err
+		}
+		c.printf("monitor: Prometheus at %s", c.cfg.MonitorConfig.PrometheusURL)
+	} else if q == nil {
+		eng, err := promengine.New(promengine.Options{Interval: time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs) * time.Millisecond, Log: c.log})
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		for _, a := range c.cfg.ClusterConfig.Agents {
+			if a.ApiURL != "" {
+				eng.AddTarget(promengine.Target{Job: "loadtest-agents", URL: strings.TrimRight(a.ApiURL, "/") + "/metrics",
+					Token: firstNonEmpty(a.Token, c.opts.AgentToken)})
+			}
+		}
+		for _, t := range c.cfg.MonitorConfig.ScrapeTargets {
+			eng.AddTarget(promengine.Target{Job: t.Job, URL: t.URL})
+		}
+		wg.Go(func() { eng.Run(mctx) })
+		q = eng
+		c.printf("monitor: embedded Prometheus engine scraping %d agents and %d more targets every %dms",
+			len(c.cfg.ClusterConfig.Agents), len(c.cfg.MonitorConfig.ScrapeTargets), c.cfg.MonitorConfig.ScrapeIntervalMs)
+	}
+	c.printf("starting the load test on %d agents", len(c.cl.agents))
+	if err := c.cl.start(ctx); err != nil {
+		return fmt.Errorf("start the agents: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c.printf("stopping the agents' users")
+		c.cl.shutdown(sctx)
+	}()
+	if c.cfg.Search.Strategy == "fixed-step" {
+		return c.fixedStep(ctx, q)
+	}
+	return c.adaptive(ctx, q)
+}
+
+// finish freezes the status and the report.
+func (c *Coordinator) finish(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.status.State, c.status.StopTime = Done, time.Now()
+	c.status.Phase = "done"
+	c.report.StopTime = c.status.StopTime
+	c.report.Agents = c.report.lastAgents
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.report.Error = err.Error()
+		c.status.Message = err.Error()
+	} else if errors.Is(err, context.Canceled) {
+		c.report.Reason = "stopped before an answer: " + c.report.Reason
+	}
+	c.status.SupportedUsers = c.report.SupportedUsers
+}
+
+// tick records one second of the cluster: status, metrics, the per-second series.
+func (c *Coordinator) tick(ctx context.Context, phase string, acc *window) []string {
+	health, users, errs, p1 := c.cl.status(ctx)
+	w, p2 := c.cl.drain(ctx)
+	if acc != nil {
+		acc.hist.Merge(w.hist)
+		acc.seconds += w.seconds
+		acc.utilization = max(acc.utilization, w.utilization)
+		acc.missed += w.missed
+	}
+	n, mean := w.requests()
+	sec := Second{Time: time.Now(), Users: users, Phase: phase, Utilization: w.utilization, MeanLatency: mean}
+	if w.seconds > 0 {
+		sec.Throughput = float64(n) / w.seconds
+	}
+	sec.P50, sec.P99 = w.quantiles()
+	c.mu.Lock()
+	c.status.ActiveUsers, c.status.NumErrors, c.status.Phase = users, errs, phase
+	c.report.Series = append(c.report.Series, sec)
+	c.report.lastAgents = health
+	c.mu.Unlock()
+	return append(p1, p2...)
+}
+
+// hold waits d, ticking every second; it returns the agents' problems seen.
+func (c *Coordinator) hold(ctx context.Context, d time.Duration, phase string, acc *window) ([]string, error) {
+	var problems []string
+	end := time.Now().Add(d)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return problems, ctx.Err()
+		case <-t.C:
+			problems = append(problems, c.tick(ctx, phase, acc)...)
+		}
+	}
+	return problems, nil
+}

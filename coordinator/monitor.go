@@ -1,0 +1,81 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// Querier evaluates a PromQL query at a time and returns its single value. A query with no
+// data, several series or NaN is an error: it is never read as healthy.
+type Querier interface {
+	Query(ctx context.Context, q string, ts time.Time) (float64, error)
+}
+
+// promQuerier queries a Prometheus server over its HTTP API.
+type promQuerier struct{ api v1.API }
+
+// NewPrometheusQuerier returns a Querier of the Prometheus server at url.
+func NewPrometheusQuerier(url string) (Querier, error) {
+	c, err := api.NewClient(api.Config{Address: url})
+	if err != nil {
+		return nil, fmt.Errorf("MonitorConfig.PrometheusURL %q: %w", url, err)
+	}
+	return promQuerier{api: v1.NewAPI(c)}, nil
+}
+
+func (p promQuerier) Query(ctx context.Context, q string, ts time.Time) (float64, error) {
+	val, _, _, err := p.api.Query(ctx, q, ts)
+	if err != nil {
+		return 0, err
+	}
+	var v float64
+	switch val := val.(type) {
+	case *model.Scalar:
+		v = float64(val.Value)
+	case model.Vector:
+		switch len(val) {
+		case 0:
+			return 0, errors.New("the query returned no data")
+		case 1:
+			v = float64(val[0].Value)
+		default:
+			return 0, fmt.Errorf("the query returned %d series; a monitor query must return one (aggregate it with sum, max or avg)", len(val))
+		}
+	default:
+		return 0, fmt.Errorf("the query returned a %s; want an instant vector or a scalar", val.Type())
+	}
+	if math.IsNaN(v) {
+		return 0, errors.New("the query returned NaN")
+	}
+	return v, nil
+}
+
+// evaluate runs every query at ts, with its ranges set to window when window > 0. It
+// returns the values, or the first error naming its query.
+func evaluate(ctx context.Context, q Querier, qs []Query, ts time.Time, window time.Duration) ([]float64, error) {
+	out := make([]float64, len(qs))
+	for i, query := range qs {
+		expr := query.Query
+		if window > 0 {
+			var err error
+			if expr, err = AlignWindow(expr, window); err != nil {
+				return nil, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %w", i, query.Description, err)
+			}
+		}
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		v, err := q.Query(qctx, expr, ts)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %w", i, query.Description, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,290 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// Report is the search's record: the answer, how it was found, and what was seen.
+type Report struct {
+	SupportedUsers int    `json:"SupportedUsers"`
+	Bracket        [2]int `json:"Bracket"` // [last pass, first fail); [1] is 0 when nothing failed
+	AtLeast        bool   `json:"AtLeast"` // no failure up to the answer: it is a lower bound
+	AgentLimited   bool   `json:"AgentLimited"`
+	Knee           int    `json:"Knee"`
+	Strategy       string `json:"Strategy"`
+	Reason         string `json:"Reason"`
+	Error          string `json:"Error,omitempty"`
+
+	StartTime time.Time `json:"StartTime"`
+	StopTime  time.Time `json:"StopTime"`
+
+	Thresholds    []Query         `json:"Thresholds"`
+	Config        Config          `json:"Config"`
+	AgentConfig   loadtest.Config `json:"AgentConfig"` // the admin password hidden
+	TargetVersion string          `json:"TargetVersion,omitempty"`
+	AgentVersion  agent.Version   `json:"AgentVersion"`
+	// Extra holds what the caller knows that the search does not (the demo's model truth).
+	Extra map[string]any `json:"Extra,omitempty"`
+
+	Probes    []Probe         `json:"Probes"`
+	Decisions []TimedDecision `json:"Decisions"`
+	Series    []Second        `json:"Series"` // one point a second
+	Agents    []AgentHealth   `json:"Agents"`
+
+	lastAgents []AgentHealth
+}
+
+// TimedDecision is a decision and when it was made.
+type TimedDecision struct {
+	Time time.Time `json:"time"`
+	Decision
+}
+
+// Second is what the cluster did in one second.
+type Second struct {
+	Time        time.Time `json:"time"`
+	Users       int       `json:"users"`
+	Phase       string    `json:"phase"`
+	Throughput  float64   `json:"throughput"` // requests/s
+	MeanLatency float64   `json:"mean_s"`
+	P50         float64   `json:"p50_s"`
+	P99         float64   `json:"p99_s"`
+	Utilization float64   `json:"utilization"` // the highest agent's
+}
+
+func newReport(cfg Config, lt loadtest.Config) Report {
+	redacted := cfg
+	redacted.ClusterConfig.Agents = slices.Clone(cfg.ClusterConfig.Agents)
+	for i := range redacted.ClusterConfig.Agents {
+		if redacted.ClusterConfig.Agents[i].Token != "" {
+			redacted.ClusterConfig.Agents[i].Token = "(hidden)"
+		}
+	}
+	return Report{Strategy: cfg.Search.Strategy, Thresholds: cfg.MonitorConfig.Queries, Config: redacted,
+		AgentConfig: lt.Redacted(), AgentVersion: agent.BuildVersion(), Extra: map[string]any{}}
+}
+
+func (r *Report) setResult(d Decision) {
+	r.SupportedUsers, r.Bracket, r.AtLeast = d.Result.SupportedUsers, d.Result.Bracket, d.Result.AtLeast
+	r.AgentLimited, r.Knee, r.Reason = d.Result.AgentLimited, d.Result.Knee, d.Reason
+}
+
+func (r Report) clone() Report {
+	r.Probes = slices.Clone(r.Probes)
+	r.Decisions = slices.Clone(r.Decisions)
+	r.Series = slices.Clone(r.Series)
+	r.Agents = slices.Clone(r.Agents)
+	return r
+}
+
+func newSnapshot() histogram.Snapshot { return histogram.Snapshot{} }
+
+// quantiles returns the p50 and p99 of all requests in a window, in seconds.
+func (w window) quantiles() (float64, float64) {
+	all := histogram.Snapshot{}
+	for k, s := range w.hist {
+		if strings.HasPrefix(k, "route ") {
+			all.Merge(histogram.Snapshot{"all": s})
+		}
+	}
+	s, ok := all["all"]
+	if !ok || s.Hist.TotalCount() == 0 {
+		return 0, 0
+	}
+	return float64(s.Hist.ValueAtQuantile(50)) / 1e6, float64(s.Hist.ValueAtQuantile(99)) / 1e6
+}
+
+// Answer is the result line: "supported users: N", or "supported users: >= N".
+func (r Report) Answer() string {
+	if r.AtLeast {
+		return fmt.Sprintf("supported users: >= %d", r.SupportedUsers)
+	}
+	return fmt.Sprintf("supported users: %d", r.SupportedUsers)
+}
+
+// Write saves report.json and report.html in dir (created if needed).
+func (r Report) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "report.html"))
+	if err != nil {
+		return err
+	}
+	if err := htmlTemplate.Execute(f, r.view()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// chart is one SVG line chart.
+type chart struct {
+	Title  string
+	Lines  []line
+	HLines []hline // thresholds
+	Marks  []mark  // probe verdicts
+	YMax   float64
+	Unit   string
+}
+
+type line struct {
+	Name, Color string
+	Points      string // SVG polyline points
+}
+
+type hline struct {
+	Name string
+	Y    float64 // in chart coordinates
+}
+
+type mark struct {
+	X, Y  float64
+	Color string
+	Title string
+}
+
+const chartW, chartH = 900.0, 220.0
+
+type view struct {
+	Report
+	Answer  string
+	Charts  []chart
+	Elapsed string
+}
+
+func (r Report) view() view {
+	v := view{Report: r, Answer: r.Answer(), Elapsed: r.StopTime.Sub(r.StartTime).Round(time.Second).String()}
+	if len(r.Series) == 0 {
+		return v
+	}
+	t0, t1 := r.Series[0].Time, r.Series[len(r.Series)-1].Time
+	span := math.Max(1, t1.Sub(t0).Seconds())
+	x := func(t time.Time) float64 { return 40 + (chartW-50)*t.Sub(t0).Seconds()/span }
+	mk := func(title, unit string, get []func(Second) float64, names, colors []string, thresholds []hline) chart {
+		ymax := 0.0
+		for _, s := range r.Series {
+			for _, g := range get {
+				ymax = math.Max(ymax, g(s))
+			}
+		}
+		for _, h := range thresholds {
+			ymax = math.Max(ymax, h.Y*1.1)
+		}
+		if ymax == 0 {
+			ymax = 1
+		}
+		y := func(val float64) float64 { return chartH - 20 - (chartH-40)*val/ymax }
+		c := chart{Title: title, YMax: ymax, Unit: unit}
+		for i, g := range get {
+			var pts strings.Builder
+			for _, s := range r.Series {
+				fmt.Fprintf(&pts, "%.1f,%.1f ", x(s.Time), y(g(s)))
+			}
+			c.Lines = append(c.Lines, line{Name: names[i], Color: colors[i], Points: pts.String()})
+		}
+		for _, h := range thresholds {
+			c.HLines = append(c.HLines, hline{Name: h.Name, Y: y(h.Y)})
+		}
+		return c
+	}
+	users := mk("Active users", "users", []func(Second) float64{func(s Second) float64 { return float64(s.Users) }},
+		[]string{"users"}, []string{"#2a6fdb"}, nil)
+	// Probe verdicts on the users chart, at the end of each hold.
+	holdEnds := []time.Time{}
+	for i, s := range r.Series {
+		if s.Phase == "hold" && (i+1 == len(r.Series) || r.Series[i+1].Phase != "hold") {
+			holdEnds = append(holdEnds, s.Time)
+		}
+	}
+	for i, p := range r.Probes {
+		if i >= len(holdEnds) {
+			break
+		}
+		color := map[Verdict]string{Pass: "#1a9641", Fail: "#d7191c", Invalid: "#999999"}[p.Verdict]
+		users.Marks = append(users.Marks, mark{X: x(holdEnds[i]), Y: chartH - 20 - (chartH-40)*float64(p.Users)/users.YMax,
+			Color: color, Title: fmt.Sprintf("%d users: %s (%s)", p.Users, p.Verdict, p.Reason)})
+	}
+	var th []hline
+	for _, q := range r.Thresholds {
+		if q.Alert && q.Legend == "seconds" {
+			th = append(th, hline{Name: fmt.Sprintf("%s threshold %.3g s", q.Description, q.Threshold), Y: q.Threshold})
+		}
+	}
+	lat := mk("Request latency (agents' HDR histograms)", "s",
+		[]func(Second) float64{func(s Second) float64 { return s.MeanLatency }, func(s Second) float64 { return s.P50 }, func(s Second) float64 { return s.P99 }},
+		[]string{"mean", "p50", "p99"}, []string{"#2a6fdb", "#1a9641", "#d7191c"}, th)
+	thr := mk("Throughput", "req/s", []func(Second) float64{func(s Second) float64 { return s.Throughput }},
+		[]string{"requests/s"}, []string{"#7b3294"}, nil)
+	util := mk("Agent utilization (invalid above 0.8)", "", []func(Second) float64{func(s Second) float64 { return s.Utilization }},
+		[]string{"highest agent"}, []string{"#e66101"}, []hline{{Name: "0.8", Y: 0.8}})
+	v.Charts = []chart{users, lat, thr, util}
+	return v
+}
+
+var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>loadtest report: {{.Answer}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:960px}
+h1{font-size:22px;margin:0 0 4px} .answer{font-size:28px;font-weight:700;margin:8px 0}
+table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}
+.pass{color:#1a9641}.fail{color:#d7191c}.invalid{color:#777} svg{background:#fafafa;border:1px solid #ddd;margin:4px 0 16px}
+.err{color:#d7191c;font-weight:700}
+</style></head><body>
+<h1>How many users does the target support?</h1>
+<div class="answer" id="answer">{{.Answer}}</div>
+<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}</p>
+<p>{{.Reason}}</p>
+{{if .Error}}<p class="err">Error: {{.Error}}</p>{{end}}
+{{range $k, $v := .Extra}}<p>{{$k}}: {{$v}}</p>{{end}}
+{{range .Charts}}<h2 style="font-size:16px">{{.Title}}</h2>
+<svg width="900" height="220" viewBox="0 0 900 220" role="img" aria-label="{{.Title}}">
+<text x="4" y="14" font-size="11">{{printf "%.3g" .YMax}} {{.Unit}}</text><text x="4" y="204" font-size="11">0</text>
+<line x1="40" y1="200" x2="890" y2="200" stroke="#999"/>
+{{range .HLines}}<line x1="40" y1="{{.Y}}" x2="890" y2="{{.Y}}" stroke="#d7191c" stroke-dasharray="6 4"/><text x="600" y="{{.Y}}" dy="-3" font-size="11" fill="#d7191c">{{.Name}}</text>{{end}}
+{{range .Lines}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.6" points="{{.Points}}"><title>{{.Name}}</title></polyline>{{end}}
+{{range .Marks}}<circle cx="{{.X}}" cy="{{.Y}}" r="5" fill="{{.Color}}"><title>{{.Title}}</title></circle>{{end}}
+</svg>
+<div style="font-size:12px">{{range .Lines}}<span style="color:{{.Color}}">&#9632; {{.Name}}</span> {{end}}</div>
+{{end}}
+<h2 style="font-size:16px">Probes</h2>
+<table><tr><th>#</th><th>users</th><th>verdict</th><th>why</th><th>req/s</th><th>mean ms</th><th>agent util</th></tr>
+{{range $i, $p := .Probes}}<tr><td>{{$i}}</td><td>{{$p.Users}}</td><td class="{{$p.Verdict}}">{{$p.Verdict}}</td><td>{{$p.Reason}}</td><td>{{printf "%.0f" $p.Throughput}}</td><td>{{printf "%.1f" $p.MeanMs}}</td><td>{{printf "%.2f" $p.Utilization}}</td></tr>{{end}}
+</table>
+<h2 style="font-size:16px">Decisions</h2>
+<table><tr><th>time</th><th>phase</th><th>users</th><th>reason</th></tr>
+{{range .Decisions}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Phase}}</td><td>{{.Users}}</td><td>{{.Reason}}</td></tr>{{end}}
+</table>
+<h2 style="font-size:16px">Thresholds</h2>
+<table><tr><th>query</th><th>PromQL</th><th>threshold</th><th>alert</th></tr>
+{{range .Thresholds}}<tr><td>{{.Description}}</td><td><code>{{.Query}}</code></td><td>{{.Threshold}}</td><td>{{.Alert}}</td></tr>{{end}}
+</table>
+<h2 style="font-size:16px">Agents</h2>
+<table><tr><th>id</th><th>up</th><th>users</th><th>utilization</th><th>errors</th><th>problem</th></tr>
+{{range .Agents}}<tr><td>{{.ID}}</td><td>{{.Up}}</td><td>{{.Users}}</td><td>{{printf "%.2f" .Utilization}}</td><td>{{.NumErrors}}</td><td>{{.Problem}}</td></tr>{{end}}
+</table>
+<p style="font-size:12px;color:#777">Generated by loadtest {{.AgentVersion.Version}} {{.AgentVersion.Commit}} ({{.AgentVersion.GoVersion}}). The data is in report.json.</p>
+</body></html>
+`))
+
+// MeanMs is the probe's mean latency in milliseconds.
+func (p Probe) MeanMs() float64 { return 1000 * p.MeanLatency }

@@ -1,0 +1,187 @@
+// Package demo is `loadtest demo`: mmsim with a known capacity, an agent, the embedded
+// Prometheus engine and the coordinator, in one process on 127.0.0.1. It prints the supported
+// users the search finds beside the number the capacity model implies, and writes the report.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// Options configure the demo.
+type Options struct {
+	Workers     int           // mmsim's capacity model: requests in service at once
+	ServiceTime time.Duration // and the time each holds a worker
+	Threshold   time.Duration // the mean-latency threshold T
+	MaxUsers    int
+	Hold        time.Duration
+	Settle      time.Duration
+	RampRate    int
+	TimeBudget  time.Duration
+	Strategy    string
+	ResultsDir  string // the report goes to ResultsDir/demo-<time>
+	Log         *slog.Logger
+}
+
+// DefaultOptions finish in a few minutes on two cores: 4 workers x 10 ms is 400 requests/s,
+// so noop users (one request, then a 1 s think time) at T = 100 ms number 400 x 1.1 = 440.
+func DefaultOptions() Options {
+	return Options{Workers: 4, ServiceTime: 10 * time.Millisecond, Threshold: 100 * time.Millisecond, MaxUsers: 2000,
+		Hold: 10 * time.Second, Settle: 3 * time.Second, RampRate: 100, TimeBudget: 15 * time.Minute,
+		Strategy: "adaptive", ResultsDir: "results"}
+}
+
+// Truth is the users the capacity model supports for noop users: W (T + Z) / S, with Z the
+// noop think time (the operational laws: at saturation X = W/S and R = N/X - Z).
+func (o Options) Truth() float64 {
+	return float64(o.Workers) * (o.Threshold.Seconds() + 1) / o.ServiceTime.Seconds()
+}
+
+// Result is what the demo found.
+type Result struct {
+	Report    coordinator.Report
+	Truth     float64
+	ReportDir string
+}
+
+// Run runs the demo and prints its progress and result to out.
+func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case o.Workers <= 0:
+		return Result{}, fmt.Errorf("--workers %d: must be > 0", o.Workers)
+	case o.ServiceTime <= 0:
+		return Result{}, fmt.Errorf("--service-time %v: must be > 0", o.ServiceTime)
+	case o.Threshold <= 0:
+		return Result{}, fmt.Errorf("--threshold %v: must be > 0", o.Threshold)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sctx, stopServers := context.WithCancel(context.Background())
+	defer stopServers()
+
+	// The target: mmsim with the capacity model.
+	mcfg := mmsim.DefaultConfig()
+	mcfg.LogSettings.EnableConsole = false
+	mcfg.Capacity = mmsim.CapacityConfig{Workers: o.Workers, ServiceTimeMs: float64(o.ServiceTime) / float64(time.Millisecond), Distribution: "constant"}
+	mm, err := mmsim.New(mcfg, o.Log)
+	if err != nil {
+		return Result{}, err
+	}
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Result{}, err
+	}
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		apiLn.Close()
+		return Result{}, err
+	}
+	wg.Go(func() { _ = mm.Serve(sctx, apiLn, metricsLn) })
+	targetURL := "http://" + apiLn.Addr().String()
+	if err := createTeam(ctx, targetURL, mcfg); err != nil {
+		return Result{}, err
+	}
+
+	// The agent, in process, with its API on a port for the embedded engine to scrape.
+	srv := agent.NewServer(agent.ServerOptions{Log: o.Log})
+	defer srv.Shutdown(context.Background())
+	agentLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Result{}, err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() { _ = hs.Serve(agentLn) })
+	defer hs.Close()
+	agentURL := "http://" + agentLn.Addr().String()
+
+	lt := loadtest.DefaultConfig()
+	lt.ConnectionConfiguration.ServerURL = targetURL
+	lt.ConnectionConfiguration.WebSocketURL = "ws://" + apiLn.Addr().String()
+	lt.ConnectionConfiguration.MaxIdleConns = o.MaxUsers
+	lt.ConnectionConfiguration.MaxIdleConnsPerHost = o.MaxUsers
+	lt.UserControllerConfiguration.Type = "noop"
+	lt.UsersConfiguration.MaxActiveUsers = o.MaxUsers
+	lt.LogSettings.EnableConsole = false
+
+	cfg := coordinator.DefaultConfig()
+	cfg.ClusterConfig.Agents = []coordinator.AgentConfig{{Id: "demo", ApiURL: agentURL}}
+	cfg.ClusterConfig.MaxActiveUsers = o.MaxUsers
+	cfg.MonitorConfig.ScrapeTargets = []coordinator.ScrapeTarget{{Job: "mmsim", URL: "http://" + metricsLn.Addr().String() + "/metrics"}}
+	cfg.MonitorConfig.Queries[0].Threshold = o.Threshold.Seconds()
+	cfg.Search.Strategy = o.Strategy
+	cfg.Search.HoldSec = int(o.Hold.Seconds())
+	cfg.Search.SettleSec = int(o.Settle.Seconds())
+	cfg.Search.RampRate = o.RampRate
+	cfg.Search.TimeBudgetSec = int(o.TimeBudget.Seconds())
+	cfg.LogSettings.EnableConsole = false
+
+	truth := o.Truth()
+	fmt.Fprintf(out, "demo: mmsim on %s with %d workers x %v (at most %.0f requests/s); noop users (1 s think time); mean-latency threshold %v\n",
+		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), o.Threshold)
+	fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v)...\n", truth, o.Strategy, o.Hold)
+	c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: o.Log, Progress: out, Agents: []coordinator.Agent{srv.LoadTest("demo")}})
+	if err != nil {
+		return Result{}, err
+	}
+	done, err := c.Run()
+	if err != nil {
+		return Result{}, err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		fmt.Fprintln(out, "demo: interrupted; stopping the search and writing the report")
+		_ = c.Stop()
+	}
+	rep := c.Report()
+	rep.Extra["model_supported_users"] = math.Round(truth*10) / 10
+	rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, noop users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Threshold)
+	dir := filepath.Join(o.ResultsDir, "demo-"+time.Now().Format("20060102-150405"))
+	if err := rep.Write(dir); err != nil {
+		return Result{}, fmt.Errorf("write the report: %w", err)
+	}
+	res := Result{Report: rep, Truth: truth, ReportDir: dir}
+	if rep.Error != "" {
+		return res, errors.New(rep.Error)
+	}
+	e := 100 * (float64(rep.SupportedUsers) - truth) / truth
+	fmt.Fprintf(out, "demo: found %d users (bracket [%d, %d), knee %d) in %v; the model says %.0f (%+.1f%%)\n",
+		rep.SupportedUsers, rep.Bracket[0], rep.Bracket[1], rep.Knee, rep.StopTime.Sub(rep.StartTime).Round(time.Second), truth, e)
+	fmt.Fprintf(out, "demo: report: %s, %s\n", filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
+	fmt.Fprintln(out, rep.Answer())
+	return res, nil
+}
+
+// createTeam makes the open team the users join.
+func createTeam(ctx context.Context, url string, cfg mmsim.Config) error {
+	c, err := mattermost.New(url, mattermost.Options{})
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	if _, err := c.Login(ctx, cfg.Admin.Username, cfg.Admin.Password); err != nil {
+		return fmt.Errorf("demo: admin login: %w", err)
+	}
+	if _, err := c.CreateTeam(ctx, "demo", "Demo", "O"); err != nil {
+		return fmt.Errorf("demo: create team: %w", err)
+	}
+	return nil
+}
