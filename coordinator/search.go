@@ -82,6 +82,9 @@ type SearchConfig struct {
 	Precision float64
 	// Confirmations is how many passes the answer needs after the bracket is closed.
 	Confirmations int
+	// MaxReversals ends the search when this many passes were later contradicted by a fail
+	// at the same or fewer users: the target's capacity is moving, and the answer says so.
+	MaxReversals int
 	// InvalidRetries is how many invalid probes in a row at one count make it the agents'
 	// ceiling: the search then stays below it.
 	InvalidRetries int
@@ -90,7 +93,7 @@ type SearchConfig struct {
 // DefaultSearchConfig returns the defaults for a cluster of maxUsers.
 func DefaultSearchConfig(maxUsers int) SearchConfig {
 	return SearchConfig{StartUsers: max(1, min(50, maxUsers)), MaxUsers: maxUsers, Growth: 2, Precision: 0.02,
-		Confirmations: 1, InvalidRetries: 2}
+		Confirmations: 1, InvalidRetries: 2, MaxReversals: 3}
 }
 
 // Decision is what the search does next.
@@ -113,6 +116,8 @@ type Result struct {
 	// AgentLimited says the agents saturated before the target failed: the answer is a lower
 	// bound set by the load generators.
 	AgentLimited bool `json:"agent_limited"`
+	// Unstable says the target's capacity moved during the search (passes failed later).
+	Unstable bool `json:"unstable"`
 	// Knee is where throughput stops growing with users, from the operational laws:
 	// Xmax x (R0 + Z), the highest throughput times the lightest probe's cycle time per user.
 	Knee int `json:"knee"`
@@ -125,10 +130,12 @@ type state struct {
 	fails      []*Probe // fails above lo, lowest first
 	ceiling    int      // agents' ceiling from repeated invalid probes (0: none)
 	confirmsLo int      // passes at lo since the bracket closed
+	reversals  int      // fails at or below a count that had passed: the target changed
+	precision  float64
 }
 
 func analyze(cfg SearchConfig, h []Probe) state {
-	var s state
+	s := state{precision: cfg.Precision}
 	invalidRun, invalidAt := 0, -1
 	for i := range h {
 		p := &h[i]
@@ -160,6 +167,7 @@ func analyze(cfg SearchConfig, h []Probe) state {
 				s.hi = p.Users
 			}
 			if p.Users <= s.lo { // a pass no longer holds: fall back to the best pass below
+				s.reversals++
 				s.lo, s.loProbe, s.confirmsLo = 0, nil, 0
 				for j := range i {
 					q := &h[j]
@@ -186,6 +194,11 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 	if len(h) > 0 && h[len(h)-1].Verdict == Invalid && (s.ceiling == 0 || h[len(h)-1].Users < s.ceiling) {
 		last := h[len(h)-1]
 		return Decision{Users: last.Users, Phase: "retry", Reason: "the last probe was invalid (" + last.Reason + "); probing it again"}
+	}
+	if cfg.MaxReversals > 0 && s.reversals >= cfg.MaxReversals {
+		d := done(s, h, fmt.Sprintf("the target is not stable: %d counts that passed failed later; the answer is the best pass below the latest failure", s.reversals))
+		d.Result.Unstable = true
+		return d
 	}
 	if s.hi == 0 && s.ceiling == 0 { // bracketing: grow until something fails
 		if s.lo >= top {
@@ -219,7 +232,8 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 
 // refine picks a count strictly inside (lo, hi): the line through the two lowest fails (the
 // operational laws make latency linear in users past the knee), else the secant between lo
-// and hi, else the middle; kept a tenth of the bracket away from its ends.
+// and hi, else the middle; kept a tenth of the bracket (or half the precision, if less)
+// away from its ends, so every probe shrinks the bracket.
 func refine(s state) (int, string) {
 	lo, hi := float64(s.lo), float64(s.hi)
 	guard := math.Max(1, 0.1*(hi-lo))
@@ -229,9 +243,13 @@ func refine(s state) (int, string) {
 		if b.Margin > a.Margin && b.Users > a.Users {
 			cand = float64(a.Users) - a.Margin*float64(b.Users-a.Users)/(b.Margin-a.Margin)
 			how = fmt.Sprintf("the line through the fails at %d and %d crosses the threshold at %.0f", a.Users, b.Users, cand)
+			// Past the knee this line is the operational law itself (R = N/X - Z), so it
+			// may go close to the bracket's ends.
+			guard = math.Max(1, math.Min(guard, 0.5*s.precision*lo))
 		}
 	}
 	if (math.IsNaN(cand) || cand <= lo || cand >= hi) && s.loProbe != nil && len(s.fails) > 0 {
+		guard = math.Max(1, 0.1*(hi-lo))
 		a, b := s.loProbe, s.fails[0]
 		if b.Margin > a.Margin && !math.IsInf(a.Margin, 0) {
 			cand = lo + (-a.Margin)*(hi-lo)/(b.Margin-a.Margin)

@@ -127,22 +127,39 @@ func trace(h []Probe) string {
 	return b.String()
 }
 
-// TestSearch_Drift: the target loses capacity while the search runs (1 % a probe). The
-// search must still end, with an answer no higher than the truth at its start, and the
-// confirmation must catch a pass that no longer holds.
+// TestSearch_Drift: the target loses capacity while the search runs (0.3 % a probe). The
+// search must notice (confirmations fail), end, say the target was unstable, and answer no
+// higher than the truth at its start and close to the truth at its end.
 func TestSearch_Drift(t *testing.T) {
 	m := targetModel{xmax: 400, z: 1, s: 0.01}
 	start := m.truth(0.1)
 	probes := 0
 	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
 		probes++
-		m.xmax *= 0.99
+		m.xmax *= 0.997
 		return modelProbe(&m, meanLatency)(n)
 	})
 	end := m.truth(0.1)
 	r := d.Result
 	if float64(r.SupportedUsers) > start || float64(r.SupportedUsers) < end*0.95 {
 		t.Fatalf("%d users; the truth drifted from %.0f to %.0f: %s", r.SupportedUsers, start, end, trace(h))
+	}
+}
+
+// TestSearch_CapacityDrop: the target loses a third of its capacity after the sixth probe.
+// The search must not report the old capacity: its answer is at most the new truth (+3 %).
+func TestSearch_CapacityDrop(t *testing.T) {
+	m := targetModel{xmax: 400, z: 1, s: 0.01}
+	probes := 0
+	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
+		probes++
+		if probes == 7 {
+			m.xmax = 267
+		}
+		return modelProbe(&m, meanLatency)(n)
+	})
+	if now := m.truth(0.1); float64(d.Result.SupportedUsers) > now*1.03 {
+		t.Fatalf("%d users after the drop to %.0f: %s (%s)", d.Result.SupportedUsers, now, trace(h), d.Reason)
 	}
 }
 

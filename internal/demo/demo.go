@@ -32,6 +32,7 @@ type Options struct {
 	Hold        time.Duration
 	Settle      time.Duration
 	RampRate    int
+	StartUsers  int // the first probe (0: automatic)
 	TimeBudget  time.Duration
 	Strategy    string
 	ResultsDir  string // the report goes to ResultsDir/demo-<time>
@@ -130,6 +131,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	cfg.Search.HoldSec = int(o.Hold.Seconds())
 	cfg.Search.SettleSec = int(o.Settle.Seconds())
 	cfg.Search.RampRate = o.RampRate
+	cfg.Search.StartUsers = o.StartUsers
 	cfg.Search.TimeBudgetSec = int(o.TimeBudget.Seconds())
 	cfg.LogSettings.EnableConsole = false
 

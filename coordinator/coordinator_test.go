@@ -1,0 +1,214 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// fakeQuerier answers every query from a function of the cluster's users.
+type fakeQuerier struct {
+	users func() int
+	value func(users int) (float64, error)
+	calls atomic.Int64
+}
+
+func (f *fakeQuerier) Query(_ context.Context, q string, _ time.Time) (float64, error) {
+	f.calls.Add(1)
+	if !strings.Contains(q, "[") && !strings.Contains(q, "vector") {
+		return 0, errors.New("unexpected query " + q)
+	}
+	return f.value(f.users())
+}
+
+func blockingUsers(string, loadtest.Config) (loadtest.NewUserFunc, error) {
+	return func(int) (loadtest.User, error) {
+		return loadtest.UserFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }), nil
+	}, nil
+}
+
+// setup returns a coordinator driving two in-process agents with blocking users, whose
+// queries answer value(users).
+func setup(t *testing.T, mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
+	t.Helper()
+	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	cfg := DefaultConfig()
+	cfg.ClusterConfig.Agents = []AgentConfig{{Id: "a1"}, {Id: "a2"}}
+	cfg.ClusterConfig.MaxActiveUsers = 2000
+	cfg.Search.HoldSec, cfg.Search.SettleSec = 5, 1
+	cfg.Search.RampRate = 1000
+	cfg.MonitorConfig.Queries = cfg.MonitorConfig.Queries[:1] // mean latency, threshold 0.1 s
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	lt := loadtest.DefaultConfig()
+	lt.UsersConfiguration.MaxActiveUsers = 1000
+	var c *Coordinator
+	q := &fakeQuerier{value: value, users: func() int {
+		n := 0
+		for _, st := range srv.List() {
+			n += st.ActiveUsers
+		}
+		return n
+	}}
+	c, err := New(&cfg, lt, Options{Agents: []Agent{srv.LoadTest("a1"), srv.LoadTest("a2")}, Querier: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
+// TestCoordinator_Search runs the adaptive search in fake time against a target whose
+// latency is a function of the users, split over two agents.
+func TestCoordinator_Search(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &targetModel{xmax: 400, z: 1, s: 0.01}
+		c, srv := setup(t, nil, func(n int) (float64, error) { return m.latency(n), nil })
+		done, err := c.Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Run(); !errors.Is(err, ErrNotStopped) {
+			t.Fatalf("second Run: %v; want ErrNotStopped", err)
+		}
+		<-done
+		st, _ := c.Status()
+		r := c.Report()
+		truth := m.truth(0.1)
+		if st.State != Done || r.Error != "" || float64(r.SupportedUsers) < truth*0.97 || float64(r.SupportedUsers) > truth {
+			t.Fatalf("state %s, %d users (truth %.0f), error %q, reason %q", st.State, r.SupportedUsers, truth, r.Error, r.Reason)
+		}
+		if st.SupportedUsers != r.SupportedUsers || st.StopTime.IsZero() {
+			t.Fatalf("status %+v", st)
+		}
+		// Both agents carried users during the probes, and their load tests are gone now.
+		if len(srv.List()) != 0 {
+			t.Fatalf("load tests left on the agents: %v", srv.List())
+		}
+		if _, err := c.Run(); !errors.Is(err, ErrAlreadyDone) {
+			t.Fatalf("Run after done: %v; want ErrAlreadyDone", err)
+		}
+		if err := c.Stop(); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("Stop after done: %v; want ErrNotRunning", err)
+		}
+		b, _ := json.Marshal(st)
+		if !strings.Contains(string(b), `"State":"done"`) {
+			t.Fatalf("status JSON %s", b)
+		}
+	})
+}
+
+// TestCoordinator_FailedQueryIsNeverHealthy: queries that fail hold the search, which then
+// aborts with a clear error instead of adding users.
+func TestCoordinator_FailedQueryIsNeverHealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := setup(t, func(c *Config) { c.MonitorConfig.QueryFailureTimeoutSec = 30 },
+			func(int) (float64, error) { return 0, errors.New("the query returned no data") })
+		done, _ := c.Run()
+		<-done
+		r := c.Report()
+		if !strings.Contains(r.Error, "kept failing for 30s") || !strings.Contains(r.Error, "no data") {
+			t.Fatalf("error %q", r.Error)
+		}
+		if len(r.Probes) != 0 || r.SupportedUsers != 0 {
+			t.Fatalf("a failed query produced a verdict: %+v", r.Probes)
+		}
+	})
+}
+
+// TestCoordinator_TimeBudget: a search that cannot finish reports its best bracket when the
+// budget ends.
+func TestCoordinator_TimeBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &targetModel{xmax: 400, z: 1, s: 0.01}
+		c, _ := setup(t, func(c *Config) { c.Search.TimeBudgetSec = 40 }, func(n int) (float64, error) { return m.latency(n), nil })
+		done, _ := c.Run()
+		<-done
+		r := c.Report()
+		if !strings.Contains(r.Reason, "time budget") || r.SupportedUsers == 0 {
+			t.Fatalf("reason %q, %d users", r.Reason, r.SupportedUsers)
+		}
+	})
+}
+
+// TestCoordinator_Stop stops a search midway: the agents' users are gone, and the status is
+// final.
+func TestCoordinator_Stop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, srv := setup(t, nil, func(n int) (float64, error) { return 0.01, nil })
+		if err := c.Stop(); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("Stop before Run: %v", err)
+		}
+		if _, err := c.Run(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Second)
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := c.Status(); st.State != Done || len(srv.List()) != 0 {
+			t.Fatalf("state %s, load tests %v", st.State, srv.List())
+		}
+	})
+}
+
+// TestFixedStep replays the seed's loop against a modelled target: it adds NumUsersInc a
+// tick, removes on alerts, and answers the mean of a stable window.
+func TestFixedStep(t *testing.T) {
+	m := &targetModel{xmax: 400, z: 1, s: 0.01}
+	cfg := FixedStepConfig{Inc: 8, Dec: 8, MaxUsers: 5000, Rest: 2 * time.Second, Window: 5 * time.Minute, StopSlope: 0.2}
+	var st FixedState
+	now := time.Unix(0, 0)
+	users := 0
+	for tick := range 100000 {
+		now = now.Add(time.Second)
+		var act FixedAction
+		st, act = FixedStep(cfg, st, now, m.latency(users) >= 0.1, users)
+		if act.Done {
+			truth := m.truth(0.1)
+			if float64(act.Supported) < truth*0.9 || float64(act.Supported) > truth*1.1 {
+				t.Fatalf("fixed-step answered %d; truth %.0f", act.Supported, truth)
+			}
+			if tick < 300 {
+				t.Fatalf("it stopped after %d ticks, before a whole window after the first alert", tick)
+			}
+			return
+		}
+		users += act.Delta
+	}
+	t.Fatal("the fixed-step loop never converged")
+}
+
+func TestAlignWindow(t *testing.T) {
+	got, err := AlignWindow(`histogram_quantile(0.99, sum(rate(x_bucket[1m])) by (le)) + max_over_time(y[5m:10s])`, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got, "1m") || strings.Contains(got, "5m") || strings.Count(got, "15s") != 2 {
+		t.Fatalf("aligned: %s", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ClusterConfig.Agents = append(cfg.ClusterConfig.Agents, AgentConfig{Id: "lt0", ApiURL: "ftp://x"})
+	cfg.MonitorConfig.Queries[0].Query = "sum(rate(x[1m]"
+	cfg.Search.Strategy = "guess"
+	cfg.NumUsersInc = 0
+	err := cfg.Validate()
+	for _, want := range []string{"ClusterConfig.Agents[1].Id", "ClusterConfig.Agents[1].ApiURL", "MonitorConfig.Queries[0].Query",
+		"Search.Strategy", "NumUsersInc"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v; want it to name %s", err, want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadtest/loadtest/coordinator"
+)
+
+// TestDemo runs the whole demo, small: mmsim at 100 requests/s (2 workers x 20 ms), noop
+// users, a 100 ms mean-latency threshold. The model says 2 x 1.1 / 0.02 = 110 users; the
+// search must land within 5 % (short holds are noisier than the default), the report must be
+// complete, and the HTML must carry the answer.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a capacity search (about a minute)")
+	}
+	o := DefaultOptions()
+	o.Workers, o.ServiceTime, o.MaxUsers = 2, 20*time.Millisecond, 500
+	// Logins cost several requests each: at 25 users/s they stay below the 100 requests/s
+	// the target serves, and 2 s of settling drains them before each hold.
+	o.Hold, o.Settle, o.RampRate, o.StartUsers = 3*time.Second, 2*time.Second, 25, 20
+	o.ResultsDir = t.TempDir()
+	var out strings.Builder
+	res, err := Run(context.Background(), o, &out)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	r := res.Report
+	if res.Truth != 110 {
+		t.Fatalf("truth %v; want 110", res.Truth)
+	}
+	if e := math.Abs(float64(r.SupportedUsers)-res.Truth) / res.Truth; e > 0.05 || r.AtLeast {
+		t.Fatalf("found %d users, the model says %.0f (%.1f%% off):\n%s", r.SupportedUsers, res.Truth, 100*e, out.String())
+	}
+	if !strings.Contains(out.String(), "supported users: ") || !strings.Contains(out.String(), "the model says 110") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	b, err := os.ReadFile(filepath.Join(res.ReportDir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back coordinator.Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.SupportedUsers != r.SupportedUsers || len(back.Probes) < 4 || len(back.Series) < 10 || len(back.Decisions) != len(back.Probes)+1 ||
+		back.Bracket[0] != r.SupportedUsers || back.Bracket[1] <= back.Bracket[0] || len(back.Thresholds) == 0 || back.Extra["model_supported_users"] != 110.0 {
+		t.Fatalf("report.json incomplete: %d probes, %d seconds, %d decisions, bracket %v, extra %v",
+			len(back.Probes), len(back.Series), len(back.Decisions), back.Bracket, back.Extra)
+	}
+	if strings.Contains(string(b), "Sys@dmin") || strings.Contains(string(b), "testPass123") {
+		t.Fatal("the report holds a password")
+	}
+	html, err := os.ReadFile(filepath.Join(res.ReportDir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{r.Answer(), "<svg", "polyline", "Probes"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}
