@@ -102,7 +102,7 @@ func DefaultConfig() Config {
 	ls := logging.DefaultSettings()
 	return Config{
 		ClusterConfig: ClusterConfig{Agents: []AgentConfig{{Id: "lt0", ApiURL: "http://localhost:4000"}}, MaxActiveUsers: 1000},
-		MonitorConfig: MonitorConfig{UpdateIntervalMs: 1000, ScrapeIntervalMs: 1000, QueryFailureTimeoutSec: 60,
+		MonitorConfig: MonitorConfig{UpdateIntervalMs: 1000, ScrapeIntervalMs: 1000, QueryFailureTimeoutSec: 60, ScrapeTargets: []ScrapeTarget{},
 			Queries: DefaultQueries()},
 		NumUsersInc: 8, NumUsersDec: 8, RestTimeSec: 2,
 		Search: SearchSettings{Strategy: "adaptive", Growth: 2, Precision: 0.02, HoldSec: 15, SettleSec: 5,

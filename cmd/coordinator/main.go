@@ -1,0 +1,149 @@
+// Command coordinator drives load-test agents to find how many users the target supports
+// (seed 002). It reads config/coordinator.json and the agent config config/config.json,
+// prints progress and a final line "supported users: N", serves its status over HTTP while
+// it runs, and writes report.json and report.html to a results folder.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		os.Exit(1)
+	}
+}
+
+// readOr reads path over the defaults in dst; an empty path reads def if it exists.
+func readOr(path, def string, dst any) (string, error) {
+	if path == "" {
+		if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
+			return "defaults", nil
+		}
+		path = def
+	}
+	return path, config.Load(path, dst)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfgPath, ltPath, results, listen, strategy string
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "Find how many users the target supports, driving load-test agents",
+		Long: `coordinator drives the agents in ClusterConfig.Agents (each running "loadtest server") with
+the agent config, watching MonitorConfig.Queries (PromQL; on MonitorConfig.PrometheusURL, or
+on the embedded engine, which scrapes the agents and MonitorConfig.ScrapeTargets), and
+searches for the most users the target supports (Search.Strategy: "adaptive" by default, or
+"fixed-step", the seed's loop). It prints progress, then "supported users: N", serves its
+status on --listen while it runs (GET /status, GET /report), and writes report.json and
+report.html under --results. Ctrl-C stops the search and still writes the report.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := coordinator.DefaultConfig()
+			used, err := readOr(cfgPath, "config/coordinator.json", &cfg)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("strategy") {
+				cfg.Search.Strategy = strategy
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			lt := loadtest.DefaultConfig()
+			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "coordinator: config %s, agent config %s\n", used, ltUsed)
+			log, closeLog, err := logging.New(cfg.LogSettings, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout})
+			if err != nil {
+				return err
+			}
+			if listen != "" {
+				ln, err := net.Listen("tcp", listen)
+				if err != nil {
+					return fmt.Errorf("--listen %s: %w", listen, err)
+				}
+				hs := &http.Server{Handler: statusHandler(c), ReadHeaderTimeout: 10 * time.Second}
+				go func() { _ = hs.Serve(ln) }()
+				defer hs.Close()
+				fmt.Fprintf(stdout, "coordinator: status on http://%s/status\n", ln.Addr())
+			}
+			done, err := c.Run()
+			if err != nil {
+				return err
+			}
+			select {
+			case <-done:
+			case <-cmd.Context().Done():
+				fmt.Fprintln(stdout, "coordinator: interrupted; stopping and writing the report")
+				_ = c.Stop()
+			}
+			rep := c.Report()
+			dir := filepath.Join(results, "coordinator-"+time.Now().Format("20060102-150405"))
+			if err := rep.Write(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "coordinator: report: %s, %s\n", filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
+			if rep.Error != "" {
+				return errors.New(rep.Error)
+			}
+			fmt.Fprintln(stdout, rep.Answer())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "coordinator config (default config/coordinator.json if it exists)")
+	f.StringVar(&ltPath, "agent-config", "", "agent config sent to every agent (default config/config.json if it exists)")
+	f.StringVar(&results, "results", "results", "the report goes to a coordinator-<time> folder here")
+	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status and /report here while running ("" to not)`)
+	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	return cmd.ExecuteContext(ctx)
+}
+
+func statusHandler(c *coordinator.Coordinator) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		st, _ := c.Status()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+	mux.HandleFunc("GET /report", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(c.Report())
+	})
+	return mux
+}

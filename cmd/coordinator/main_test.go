@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// TestDefaultConfigFile keeps config/coordinator.default.json equal to the code's defaults.
+func TestDefaultConfigFile(t *testing.T) {
+	var got coordinator.Config
+	if err := config.Load(filepath.Join("..", "..", "config", "coordinator.default.json"), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(coordinator.DefaultConfig(), got); diff != "" {
+		t.Errorf("config/coordinator.default.json differs from coordinator.DefaultConfig (-code +file):\n%s", diff)
+	}
+}
+
+// TestRun drives a real agent (its HTTP API) with noop users against mmsim, through run():
+// a target that never degrades up to MaxActiveUsers gives "supported users: >= 20" and a
+// report, with the embedded engine scraping the agent.
+func TestRun(t *testing.T) {
+	mm := mmsimtest.Start(t, nil)
+	mmsimtest.CreateTeam(t, mm.URL, mm.Config, "team1")
+	srv := agent.NewServer(agent.ServerOptions{})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	dir := t.TempDir()
+	cfg := coordinator.DefaultConfig()
+	cfg.ClusterConfig.Agents = []coordinator.AgentConfig{{Id: "lt0", ApiURL: hs.URL}}
+	cfg.ClusterConfig.MaxActiveUsers = 20
+	cfg.Search.HoldSec, cfg.Search.SettleSec = 3, 2
+	cfg.LogSettings.EnableConsole = false
+	lt := loadtest.DefaultConfig()
+	lt.ConnectionConfiguration.ServerURL = mm.URL
+	lt.UserControllerConfiguration.Type = "noop"
+	lt.UsersConfiguration.MaxActiveUsers = 20
+	write := func(name string, v any) string {
+		b, _ := json.Marshal(v)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"--config", write("coordinator.json", cfg), "--agent-config", write("config.json", lt),
+		"--results", dir, "--listen", "127.0.0.1:0"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	if !strings.HasSuffix(out.String(), "supported users: >= 20\n") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	m := regexp.MustCompile(`report: (\S+report.json)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no report path in:\n%s", out.String())
+	}
+	b, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r coordinator.Report
+	if err := json.Unmarshal(b, &r); err != nil || !r.AtLeast || r.SupportedUsers != 20 || len(r.Probes) != 1 || r.Probes[0].Throughput < 10 {
+		t.Fatalf("report: %+v, %v", r, err)
+	}
+}
+
+// TestRun_BadConfig names the field.
+func TestRun_BadConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(p, []byte(`{"NumUsersInc": 0, "Search": {"Strategy": "guess"}}`), 0o644)
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"--config", p}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "NumUsersInc") || !strings.Contains(err.Error(), "Search.Strategy") {
+		t.Fatalf("err %v", err)
+	}
+}
