@@ -110,7 +110,7 @@ func query(r *http.Request, allowed ...string) (map[string]string, error) {
 		return nil, err
 	}
 	for k := range q {
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			if len(allowed) == 0 {
 				return nil, errorf(http.StatusBadRequest, "query parameter %q: this call takes none", k)
 			}
@@ -133,15 +133,6 @@ func parseQuery(raw string) (map[string]string, error) {
 		out[k] = v[0]
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // amount parses the amount query parameter: an integer (not limited to 16 bits).

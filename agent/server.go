@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -234,13 +235,7 @@ func (s *Server) Destroy(id string) (Status, error) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.down = true
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range s.tests {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	ids := slices.Sorted(maps.Keys(s.tests))
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {

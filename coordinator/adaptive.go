@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/loadtest/loadtest/histogram"
 )
 
 // adaptive runs our search: probe, judge, decide, until Next says done or the budget ends.
@@ -29,7 +31,7 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 			return nil
 		}
 		if time.Now().After(budget) {
-			d = doneBudget(sc, probes)
+			d = done(analyze(sc, probes), probes, "the time budget ran out")
 			c.decided(d, len(probes))
 			c.printf("time budget of %ds spent: %s", s.TimeBudgetSec, d.Reason)
 			return nil
@@ -46,11 +48,6 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f",
 			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization)
 	}
-}
-
-func doneBudget(sc SearchConfig, probes []Probe) Decision {
-	d := done(analyze(sc, probes), probes, "the time budget ran out")
-	return d
 }
 
 // decided records a decision in the status and the report.
@@ -99,7 +96,7 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		return Probe{}, err
 	}
 	c.tick(ctx, "settle", nil) // drain what the settle recorded, so the hold starts clean
-	acc := window{hist: newSnapshot()}
+	acc := window{hist: histogram.Snapshot{}}
 	holdStart := time.Now()
 	p, err = c.hold(ctx, time.Duration(s.HoldSec)*time.Second, "hold", &acc)
 	problems = append(problems, p...)

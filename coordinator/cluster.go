@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -270,7 +272,7 @@ func (w window) requests() (int64, float64) {
 	var n int64
 	sum := 0.0
 	for k, s := range w.hist {
-		if len(k) > 6 && k[:6] == "route " {
+		if strings.HasPrefix(k, usermetrics.RoutePrefix) {
 			c := s.Hist.TotalCount()
 			n += c
 			sum += s.Hist.Mean() * float64(c)

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,7 +123,7 @@ func New(cfg *Config, ltConfig loadtest.Config, opts Options) (*Coordinator, err
 	agents := opts.Agents
 	if agents == nil {
 		for i, a := range cfg.ClusterConfig.Agents {
-			c, err := agent.NewClient(a.ApiURL, agent.ClientOptions{Token: firstNonEmpty(a.Token, opts.AgentToken)})
+			c, err := agent.NewClient(a.ApiURL, agent.ClientOptions{Token: cmp.Or(a.Token, opts.AgentToken)})
 			if err != nil {
 				return nil, fmt.Errorf("ClusterConfig.Agents[%d].ApiURL: %w", i, err)
 			}
@@ -141,15 +142,6 @@ func New(cfg *Config, ltConfig loadtest.Config, opts Options) (*Coordinator, err
 	c.cl = newCluster(agents, ltConfig, opts.Log)
 	c.report = newReport(c.cfg, ltConfig)
 	return c, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // Run starts the search. The channel is closed when it is done (answered, failed, or
@@ -230,7 +222,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 		for _, a := range c.cfg.ClusterConfig.Agents {
 			if a.ApiURL != "" {
 				eng.AddTarget(promengine.Target{Job: "loadtest-agents", URL: strings.TrimRight(a.ApiURL, "/") + "/metrics",
-					Token: firstNonEmpty(a.Token, c.opts.AgentToken)})
+					Token: cmp.Or(a.Token, c.opts.AgentToken)})
 			}
 		}
 		for _, t := range c.cfg.MonitorConfig.ScrapeTargets {

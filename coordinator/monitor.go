@@ -2,14 +2,14 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/loadtest/loadtest/internal/promengine"
 )
 
 // Querier evaluates a PromQL query at a time and returns its single value. A query with no
@@ -35,26 +35,17 @@ func (p promQuerier) Query(ctx context.Context, q string, ts time.Time) (float64
 	if err != nil {
 		return 0, err
 	}
-	var v float64
 	switch val := val.(type) {
 	case *model.Scalar:
-		v = float64(val.Value)
+		return promengine.One([]float64{float64(val.Value)})
 	case model.Vector:
-		switch len(val) {
-		case 0:
-			return 0, errors.New("the query returned no data")
-		case 1:
-			v = float64(val[0].Value)
-		default:
-			return 0, fmt.Errorf("the query returned %d series; a monitor query must return one (aggregate it with sum, max or avg)", len(val))
+		vs := make([]float64, len(val))
+		for i, s := range val {
+			vs[i] = float64(s.Value)
 		}
-	default:
-		return 0, fmt.Errorf("the query returned a %s; want an instant vector or a scalar", val.Type())
+		return promengine.One(vs)
 	}
-	if math.IsNaN(v) {
-		return 0, errors.New("the query returned NaN")
-	}
-	return v, nil
+	return 0, fmt.Errorf("the query returned a %s; want an instant vector or a scalar", val.Type())
 }
 
 // evaluate runs every query at ts, with its ranges set to window when window > 0. It

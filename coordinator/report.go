@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -89,13 +90,11 @@ func (r Report) clone() Report {
 	return r
 }
 
-func newSnapshot() histogram.Snapshot { return histogram.Snapshot{} }
-
 // quantiles returns the p50 and p99 of all requests in a window, in seconds.
 func (w window) quantiles() (float64, float64) {
 	all := histogram.Snapshot{}
 	for k, s := range w.hist {
-		if strings.HasPrefix(k, "route ") {
+		if strings.HasPrefix(k, usermetrics.RoutePrefix) {
 			all.Merge(histogram.Snapshot{"all": s})
 		}
 	}

@@ -5,12 +5,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -36,15 +36,10 @@ func main() {
 	}
 }
 
-// readOr reads path over the defaults in dst; an empty path reads def if it exists.
+// readOr reads path, or def if it exists, over the defaults in dst, and names what it used.
 func readOr(path, def string, dst any) (string, error) {
-	if path == "" {
-		if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
-			return "defaults", nil
-		}
-		path = def
-	}
-	return path, config.Load(path, dst)
+	used, err := config.LoadOptional(path, def, dst)
+	return cmp.Or(used, "defaults"), err
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

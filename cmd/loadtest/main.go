@@ -4,10 +4,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -39,17 +37,11 @@ func main() {
 // the defaults. It says which file it used.
 func loadConfig(path string, stderr io.Writer) (loadtest.Config, error) {
 	cfg := loadtest.DefaultConfig()
-	if path == "" {
-		if _, err := os.Stat(DefaultConfigPath); errors.Is(err, fs.ErrNotExist) {
-			return cfg, cfg.Validate()
-		}
-		path = DefaultConfigPath
+	used, err := config.LoadOptional(path, DefaultConfigPath, &cfg)
+	if err == nil && used != "" {
+		fmt.Fprintf(stderr, "loadtest: using %s\n", used)
 	}
-	if err := config.Load(path, &cfg); err != nil {
-		return cfg, err
-	}
-	fmt.Fprintf(stderr, "loadtest: using %s\n", path)
-	return cfg, nil
+	return cfg, err
 }
 
 // setup loads the config (see loadConfig), applies the overrides, validates it, and builds

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"strings"
@@ -33,6 +34,22 @@ func Load(path string, dst any) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
+}
+
+// LoadOptional is Load for the binaries' config flags: path if given, else def if that file
+// exists, else nothing (dst keeps its defaults and is validated). It returns the file it
+// read, or "".
+func LoadOptional(path, def string, dst any) (string, error) {
+	if path == "" {
+		if _, err := os.Stat(def); errors.Is(err, fs.ErrNotExist) {
+			if v, ok := dst.(Validator); ok {
+				return "", v.Validate()
+			}
+			return "", nil
+		}
+		path = def
+	}
+	return path, Load(path, dst)
 }
 
 // Decode reads one JSON value from r into dst with the same rules as Load: unknown fields are

@@ -112,3 +112,26 @@ func FuzzDecode(f *testing.F) {
 		_ = Decode(strings.NewReader(in), &s) // must not panic
 	})
 }
+
+// TestLoadOptional: the flag's file first, else the default path if it exists, else the
+// defaults (validated).
+func TestLoadOptional(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "def.json")
+	given := filepath.Join(dir, "given.json")
+	os.WriteFile(given, []byte(`{"Name":"given"}`), 0o644)
+	var v struct{ Name string }
+	if used, err := LoadOptional("", def, &v); err != nil || used != "" || v.Name != "" {
+		t.Fatalf("no files: %q %v %+v", used, err, v)
+	}
+	os.WriteFile(def, []byte(`{"Name":"def"}`), 0o644)
+	if used, err := LoadOptional("", def, &v); err != nil || used != def || v.Name != "def" {
+		t.Fatalf("default file: %q %v %+v", used, err, v)
+	}
+	if used, err := LoadOptional(given, def, &v); err != nil || used != given || v.Name != "given" {
+		t.Fatalf("given file: %q %v %+v", used, err, v)
+	}
+	if _, err := LoadOptional(filepath.Join(dir, "missing.json"), def, &v); err == nil {
+		t.Fatal("a missing file named by the flag is not an error")
+	}
+}

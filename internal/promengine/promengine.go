@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -101,11 +102,7 @@ func (e *Engine) AddTarget(t Target) {
 func (e *Engine) Health() map[string]error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string]error, len(e.health))
-	for k, v := range e.health {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(e.health)
 }
 
 // Run scrapes every target each interval until ctx is done. Scrapes of one round run
@@ -224,29 +221,34 @@ func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (float64, er
 	if res.Err != nil {
 		return 0, res.Err
 	}
-	var v float64
 	switch val := res.Value.(type) {
 	case promql.Scalar:
-		v = val.V
+		return One([]float64{val.V})
 	case promql.Vector:
-		switch len(val) {
-		case 0:
-			return 0, ErrEmpty
-		case 1:
-			if val[0].H != nil {
+		vs := make([]float64, len(val))
+		for i, s := range val {
+			if s.H != nil {
 				return 0, errors.New("the query returned a native histogram; want a number")
 			}
-			v = val[0].F
-		default:
-			return 0, fmt.Errorf("the query returned %d series; a monitor query must return one (aggregate it with sum, max or avg)", len(val))
+			vs[i] = s.F
 		}
-	default:
-		return 0, fmt.Errorf("the query returned a %s; want an instant vector or a scalar", res.Value.Type())
+		return One(vs)
 	}
-	if math.IsNaN(v) {
+	return 0, fmt.Errorf("the query returned a %s; want an instant vector or a scalar", res.Value.Type())
+}
+
+// One is the rule every monitor query's result must meet, from this engine or a Prometheus
+// server: exactly one value, and not NaN.
+func One(vs []float64) (float64, error) {
+	switch {
+	case len(vs) == 0:
+		return 0, ErrEmpty
+	case len(vs) > 1:
+		return 0, fmt.Errorf("the query returned %d series; a monitor query must return one (aggregate it with sum, max or avg)", len(vs))
+	case math.IsNaN(vs[0]):
 		return 0, ErrNaN
 	}
-	return v, nil
+	return vs[0], nil
 }
 
 // Close closes the TSDB and removes its directory.
