@@ -72,6 +72,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("--service-time %v: must be > 0", o.ServiceTime)
 	case o.Threshold <= 0:
 		return Result{}, fmt.Errorf("--threshold %v: must be > 0", o.Threshold)
+	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
+		return Result{}, fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
+	case o.Hold < 2*time.Second:
+		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
+	case o.MaxUsers <= 0:
+		return Result{}, fmt.Errorf("--max-users %d: must be > 0", o.MaxUsers)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()

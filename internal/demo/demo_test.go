@@ -68,3 +68,28 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestDemo_BadFlags: each bad flag is named before anything starts.
+func TestDemo_BadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		mutate func(*Options)
+		says   string
+	}{
+		{func(o *Options) { o.Workers = 0 }, "--workers 0"},
+		{func(o *Options) { o.ServiceTime = 0 }, "--service-time"},
+		{func(o *Options) { o.Threshold = -time.Second }, "--threshold"},
+		{func(o *Options) { o.Strategy = "guess" }, `--strategy "guess"`},
+		{func(o *Options) { o.Hold = time.Second }, "--hold 1s"},
+		{func(o *Options) { o.MaxUsers = 0 }, "--max-users 0"},
+	} {
+		o := DefaultOptions()
+		tc.mutate(&o)
+		var out strings.Builder
+		if _, err := Run(context.Background(), o, &out); err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("err %v; want one naming %s", err, tc.says)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%s: it started before rejecting the flag: %s", tc.says, out.String())
+		}
+	}
+}
