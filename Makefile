@@ -9,7 +9,7 @@ STATICCHECK_VERSION ?= v0.8.2
 .PHONY: test deps check fmt vet staticcheck unit build bench-mmsim bench-agent seed-curl
 
 # Programs the tests run, installed from the distribution when missing (CI starts bare).
-APT_TOOLS ?= curl
+APT_TOOLS ?= curl prometheus chromium
 
 test: deps check unit
 

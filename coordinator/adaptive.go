@@ -124,11 +124,16 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	return pr, nil
 }
 
-// evaluateHolding evaluates the queries; while they fail (error, no data, NaN) it holds,
-// trying again every second, and gives up after QueryFailureTimeoutSec.
+// evaluateHolding evaluates the queries at the hold's end; while they fail (error, no data,
+// NaN) it holds the users where they are and tries again every second, at the time of the
+// try (the window then still covers only this user count: a Prometheus that has not yet
+// scraped the hold catches up), and gives up after QueryFailureTimeoutSec.
 func (c *Coordinator) evaluateHolding(ctx context.Context, q Querier, at time.Time, window time.Duration) ([]float64, error) {
 	deadline := time.Now().Add(time.Duration(c.cfg.MonitorConfig.QueryFailureTimeoutSec) * time.Second)
-	for {
+	for first := true; ; first = false {
+		if !first {
+			at = time.Now()
+		}
 		values, err := evaluate(ctx, q, c.cfg.MonitorConfig.Queries, at, window)
 		if err == nil {
 			return values, nil

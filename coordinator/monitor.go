@@ -64,7 +64,7 @@ func evaluate(ctx context.Context, q Querier, qs []Query, ts time.Time, window t
 		v, err := q.Query(qctx, expr, ts)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %w", i, query.Description, err)
+			return nil, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %s at %s: %w", i, query.Description, expr, ts.Format(time.RFC3339Nano), err)
 		}
 		out[i] = v
 	}

@@ -1,0 +1,151 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadtest/loadtest/internal/testtools"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// sampleReport is a search's report as a run writes it: 20, 40, 80 users pass, 160 fails,
+// 110 passes, 115 fails; one point a second with latency that turns up past 110 users.
+func sampleReport() Report {
+	cfg := DefaultConfig()
+	r := newReport(cfg, loadtest.DefaultConfig())
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	r.StartTime = t0
+	steps := []struct {
+		users   int
+		verdict Verdict
+	}{{20, Pass}, {40, Pass}, {80, Pass}, {160, Fail}, {110, Pass}, {115, Fail}}
+	now := t0
+	for _, st := range steps {
+		mean := 0.02 + math.Max(0, float64(st.users-100)/100)
+		for i := range 20 {
+			phase := "hold"
+			if i < 5 {
+				phase = "settle"
+			}
+			r.Series = append(r.Series, Second{Time: now, Users: st.users, Phase: phase, Throughput: math.Min(float64(st.users), 100),
+				MeanLatency: mean, P50: mean * 0.8, P99: mean * 3, Utilization: 0.05})
+			now = now.Add(time.Second)
+		}
+		r.Probes = append(r.Probes, Probe{Users: st.users, Verdict: st.verdict, Reason: string(st.verdict), Values: []float64{mean},
+			Throughput: math.Min(float64(st.users), 100), MeanLatency: mean})
+		r.Decisions = append(r.Decisions, TimedDecision{Time: now, Decision: Decision{Users: st.users, Phase: "bracket", Reason: "test"}})
+	}
+	r.StopTime = now
+	r.setResult(Decision{Done: true, Reason: "bracket [110, 115) is within 5%", Result: Result{SupportedUsers: 110, Bracket: [2]int{110, 115}, Knee: 100}})
+	return r
+}
+
+// TestReport_Write: report.json holds what the search saw and reads back the same; the HTML
+// carries the answer, a chart per series and a row per probe.
+func TestReport_Write(t *testing.T) {
+	r := sampleReport()
+	dir := filepath.Join(t.TempDir(), "results")
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.SupportedUsers != 110 || back.Bracket != [2]int{110, 115} || len(back.Probes) != 6 || len(back.Series) != 120 || len(back.Thresholds) != 4 {
+		t.Fatalf("report.json: %d users, bracket %v, %d probes, %d seconds", back.SupportedUsers, back.Bracket, len(back.Probes), len(back.Series))
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(html), "<svg"); n != 4 {
+		t.Errorf("%d charts; want 4 (users, latency, throughput, utilization)", n)
+	}
+	if n := strings.Count(string(html), "<circle"); n != 6 {
+		t.Errorf("%d probe marks; want 6", n)
+	}
+	for _, want := range []string{"supported users: 110", `class="fail"`, "Average client request duration threshold 0.1 s"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}
+
+// TestReport_RendersInChromium renders report.html in headless Chromium and checks the
+// screenshot: the charts' lines, the verdict marks and the threshold are painted.
+func TestReport_RendersInChromium(t *testing.T) {
+	chromium := testtools.Require(t, "chromium", "chromium")
+	dir := t.TempDir()
+	r := sampleReport()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "report.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append(append([]string(nil), testtools.ChromiumFlags...), "--user-data-dir="+filepath.Join(dir, "profile"),
+		"--window-size=1000,1500", "--screenshot="+shot, "file://"+filepath.Join(dir, "report.html"))
+	if out, err := exec.CommandContext(ctx, chromium, args...).CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != 1500 {
+		t.Fatalf("screenshot %v; want 1000x1500", b)
+	}
+	if os.Getenv("LOADTEST_KEEP_SCREENSHOT") != "" {
+		b, _ := os.ReadFile(shot)
+		_ = os.WriteFile(os.Getenv("LOADTEST_KEEP_SCREENSHOT"), b, 0o644)
+	}
+	for _, c := range []struct {
+		what    string
+		r, g, b uint8
+		min     int
+	}{
+		{"the users and mean-latency lines (#2a6fdb)", 0x2a, 0x6f, 0xdb, 400},
+		{"the pass marks and p50 line (#1a9641)", 0x1a, 0x96, 0x41, 200},
+		{"the fail marks, p99 line and thresholds (#d7191c)", 0xd7, 0x19, 0x1c, 200},
+		{"the throughput line (#7b3294)", 0x7b, 0x32, 0x94, 100},
+	} {
+		if n := countNear(img, c.r, c.g, c.b); n < c.min {
+			t.Errorf("%s: %d pixels painted; want >= %d", c.what, n, c.min)
+		}
+	}
+}
+
+// countNear counts the pixels within a small distance of a colour (antialiasing blends edges).
+func countNear(img image.Image, r, g, b uint8) int {
+	n := 0
+	bd := img.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			pr, pg, pb, _ := img.At(x, y).RGBA()
+			d := math.Abs(float64(pr>>8)-float64(r)) + math.Abs(float64(pg>>8)-float64(g)) + math.Abs(float64(pb>>8)-float64(b))
+			if d < 40 {
+				n++
+			}
+		}
+	}
+	return n
+}
