@@ -117,6 +117,9 @@ func (s *Simulative) Run(ctx context.Context) error {
 	for {
 		wait *= time.Duration(1 << min(fails, 5))
 		planned := time.Now().Add(wait)
+		// freeAt is when the last event or periodic handler returned: the time they spent
+		// waiting on the server is the target's, not schedule lag of the agent's.
+		freeAt := time.Time{}
 		t := time.NewTimer(wait)
 	waiting:
 		for {
@@ -133,13 +136,15 @@ func (s *Simulative) Run(ctx context.Context) error {
 				}
 				s.env.Metrics.EventReceived()
 				s.onEvent(ctx, *ev)
+				freeAt = time.Now()
 			case <-periodic.C:
 				s.periodic(ctx)
+				freeAt = time.Now()
 			case <-t.C:
 				break waiting
 			}
 		}
-		s.env.Metrics.ObserveLag(time.Since(planned))
+		s.env.Metrics.ObserveLag(time.Since(later(planned, freeAt)))
 		start := time.Now()
 		err := simulativeActions[name](s, ctx)
 		if ctx.Err() != nil {
@@ -472,4 +477,12 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		}
 	}
 	return nil
+}
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/internal/populate"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
@@ -35,6 +36,7 @@ type Options struct {
 	StartUsers  int // the first probe (0: automatic)
 	TimeBudget  time.Duration
 	Strategy    string
+	Users       string // "noop" (one request, then 1 s) or "simulative" (Mattermost users)
 	ResultsDir  string // the report goes to ResultsDir/demo-<time>
 	Log         *slog.Logger
 }
@@ -44,13 +46,35 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{Workers: 4, ServiceTime: 10 * time.Millisecond, Threshold: 100 * time.Millisecond, MaxUsers: 2000,
 		Hold: 10 * time.Second, Settle: 3 * time.Second, RampRate: 100, TimeBudget: 15 * time.Minute,
-		Strategy: "adaptive", ResultsDir: "results"}
+		Strategy: "adaptive", Users: "noop", ResultsDir: "results"}
 }
 
 // Truth is the users the capacity model supports for noop users: W (T + Z) / S, with Z the
 // noop think time (the operational laws: at saturation X = W/S and R = N/X - Z).
 func (o Options) Truth() float64 {
 	return float64(o.Workers) * (o.Threshold.Seconds() + 1) / o.ServiceTime.Seconds()
+}
+
+// TruthMeasured is the users the capacity model supports for users whose behaviour is not
+// known in advance: W/S x (T + Z), with each user's think time per request Z = 1/λ - R0
+// measured over the passing probes (λ their requests per second per user, R0 their mean
+// latency; passing probes queue little, so neither moves much with the users). 0 when no
+// probe passed with throughput.
+func (o Options) TruthMeasured(probes []coordinator.Probe) (truth, lambda, r0 float64) {
+	var users, reqs, latency float64
+	for _, p := range probes {
+		if p.Verdict == coordinator.Pass && p.Throughput > 0 {
+			users += float64(p.Users)
+			reqs += p.Throughput
+			latency += p.MeanLatency * p.Throughput
+		}
+	}
+	if reqs == 0 {
+		return 0, 0, 0
+	}
+	lambda, r0 = reqs/users, latency/reqs
+	xmax := float64(o.Workers) / o.ServiceTime.Seconds()
+	return xmax * (o.Threshold.Seconds() + 1/lambda - r0), lambda, r0
 }
 
 // Result is what the demo found.
@@ -74,6 +98,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("--threshold %v: must be > 0", o.Threshold)
 	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
 		return Result{}, fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
+	case o.Users != "noop" && o.Users != "simulative":
+		return Result{}, fmt.Errorf(`--users %q: must be "noop" or "simulative"`, o.Users)
 	case o.Hold < 2*time.Second:
 		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
 	case o.MaxUsers <= 0:
@@ -103,7 +129,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}
 	wg.Go(func() { _ = mm.Serve(sctx, apiLn, metricsLn) })
 	targetURL := "http://" + apiLn.Addr().String()
-	if err := createTeam(ctx, targetURL, mcfg); err != nil {
+	if o.Users == "simulative" { // teams, channels and users for them to work in
+		pop := loadtest.DefaultConfig()
+		pop.ConnectionConfiguration.ServerURL = targetURL
+		if _, err := populate.Run(ctx, populate.Options{Instance: pop.InstanceConfiguration, Connection: pop.ConnectionConfiguration,
+			AgentID: "demo", Seed: 1, Out: io.Discard, Log: o.Log}); err != nil {
+			return Result{}, fmt.Errorf("demo: populate mmsim: %w", err)
+		}
+	} else if err := createTeam(ctx, targetURL, mcfg); err != nil {
 		return Result{}, err
 	}
 
@@ -124,7 +157,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	lt.ConnectionConfiguration.WebSocketURL = "ws://" + apiLn.Addr().String()
 	lt.ConnectionConfiguration.MaxIdleConns = o.MaxUsers
 	lt.ConnectionConfiguration.MaxIdleConnsPerHost = o.MaxUsers
-	lt.UserControllerConfiguration.Type = "noop"
+	lt.UserControllerConfiguration.Type = o.Users
 	lt.UsersConfiguration.MaxActiveUsers = o.MaxUsers
 	lt.LogSettings.EnableConsole = false
 
@@ -142,9 +175,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	cfg.LogSettings.EnableConsole = false
 
 	truth := o.Truth()
-	fmt.Fprintf(out, "demo: mmsim on %s with %d workers x %v (at most %.0f requests/s); noop users (1 s think time); mean-latency threshold %v\n",
-		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), o.Threshold)
-	fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v)...\n", truth, o.Strategy, o.Hold)
+	who := map[string]string{"noop": "noop users (1 s think time)", "simulative": "simulative users"}[o.Users]
+	fmt.Fprintf(out, "demo: mmsim on %s with %d workers x %v (at most %.0f requests/s); %s; mean-latency threshold %v\n",
+		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), who, o.Threshold)
+	if o.Users == "noop" {
+		fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v)...\n", truth, o.Strategy, o.Hold)
+	} else {
+		fmt.Fprintf(out, "demo: the model's answer, W/S x (T + 1/λ - R0), comes from the users' request rate λ measured over the passing probes; searching (%s, hold %v)...\n", o.Strategy, o.Hold)
+	}
 	c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: o.Log, Progress: out, Agents: []coordinator.Agent{srv.LoadTest("demo")}})
 	if err != nil {
 		return Result{}, err
@@ -160,8 +198,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		_ = c.Stop()
 	}
 	rep := c.Report()
+	if o.Users == "noop" {
+		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, noop users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Threshold)
+	} else {
+		var lambda, r0 float64
+		truth, lambda, r0 = o.TruthMeasured(rep.Probes)
+		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, simulative users measured at %.3f requests/s each with a mean latency of %.1f ms over the passing probes, mean latency <= %v",
+			o.Workers, o.ServiceTime, lambda, 1000*r0, o.Threshold)
+	}
 	rep.Extra["model_supported_users"] = math.Round(truth*10) / 10
-	rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, noop users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Threshold)
 	dir := filepath.Join(o.ResultsDir, "demo-"+time.Now().Format("20060102-150405"))
 	if err := rep.Write(dir); err != nil {
 		return Result{}, fmt.Errorf("write the report: %w", err)

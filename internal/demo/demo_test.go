@@ -79,6 +79,7 @@ func TestDemo_BadFlags(t *testing.T) {
 		{func(o *Options) { o.ServiceTime = 0 }, "--service-time"},
 		{func(o *Options) { o.Threshold = -time.Second }, "--threshold"},
 		{func(o *Options) { o.Strategy = "guess" }, `--strategy "guess"`},
+		{func(o *Options) { o.Users = "bots" }, `--users "bots"`},
 		{func(o *Options) { o.Hold = time.Second }, "--hold 1s"},
 		{func(o *Options) { o.MaxUsers = 0 }, "--max-users 0"},
 	} {
@@ -91,5 +92,24 @@ func TestDemo_BadFlags(t *testing.T) {
 		if out.Len() != 0 {
 			t.Errorf("%s: it started before rejecting the flag: %s", tc.says, out.String())
 		}
+	}
+}
+
+// TestTruthMeasured: λ and R0 come from the passing probes only, weighted by their requests.
+func TestTruthMeasured(t *testing.T) {
+	o := DefaultOptions() // 400 requests/s, T = 100 ms
+	probes := []coordinator.Probe{
+		{Users: 100, Verdict: coordinator.Pass, Throughput: 10, MeanLatency: 0.010},
+		{Users: 300, Verdict: coordinator.Pass, Throughput: 30, MeanLatency: 0.030},
+		{Users: 600, Verdict: coordinator.Fail, Throughput: 40, MeanLatency: 2},
+		{Users: 800, Verdict: coordinator.Invalid, Throughput: 1, MeanLatency: 9},
+	}
+	truth, lambda, r0 := o.TruthMeasured(probes)
+	// λ = 40/400 = 0.1 /s, R0 = (10x0.01 + 30x0.03)/40 = 0.025 s: 400 x (0.1 + 10 - 0.025) = 4030.
+	if math.Abs(lambda-0.1) > 1e-9 || math.Abs(r0-0.025) > 1e-9 || math.Abs(truth-4030) > 1e-6 {
+		t.Fatalf("truth %v, λ %v, R0 %v; want 4030, 0.1, 0.025", truth, lambda, r0)
+	}
+	if truth, _, _ := o.TruthMeasured(probes[2:]); truth != 0 {
+		t.Fatalf("no pass: truth %v; want 0", truth)
 	}
 }
