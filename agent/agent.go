@@ -58,6 +58,9 @@ type Interval struct {
 	ActiveUsers int                `json:"active_users"` // at the end of the interval
 	Utilization float64            `json:"utilization"`  // the agent's, over the interval
 	Histograms  histogram.Snapshot `json:"histograms"`
+	// Counters are what users added to each named counter in the interval (scripts'
+	// inc_counter); absent when nothing was.
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // MetricsPage answers "what was recorded after interval Since": the intervals Since+1 up to

@@ -49,12 +49,13 @@ type loadTest struct {
 // storedInterval is an Interval whose histograms are already encoded: cheap to keep, and
 // sent as they are.
 type storedInterval struct {
-	Seq         uint64          `json:"seq"`
-	Start       time.Time       `json:"start"`
-	End         time.Time       `json:"end"`
-	ActiveUsers int             `json:"active_users"`
-	Utilization float64         `json:"utilization"`
-	Histograms  json.RawMessage `json:"histograms"`
+	Seq         uint64           `json:"seq"`
+	Start       time.Time        `json:"start"`
+	End         time.Time        `json:"end"`
+	ActiveUsers int              `json:"active_users"`
+	Utilization float64          `json:"utilization"`
+	Histograms  json.RawMessage  `json:"histograms"`
+	Counters    map[string]int64 `json:"counters,omitempty"`
 }
 
 // newLoadTest builds a load test from a validated config. It starts the interval loop, which
@@ -76,6 +77,9 @@ func newLoadTest(runCtx context.Context, id string, cfg loadtest.Config, newUser
 	eng, err := loadtest.New(loadtest.Options{InitialActiveUsers: cfg.UsersConfiguration.InitialActiveUsers,
 		MaxActiveUsers: cfg.UsersConfiguration.MaxActiveUsers}, newUser, lt.log, wrapped)
 	if err != nil {
+		if lt.env != nil {
+			lt.env.Close()
+		}
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
 	lt.eng = eng
@@ -115,7 +119,7 @@ func (lt *loadTest) flush() {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	lt.ring = append(lt.ring, storedInterval{Seq: lt.next, Start: lt.lastStart, End: now,
-		ActiveUsers: users, Utilization: util, Histograms: b})
+		ActiveUsers: users, Utilization: util, Histograms: b, Counters: lt.m.TakeCounters()})
 	if len(lt.ring) > keepIntervals {
 		lt.ring = append(lt.ring[:0], lt.ring[len(lt.ring)-keepIntervals:]...)
 	}

@@ -44,11 +44,12 @@ type ConnectionConfiguration struct {
 
 // UserControllerConfiguration chooses the users' behaviour.
 type UserControllerConfiguration struct {
-	Type              string             // "simulative", "simple" or "noop"
+	Type              string             // "simulative", "simple", "noop" or "script"
 	RatesDistribution []RateDistribution // shares of users by think-time multiplier; empty: all 1
 	ServerVersion     string             // overrides the version read from the server; empty: read it
 	Simulative        SimulativeConfig   // the simulative users' think times and action weights
 	Simple            SimpleConfig       // the simple users' cycle of actions
+	Script            ScriptConfig       // the scripted users' scripts (Type "script")
 }
 
 // RateDistribution is a share of users whose think times are multiplied by ThinkTimeMultiplier:
@@ -136,7 +137,7 @@ func (c *Config) Validate() error {
 	ck.Check(cc.RequestTimeoutMilliseconds >= 0, "ConnectionConfiguration.RequestTimeoutMilliseconds", cc.RequestTimeoutMilliseconds, "must be >= 0")
 
 	uc := c.UserControllerConfiguration
-	ck.Check(config.OneOf(uc.Type, "simulative", "simple", "noop"), "UserControllerConfiguration.Type", uc.Type, `must be "simulative", "simple" or "noop"`)
+	ck.Check(config.OneOf(uc.Type, "simulative", "simple", "noop", "script"), "UserControllerConfiguration.Type", uc.Type, `must be "simulative", "simple", "noop" or "script"`)
 	sum := 0.0
 	for i, r := range uc.RatesDistribution {
 		field := fmt.Sprintf("UserControllerConfiguration.RatesDistribution[%d]", i)
@@ -148,6 +149,9 @@ func (c *Config) Validate() error {
 	ck.Check(len(uc.RatesDistribution) == 0 || math.Abs(sum-1) < 1e-9, "UserControllerConfiguration.RatesDistribution", sum, "percentages must add up to 1")
 	ck.Add("UserControllerConfiguration.Simulative", uc.Simulative.Validate())
 	ck.Add("UserControllerConfiguration.Simple", uc.Simple.Validate())
+	if uc.Type == "script" {
+		ck.Add("UserControllerConfiguration.Script", uc.Script.Validate())
+	}
 
 	ic := c.InstanceConfiguration
 	ck.Check(ic.NumUsers >= 3, "InstanceConfiguration.NumUsers", ic.NumUsers, "must be >= 3 (group channels need three)")
@@ -188,5 +192,6 @@ func (c Config) Redacted() Config {
 	c.UserControllerConfiguration.RatesDistribution = append([]RateDistribution(nil), c.UserControllerConfiguration.RatesDistribution...)
 	c.UserControllerConfiguration.Simulative.ActionWeights = maps.Clone(c.UserControllerConfiguration.Simulative.ActionWeights)
 	c.UserControllerConfiguration.Simple.Actions = slices.Clone(c.UserControllerConfiguration.Simple.Actions)
+	c.UserControllerConfiguration.Script.Scripts = slices.Clone(c.UserControllerConfiguration.Script.Scripts)
 	return c
 }

@@ -120,6 +120,12 @@ func TestRun_BadInput(t *testing.T) {
 	_ = os.WriteFile(bad, []byte(`{"UsersConfiguration": {"MaxActiveUsers": 0}}`), 0o600)
 	typo := filepath.Join(dir, "typo.json")
 	_ = os.WriteFile(typo, []byte(`{"ConnectionConfiguration": {"ServerUrl2": "x"}}`), 0o600)
+	script := filepath.Join(dir, "script.json")
+	_ = os.WriteFile(script, []byte(`{"UserControllerConfiguration": {"Type": "script", "Script": {"Scripts": [
+		{"Name": "broken", "Source": "def main():\n    get('/')\n    x = \n"}]}}}`), 0o600)
+	missing := filepath.Join(dir, "missing.json")
+	_ = os.WriteFile(missing, []byte(`{"UserControllerConfiguration": {"Type": "script", "Script": {"Scripts": [
+		{"Name": "gone", "File": "gone.star"}]}}}`), 0o600)
 	rates := filepath.Join(dir, "rates.json")
 	_ = os.WriteFile(rates, []byte(`{"UserControllerConfiguration": {"Type": "noop", "RatesDistribution": [{"Rate": 1, "Percentage": 0.5}]}}`), 0o600)
 	for _, tc := range []struct {
@@ -129,9 +135,11 @@ func TestRun_BadInput(t *testing.T) {
 		{[]string{"--config", bad}, "UsersConfiguration.MaxActiveUsers: must be > 0, got 0"},
 		{[]string{"--config", typo}, `unknown field "ServerUrl2"`},
 		{[]string{"--config", rates}, "percentages must add up to 1, got 0.5"},
+		{[]string{"--config", script}, "UserControllerConfiguration.Script.Scripts[0].Source: script broken: line 3 col 9: got newline, want primary expression"},
+		{[]string{"--config", missing}, "UserControllerConfiguration.Script.Scripts[0].File: must be a readable file"},
 		{[]string{"--server-url", "localhost:8065"}, "ConnectionConfiguration.ServerURL: must be an http(s):// URL"},
 		{[]string{"--server-url", "http://127.0.0.1:1"}, "does not answer GET /api/v4/system/ping"},
-		{[]string{"--type", "robot"}, `UserControllerConfiguration.Type: must be "simulative", "simple" or "noop", got "robot"`},
+		{[]string{"--type", "robot"}, `UserControllerConfiguration.Type: must be "simulative", "simple", "noop" or "script", got "robot"`},
 		{[]string{"-n", "0", "--server-url", "http://127.0.0.1:1"}, "users must be > 0"},
 		{[]string{"-d", "soon"}, `invalid argument "soon"`},
 	} {
@@ -151,5 +159,32 @@ func TestDefaultConfigFile(t *testing.T) {
 	}
 	if diff := cmp.Diff(loadtest.DefaultConfig(), got); diff != "" {
 		t.Errorf("config/config.default.json differs from loadtest.DefaultConfig (-code +file):\n%s", diff)
+	}
+}
+
+// TestRun_ExampleScripts runs the shipped example scripts (examples/scripts/config.json)
+// against mmsim, as a user would: all three kinds of users run, without errors.
+func TestRun_ExampleScripts(t *testing.T) {
+	base := target(t)
+	sumPath := filepath.Join(t.TempDir(), "summary.json")
+	var out syncBuffer
+	err := run(context.Background(), []string{"--config", "../../examples/scripts/config.json", "--server-url", base,
+		"-n", "8", "-d", "4500ms", "--summary", sumPath}, &out, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	s := readSummary(t, sumPath)
+	if s.UserErrors != 0 || s.Errors != 0 {
+		t.Errorf("%d user errors, %d request errors; want none:\n%s", s.UserErrors, s.Errors, out.String())
+	}
+	got := map[string]int64{}
+	for _, r := range append(append(s.Routes, s.Other...), s.Actions...) {
+		got[r.Key] = r.Count
+	}
+	for _, key := range []string{"POST create", "DELETE delete", "GET channel posts", "WS websocket", "POST send",
+		"timing crud", "timing open channel", "timing delivery", "phase headers", "script rest-api", "script rest-api (intended)"} {
+		if got[key] == 0 {
+			t.Errorf("nothing recorded under %q; recorded: %v", key, got)
+		}
 	}
 }

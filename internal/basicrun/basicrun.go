@@ -47,6 +47,7 @@ type Summary struct {
 	SaturatedIntervals int                 `json:"saturated_intervals"`
 	Actions            []histogram.Summary `json:"actions"`
 	Routes             []histogram.Summary `json:"routes"`
+	Other              []histogram.Summary `json:"other,omitempty"` // request phases and scripts' custom timings
 }
 
 // Run runs the users until the duration ends or ctx is done (Ctrl-C), then prints and returns
@@ -167,6 +168,8 @@ func summarize(snap histogram.Snapshot, users int, d time.Duration, interrupted 
 			sum.Routes = append(sum.Routes, row)
 			sum.Requests += row.Count
 			sum.Errors += row.Errors
+		case row.Key != "requests":
+			sum.Other = append(sum.Other, row)
 		}
 	}
 	return sum
@@ -182,7 +185,7 @@ func printSummary(out io.Writer, s Summary) {
 	for _, part := range []struct {
 		title string
 		rows  []histogram.Summary
-	}{{"action", s.Actions}, {"route", s.Routes}} {
+	}{{"action", s.Actions}, {"route", s.Routes}, {"timing", s.Other}} {
 		if len(part.rows) == 0 {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 )
@@ -18,6 +19,12 @@ import (
 // Validator is implemented by configuration types that can check themselves once loaded.
 type Validator interface {
 	Validate() error
+}
+
+// FileReader is implemented by configuration types that name other files (scripts, say),
+// relative to the config file: Load calls ReadFiles with the file's folder before Validate.
+type FileReader interface {
+	ReadFiles(dir string) error
 }
 
 // Load reads the JSON file at path into dst and validates it. Field names match as
@@ -30,7 +37,7 @@ func Load(path string, dst any) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if err := Decode(bytes.NewReader(data), dst); err != nil {
+	if err := decode(data, dst, filepath.Dir(path)); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
@@ -59,6 +66,11 @@ func Decode(r io.Reader, dst any) error {
 	if err != nil {
 		return err
 	}
+	return decode(data, dst, "")
+}
+
+// decode is Decode; when dir is set, files the config names are read from there.
+func decode(data []byte, dst any, dir string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -66,6 +78,11 @@ func Decode(r io.Reader, dst any) error {
 	}
 	if dec.More() {
 		return fmt.Errorf("unexpected data after the JSON value at %s", position(data, dec.InputOffset()))
+	}
+	if f, ok := dst.(FileReader); ok && dir != "" {
+		if err := f.ReadFiles(dir); err != nil {
+			return err
+		}
 	}
 	if v, ok := dst.(Validator); ok {
 		return v.Validate()

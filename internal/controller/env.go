@@ -4,6 +4,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/internal/script"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
@@ -28,6 +30,7 @@ type Env struct {
 	Metrics *usermetrics.Metrics
 	Log     *slog.Logger
 	http    *http.Client // shared pool, or nil for a pool per user
+	script  *script.Runtime
 }
 
 // NewEnv builds the shared environment of an agent's users.
@@ -159,14 +162,48 @@ func Factory(e *Env) (loadtest.NewUserFunc, error) {
 			s.simple = actions
 			return s, nil
 		}, nil
+	case "script":
+		rt, err := e.scriptRuntime()
+		if err != nil {
+			return nil, err
+		}
+		e.script = rt
+		return func(id int) (loadtest.User, error) { return rt.NewUser(id), nil }, nil
 	default:
 		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"simulative\" or \"noop\"", t)
 	}
 }
 
+// scriptRuntime compiles the configured scripts and builds their runtime.
+func (e *Env) scriptRuntime() (*script.Runtime, error) {
+	sc := e.Config.UserControllerConfiguration.Script
+	o := script.Options{AgentID: e.AgentID, Targets: sc.Targets, Metrics: e.Metrics, Log: e.Log,
+		MaxSteps: sc.MaxStepsBetweenCalls, MaxResponseBytes: sc.MaxResponseBytes, MemoryLimit: uint64(sc.MemoryLimitMB) << 20}
+	if len(o.Targets) == 0 {
+		o.Targets = []string{e.Config.ConnectionConfiguration.ServerURL}
+	}
+	if e.http != nil {
+		o.HTTP = func() *http.Client { return e.http }
+	} else {
+		o.HTTP, o.PerUserPool = e.newHTTP, true
+	}
+	for i, s := range sc.Scripts {
+		p, err := script.Compile(s.Name, s.Source)
+		if err != nil {
+			return nil, fmt.Errorf("UserControllerConfiguration.Script.Scripts[%d]: %w", i, err)
+		}
+		o.Scripts = append(o.Scripts, script.Script{Program: p, Params: s.Params, Share: cmp.Or(s.Share, 1),
+			Pace: time.Duration(s.PaceMs) * time.Millisecond})
+	}
+	return script.NewRuntime(o)
+}
+
 // Close closes the idle connections of the agent's shared pool, if it has one. Call it when
 // the users are gone.
 func (e *Env) Close() {
+	if e.script != nil {
+		e.script.Close()
+	}
 	if e.http != nil {
 		e.http.CloseIdleConnections()
 	}

@@ -39,6 +39,7 @@ type Metrics struct {
 	actions   *prometheus.CounterVec
 	lag       prometheus.Histogram
 	util      *utilization
+	counters  counters
 }
 
 // New registers the metrics in reg (nil: not exported) and records histograms in rec.
