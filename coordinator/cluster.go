@@ -235,6 +235,31 @@ type window struct {
 	seconds     float64 // the longest span any agent covered
 	utilization float64 // the highest any agent reported
 	missed      uint64
+	counters    map[string]int64   // scripts' counters, summed
+	agentUtil   map[string]float64 // each agent's highest utilization
+}
+
+// add merges o into w.
+func (w *window) add(o window) {
+	if w.hist == nil {
+		w.hist = histogram.Snapshot{}
+	}
+	w.hist.Merge(o.hist)
+	w.seconds += o.seconds
+	w.utilization = max(w.utilization, o.utilization)
+	w.missed += o.missed
+	for k, n := range o.counters {
+		if w.counters == nil {
+			w.counters = map[string]int64{}
+		}
+		w.counters[k] += n
+	}
+	for k, u := range o.agentUtil {
+		if w.agentUtil == nil {
+			w.agentUtil = map[string]float64{}
+		}
+		w.agentUtil[k] = max(w.agentUtil[k], u)
+	}
 }
 
 // drain reads every up agent's metrics intervals since its cursor and merges them.
@@ -249,7 +274,7 @@ func (c *cluster) drain(ctx context.Context) (window, []string) {
 		return err
 	})
 	problems := c.markDown(errs)
-	w := window{hist: histogram.Snapshot{}}
+	w := window{hist: histogram.Snapshot{}, agentUtil: map[string]float64{}}
 	for i, p := range pages {
 		if errs[i] != nil || !c.state[i].up {
 			continue
@@ -257,10 +282,18 @@ func (c *cluster) drain(ctx context.Context) (window, []string) {
 		c.state[i].cursor = p.Cursor
 		w.missed += p.Missed
 		span := 0.0
+		id := c.agents[i].ID()
 		for _, iv := range p.Intervals {
 			w.hist.Merge(iv.Histograms)
 			span += iv.End.Sub(iv.Start).Seconds()
 			w.utilization = max(w.utilization, iv.Utilization)
+			w.agentUtil[id] = max(w.agentUtil[id], iv.Utilization)
+			for k, n := range iv.Counters {
+				if w.counters == nil {
+					w.counters = map[string]int64{}
+				}
+				w.counters[k] += n
+			}
 		}
 		w.seconds = max(w.seconds, span)
 	}

@@ -97,6 +97,7 @@ type Coordinator struct {
 	log  *slog.Logger
 	out  io.Writer
 	cl   *cluster
+	plan *Plan // nil: a capacity search
 
 	mu     sync.Mutex
 	status Status // guarded by mu
@@ -202,6 +203,14 @@ func (c *Coordinator) printf(format string, args ...any) {
 // run is the search: it starts the agents and the monitor, runs the strategy, and shuts the
 // agents down.
 func (c *Coordinator) run(ctx context.Context) error {
+	if c.plan != nil {
+		c.printf("starting the load test on %d agents", len(c.cl.agents))
+		if err := c.cl.start(ctx); err != nil {
+			return fmt.Errorf("start the agents: %w", err)
+		}
+		defer c.shutdown()
+		return c.runPlan(ctx)
+	}
 	q := c.opts.Querier
 	var wg sync.WaitGroup
 	mctx, stopMonitor := context.WithCancel(context.Background())
@@ -237,16 +246,19 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.cl.start(ctx); err != nil {
 		return fmt.Errorf("start the agents: %w", err)
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c.printf("stopping the agents' users")
-		c.cl.shutdown(sctx)
-	}()
+	defer c.shutdown()
 	if c.cfg.Search.Strategy == "fixed-step" {
 		return c.fixedStep(ctx, q)
 	}
 	return c.adaptive(ctx, q)
+}
+
+// shutdown stops the agents' users and destroys their load tests.
+func (c *Coordinator) shutdown() {
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c.printf("stopping the agents' users")
+	c.cl.shutdown(sctx)
 }
 
 // finish freezes the status and the report.
@@ -271,10 +283,7 @@ func (c *Coordinator) tick(ctx context.Context, phase string, acc *window) []str
 	health, users, errs, p1 := c.cl.status(ctx)
 	w, p2 := c.cl.drain(ctx)
 	if acc != nil {
-		acc.hist.Merge(w.hist)
-		acc.seconds += w.seconds
-		acc.utilization = max(acc.utilization, w.utilization)
-		acc.missed += w.missed
+		acc.add(w)
 	}
 	n, mean := w.requests()
 	sec := Second{Time: time.Now(), Users: users, Phase: phase, Utilization: w.utilization, MeanLatency: mean}

@@ -44,6 +44,12 @@ type Report struct {
 	Series    []Second        `json:"Series"` // one point a second
 	Agents    []AgentHealth   `json:"Agents"`
 
+	// Plan is the plan run, when this is a plan's report (not a search's); Periods are its
+	// periods as the writers got them.
+	Plan        *Plan    `json:"Plan,omitempty"`
+	Periods     []Period `json:"Periods,omitempty"`
+	LatencyNote string   `json:"LatencyNote,omitempty"`
+
 	lastAgents []AgentHealth
 }
 
@@ -87,6 +93,7 @@ func (r Report) clone() Report {
 	r.Decisions = slices.Clone(r.Decisions)
 	r.Series = slices.Clone(r.Series)
 	r.Agents = slices.Clone(r.Agents)
+	r.Periods = slices.Clone(r.Periods)
 	return r
 }
 
@@ -107,6 +114,22 @@ func (w window) quantiles() (float64, float64) {
 
 // Answer is the result line: "supported users: N", or "supported users: >= N".
 func (r Report) Answer() string {
+	if r.Plan != nil {
+		var req, errs int64
+		saturated := 0
+		for _, p := range r.Periods {
+			req += requestsOf(p)
+			errs += errorsOf(p)
+			if p.Saturated {
+				saturated++
+			}
+		}
+		s := fmt.Sprintf("plan %s: %d users, %d requests, %d errors", r.Plan.Name, r.Plan.Users, req, errs)
+		if saturated > 0 {
+			s += fmt.Sprintf(" (%d periods with a saturated agent)", saturated)
+		}
+		return s
+	}
 	if r.AtLeast {
 		return fmt.Sprintf("supported users: >= %d", r.SupportedUsers)
 	}
@@ -270,10 +293,14 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 .pass{color:#1a9641}.fail{color:#d7191c}.invalid{color:#777} svg{background:#fafafa;border:1px solid #ddd;margin:4px 0 16px}
 .err{color:#d7191c;font-weight:700}
 </style></head><body>
-<h1>How many users does the target support?</h1>
+{{if .Plan}}<h1>Load plan {{.Plan.Name}}</h1>
+<div class="answer" id="answer">{{.Answer}}</div>
+<p>{{.Plan.Users}} users &middot; ramp-up {{.Plan.RampUpSec}}s, sustain {{.Plan.SustainSec}}s, wind-down {{.Plan.WindDownSec}}s &middot; targets {{range .Plan.Targets}}<code>{{.}}</code> {{end}}&middot; {{len .Plan.Scripts}} scripts &middot; {{.Elapsed}}</p>
+<p style="font-size:13px">{{.LatencyNote}}</p>
+{{else}}<h1>How many users does the target support?</h1>
 <div class="answer" id="answer">{{.Answer}}</div>
 <p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}</p>
-<p>{{.Reason}}</p>
+{{end}}<p>{{.Reason}}</p>
 {{if .Error}}<p class="err">Error: {{.Error}}</p>{{end}}
 {{range $k, $v := .Extra}}<p>{{$k}}: {{$v}}</p>{{end}}
 {{range .Charts}}<h2 style="font-size:16px">{{.Title}}</h2>
@@ -287,7 +314,13 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 </svg>
 <div style="font-size:12px">{{range .Lines}}<span style="color:{{.Color}}">&#9632; {{.Name}}</span> {{end}}{{range .Above}} &middot; <span style="color:#d7191c">{{.}}: above the chart</span>{{end}} &middot; x: time since the start</div>
 {{end}}
-<h2 style="font-size:16px">Probes</h2>
+{{if .Plan}}<h2 style="font-size:16px">Periods</h2>
+{{range .Periods}}<h3 style="font-size:14px" class="{{if .Saturated}}fail{{end}}">{{.Start.Format "15:04:05"}}&ndash;{{.End.Format "15:04:05"}} &middot; {{.Phase}} &middot; {{.Users}} users &middot; agent utilization {{printf "%.2f" .Utilization}}{{if .Saturated}} &middot; <span class="saturated">SATURATED: {{range .SaturatedAgents}}{{.}} {{end}}&mdash; these latencies may measure the generator, not the target</span>{{end}}</h3>
+<table><tr><th>metric</th><th>count</th><th>errors</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>
+{{range .Metrics}}<tr><td>{{.Key}}</td><td>{{.Count}}</td><td>{{.Errors}}</td><td>{{.Mean}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.Max}}</td></tr>{{end}}
+{{range $k, $v := .Counters}}<tr><td>counter {{$k}}</td><td colspan="7">{{$v}}</td></tr>{{end}}
+</table>{{end}}
+{{else}}<h2 style="font-size:16px">Probes</h2>
 <table><tr><th>#</th><th>users</th><th>verdict</th><th>why</th><th>req/s</th><th>mean ms</th><th>agent util</th></tr>
 {{range $i, $p := .Probes}}<tr><td>{{$i}}</td><td>{{$p.Users}}</td><td class="{{$p.Verdict}}">{{$p.Verdict}}</td><td>{{$p.Reason}}</td><td>{{printf "%.0f" $p.Throughput}}</td><td>{{printf "%.1f" $p.MeanMs}}</td><td>{{printf "%.2f" $p.Utilization}}</td></tr>{{end}}
 </table>
@@ -298,7 +331,7 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 <h2 style="font-size:16px">Thresholds</h2>
 <table><tr><th>query</th><th>PromQL</th><th>threshold</th><th>alert</th></tr>
 {{range .Thresholds}}<tr><td>{{.Description}}</td><td><code>{{.Query}}</code></td><td>{{.Threshold}}</td><td>{{.Alert}}</td></tr>{{end}}
-</table>
+</table>{{end}}
 <h2 style="font-size:16px">Agents</h2>
 <table><tr><th>id</th><th>up</th><th>users</th><th>utilization</th><th>errors</th><th>problem</th></tr>
 {{range .Agents}}<tr><td>{{.ID}}</td><td>{{.Up}}</td><td>{{.Users}}</td><td>{{printf "%.2f" .Utilization}}</td><td>{{.NumErrors}}</td><td>{{.Problem}}</td></tr>{{end}}

@@ -140,6 +140,7 @@ type Summary struct {
 	Errors  int64         `json:"errors"`
 	Skipped int64         `json:"skipped"`
 	Mean    time.Duration `json:"mean_ns"`
+	Min     time.Duration `json:"min_ns"`
 	P50     time.Duration `json:"p50_ns"`
 	P90     time.Duration `json:"p90_ns"`
 	P99     time.Duration `json:"p99_ns"`
@@ -152,8 +153,8 @@ func (s Snapshot) Summaries() []Summary {
 	for k, v := range s {
 		us := func(x int64) time.Duration { return time.Duration(x) * time.Microsecond }
 		out = append(out, Summary{Key: k, Count: v.Hist.TotalCount(), Errors: v.Errors, Skipped: v.Skipped,
-			Mean: time.Duration(v.Hist.Mean() * float64(time.Microsecond)),
-			P50:  us(v.Hist.ValueAtQuantile(50)), P90: us(v.Hist.ValueAtQuantile(90)),
+			Mean: time.Duration(v.Hist.Mean() * float64(time.Microsecond)), Min: us(v.Hist.Min()),
+			P50: us(v.Hist.ValueAtQuantile(50)), P90: us(v.Hist.ValueAtQuantile(90)),
 			P99: us(v.Hist.ValueAtQuantile(99)), Max: us(v.Hist.Max())})
 	}
 	slices.SortFunc(out, func(a, b Summary) int {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/script"
@@ -44,15 +45,21 @@ type ScriptSpec struct {
 // ReadFiles reads every script's File (relative to dir) into its Source, so the config can
 // be sent to agents that do not have the files. config.Load calls it.
 func (c *Config) ReadFiles(dir string) error {
+	return ReadScriptFiles(c.UserControllerConfiguration.Script.Scripts, dir, "UserControllerConfiguration.Script.Scripts")
+}
+
+// ReadScriptFiles reads each script's File (relative to dir) into its Source; errors name
+// the field as field[i].File.
+func ReadScriptFiles(scripts []ScriptSpec, dir, field string) error {
 	var errs []error
-	for i := range c.UserControllerConfiguration.Script.Scripts {
-		s := &c.UserControllerConfiguration.Script.Scripts[i]
+	for i := range scripts {
+		s := &scripts[i]
 		if s.File == "" {
 			continue
 		}
+		f := fmt.Sprintf("%s[%d].File", field, i)
 		if s.Source != "" {
-			errs = append(errs, &config.FieldError{Field: fmt.Sprintf("UserControllerConfiguration.Script.Scripts[%d].File", i),
-				Value: s.File, Rule: "give Source or File, not both"})
+			errs = append(errs, &config.FieldError{Field: f, Value: s.File, Rule: "give Source or File, not both"})
 			continue
 		}
 		path := s.File
@@ -61,13 +68,12 @@ func (c *Config) ReadFiles(dir string) error {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			errs = append(errs, &config.FieldError{Field: fmt.Sprintf("UserControllerConfiguration.Script.Scripts[%d].File", i),
-				Value: s.File, Rule: "must be a readable file: " + err.Error()})
+			errs = append(errs, &config.FieldError{Field: f, Value: s.File, Rule: "must be a readable file: " + err.Error()})
 			continue
 		}
 		s.Source = string(b)
 		if s.Name == "" {
-			s.Name = filepath.Base(s.File)
+			s.Name = strings.TrimSuffix(filepath.Base(s.File), filepath.Ext(s.File))
 		}
 	}
 	return errors.Join(errs...)

@@ -24,6 +24,7 @@ import (
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/internal/planrun"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -43,7 +44,7 @@ func readOr(path, def string, dst any) (string, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfgPath, ltPath, results, listen, strategy string
+	var cfgPath, ltPath, results, listen, strategy, planPath string
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Find how many users the target supports, driving load-test agents",
@@ -53,7 +54,12 @@ on the embedded engine, which scrapes the agents and MonitorConfig.ScrapeTargets
 searches for the most users the target supports (Search.Strategy: "adaptive" by default, or
 "fixed-step", the seed's loop). It prints progress, then "supported users: N", serves its
 status on --listen while it runs (GET /status, GET /report), and writes report.json and
-report.html under --results. Ctrl-C stops the search and still writes the report.`,
+report.html under --results. Ctrl-C stops the search and still writes the report.
+
+With --plan plan.json it runs a load plan instead: scripted users (Starlark; see
+docs/scripts.md) held at a fixed count through ramp-up, sustain and wind-down, split evenly
+over the agents, with each period's merged metrics written to CSV, JSON lines and, if the plan
+says so, Prometheus exposition and CloudWatch.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -68,6 +74,9 @@ report.html under --results. Ctrl-C stops the search and still writes the report
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
+			}
+			if planPath != "" {
+				return runPlan(cmd.Context(), planPath, &cfg, results, stdout, stderr)
 			}
 			lt := loadtest.DefaultConfig()
 			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
@@ -123,10 +132,27 @@ report.html under --results. Ctrl-C stops the search and still writes the report
 	f.StringVar(&results, "results", "results", "the report goes to a coordinator-<time> folder here")
 	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status and /report here while running ("" to not)`)
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
+	f.StringVar(&planPath, "plan", "", "run this load plan (plan.json: scripts, users, ramp-up, sustain, wind-down) instead of a search")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	return cmd.ExecuteContext(ctx)
+}
+
+// runPlan runs a plan on the agents (the plan's, else the config's).
+func runPlan(ctx context.Context, path string, cfg *coordinator.Config, results string, stdout, stderr io.Writer) error {
+	p, err := coordinator.ReadPlan(path)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := logging.New(cfg.LogSettings, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	fmt.Fprintf(stdout, "coordinator: plan %s\n", path)
+	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log}, stdout)
+	return err
 }
 
 func statusHandler(c *coordinator.Coordinator) http.Handler {

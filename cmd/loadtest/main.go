@@ -109,7 +109,7 @@ The configuration is --config, else config/config.json if it exists, else the de
 	f.DurationVarP(&duration, "duration", "d", 60*time.Second, "how long the users run")
 	f.StringVar(&agentID, "agent-id", "lt0", `user names are "{agent-id}-user{n}"`)
 	f.StringVar(&summary, "summary", "", "also write the summary as JSON to this file")
-	root.AddCommand(initCommand(stderr), serverCommand(stdout, stderr), demoCommand(stdout))
+	root.AddCommand(initCommand(stderr), serverCommand(stdout, stderr), demoCommand(stdout), planCommand(stdout, stderr))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

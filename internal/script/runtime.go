@@ -231,8 +231,12 @@ func (u *User) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
 		err = s.call(ctx, "main")
 		s.close()
+		if err == nil || ctx.Err() == nil { // a main the user's leaving cut short is not an iteration
+			u.rt.opts.Metrics.ObserveAction(ActionName(u.sc.Program.Name), time.Since(start), err)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -368,10 +372,13 @@ func (s *session) interpret(ctx context.Context, f func() error) error {
 	rt.mu.Lock()
 	delete(rt.sessions, s)
 	rt.mu.Unlock()
-	if err != nil && ctx.Err() == nil {
-		return runtimeError(s.u.sc.Program.Name, err, rt.opts.MaxSteps)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil: // cut short by the user's leaving
+		return ctx.Err()
 	}
-	return nil
+	return runtimeError(s.u.sc.Program.Name, err, rt.opts.MaxSteps)
 }
 
 // enter marks the start of a builtin call; the returned func marks its end and gives the

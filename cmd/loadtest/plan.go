@@ -1,0 +1,46 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/internal/planrun"
+)
+
+func planCommand(stdout, stderr io.Writer) *cobra.Command {
+	var results, level string
+	cmd := &cobra.Command{
+		Use:   "plan plan.json",
+		Short: "Run a load plan of scripted users in this process",
+		Long: `plan runs a load plan on this machine, with no agents to set up: the plan's scripted users
+(Starlark; docs/scripts.md) ramp up, are held, and wind down as the plan says, and each
+period's metrics go to metrics.csv and metrics.jsonl (and the plan's other writers) in a
+plan-<name>-<time> folder under --results, with report.json and report.html. Ctrl-C stops
+the users, writes the last period and the report. To spread the users over several
+machines, run "loadtest server" on each and "coordinator --plan plan.json".`,
+		Args:          cobra.ExactArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := coordinator.ReadPlan(args[0])
+			if err != nil {
+				return err
+			}
+			ls := logging.DefaultSettings()
+			ls.ConsoleLevel, ls.EnableFile = level, false
+			log, closeLog, err := logging.New(ls, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			_, _, err = planrun.Run(cmd.Context(), planrun.Options{Plan: p, Local: true, Results: results, Log: log}, stdout)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&results, "results", "results", "the report goes to a plan-<name>-<time> folder here")
+	cmd.Flags().StringVar(&level, "log-level", "WARN", "console log level: DEBUG, INFO, WARN or ERROR")
+	return cmd
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadtest/loadtest/coordinator"
+)
+
+// TestPlan_InProcessInterrupted runs `loadtest plan` on mmsim and interrupts it (as Ctrl-C
+// does) in the sustain phase: the users stop, and the last period and the report are written.
+func TestPlan_InProcessInterrupted(t *testing.T) {
+	base := target(t)
+	dir := t.TempDir()
+	plan := map[string]any{"Name": "local", "Targets": []string{base}, "Users": 4, "RampUpSec": 1, "SustainSec": 60,
+		"ReportEverySec": 60, "Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100,
+			"Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
+	b, _ := json.Marshal(plan)
+	path := filepath.Join(dir, "plan.json")
+	_ = os.WriteFile(path, b, 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(3*time.Second, cancel)
+	var out syncBuffer
+	start := time.Now()
+	err := run(ctx, []string{"plan", path, "--results", dir}, &out, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("an interrupted plan took %v to stop", d)
+	}
+	m := regexp.MustCompile(`metrics: (\S+metrics.csv), \S+; report: (\S+report.json)`).FindStringSubmatch(out.String())
+	if m == nil || !strings.Contains(out.String(), "interrupted") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	var r coordinator.Report
+	b, _ = os.ReadFile(m[2])
+	if err := json.Unmarshal(b, &r); err != nil || len(r.Periods) != 1 || !r.Periods[0].Final {
+		t.Fatalf("report periods %+v, %v; want the one final period", r.Periods, err)
+	}
+	var pings int64
+	for _, s := range r.Periods[0].Metrics {
+		if s.Key == "route GET ping" {
+			pings = s.Count
+		}
+	}
+	// 4 users at 10/s for about 2s.
+	if pings < 40 || pings > 140 {
+		t.Errorf("%d pings recorded; want about 80", pings)
+	}
+	csv, _ := os.ReadFile(m[1])
+	if !strings.Contains(string(csv), ",route GET ping,") {
+		t.Errorf("the CSV lacks the period:\n%s", csv)
+	}
+}

@@ -1,0 +1,174 @@
+package coordinator
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// Plan is a fixed load plan (seed 003): keep Users scripted users for SustainSec, reached in
+// RampSteps equal steps over RampUpSec and left in as many steps over WindDownSec. The
+// coordinator splits the users evenly across the agents, and reports every ReportEverySec to
+// the Writers.
+type Plan struct {
+	Name string
+	// Targets are the base URLs the scripts' relative URLs resolve against; user n uses
+	// Targets[(n-1) % len(Targets)] (and sees it as target).
+	Targets []string
+	Scripts []loadtest.ScriptSpec
+	Users   int
+	// RampUpSec, SustainSec and WindDownSec are the phases' lengths.
+	RampUpSec, SustainSec, WindDownSec int
+	// RampSteps is how many equal steps ramp-up and wind-down take (0: one a second).
+	RampSteps int
+	// Agents run the users; empty: the coordinator config's ClusterConfig.Agents.
+	Agents []AgentConfig
+	// UsersPerAgent caps each agent's users (0: an even share, rounded up).
+	UsersPerAgent int
+	// ReportEverySec is how often the writers get a period's metrics (default 60, a minute).
+	ReportEverySec int
+	// MaxAgentUtilization: an agent above it in a period is saturated; the coordinator warns
+	// and marks the period, since its latencies may measure the agent, not the target.
+	MaxAgentUtilization float64
+	// RequestTimeoutMs bounds each request (default 30000).
+	RequestTimeoutMs int
+	Writers          Writers
+	// Script tunes the scripts' sandbox (steps, response size, memory); Targets and Scripts
+	// come from the plan's own fields.
+	Script loadtest.ScriptConfig
+}
+
+// Writers say where a plan's periodic metrics go. Every writer gets every period.
+type Writers struct {
+	CSV              string // a CSV file: one row per metric per period ("" for none)
+	JSONLines        string // a JSON-lines file: one object per period
+	PrometheusListen string // serve the latest metrics in Prometheus exposition here, e.g. 127.0.0.1:9097
+	CloudWatch       *CloudWatchWriter
+}
+
+// CloudWatchWriter sends each period with PutMetricData; the region and credentials come
+// from the standard AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID, profiles, roles).
+type CloudWatchWriter struct {
+	Namespace string
+	Region    string // overrides the environment's
+	Endpoint  string // overrides the service endpoint (a local test endpoint, say)
+	// Dimensions are added to every datum (Plan is added too).
+	Dimensions map[string]string
+}
+
+// DefaultPlan returns the defaults a plan file is read over.
+func DefaultPlan() Plan {
+	return Plan{Name: "plan", ReportEverySec: 60, MaxAgentUtilization: 0.8, RequestTimeoutMs: 30000}
+}
+
+// ReadPlan reads a plan file over the defaults; script Files are read relative to it. Every
+// error names the field.
+func ReadPlan(path string) (*Plan, error) {
+	p := DefaultPlan()
+	if err := config.Load(path, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ReadFiles reads the scripts' Files, relative to dir (config.Load calls it).
+func (p *Plan) ReadFiles(dir string) error {
+	return loadtest.ReadScriptFiles(p.Scripts, dir, "Scripts")
+}
+
+// Validate checks every field and reports all that are wrong.
+func (p *Plan) Validate() error {
+	var ck config.Checker
+	ck.Check(len(p.Targets) > 0, "Targets", len(p.Targets), "must list at least one base URL")
+	const week = 7 * 24 * 3600
+	ck.Check(p.Users > 0 && p.Users <= 10_000_000, "Users", p.Users, "must be in [1, 10000000]")
+	ck.Check(p.RampUpSec >= 0 && p.RampUpSec <= week, "RampUpSec", p.RampUpSec, "must be in [0, 604800] (a week)")
+	ck.Check(p.SustainSec > 0 && p.SustainSec <= week, "SustainSec", p.SustainSec, "must be in [1, 604800] (a week)")
+	ck.Check(p.WindDownSec >= 0 && p.WindDownSec <= week, "WindDownSec", p.WindDownSec, "must be in [0, 604800] (a week)")
+	ck.Check(p.RampSteps >= 0 && p.RampSteps <= week, "RampSteps", p.RampSteps, "must be in [0, 604800] (0: one step a second)")
+	ck.Check(p.UsersPerAgent >= 0, "UsersPerAgent", p.UsersPerAgent, "must be >= 0 (0: an even share)")
+	ck.Check(p.ReportEverySec >= 1, "ReportEverySec", p.ReportEverySec, "must be >= 1")
+	ck.Check(p.MaxAgentUtilization > 0 && p.MaxAgentUtilization <= 1, "MaxAgentUtilization", p.MaxAgentUtilization, "must be in (0, 1]")
+	ck.Check(p.RequestTimeoutMs > 0, "RequestTimeoutMs", p.RequestTimeoutMs, "must be > 0")
+	for i, a := range p.Agents {
+		ck.Check(a.Id != "", fmt.Sprintf("Agents[%d].Id", i), a.Id, "must be set")
+		ck.Check(httpURL(a.ApiURL), fmt.Sprintf("Agents[%d].ApiURL", i), a.ApiURL, "must be an http(s):// URL")
+	}
+	if cw := p.Writers.CloudWatch; cw != nil {
+		ck.Check(cw.Namespace != "" && !strings.HasPrefix(cw.Namespace, "AWS/"), "Writers.CloudWatch.Namespace", cw.Namespace, `must be set, and not start with "AWS/"`)
+		ck.Check(cw.Endpoint == "" || httpURL(cw.Endpoint), "Writers.CloudWatch.Endpoint", cw.Endpoint, "must be an http(s):// URL or empty")
+	}
+	ck.Add("", p.scriptConfig().Validate())
+	return ck.Err()
+}
+
+func (p *Plan) scriptConfig() loadtest.ScriptConfig {
+	sc := p.Script
+	sc.Targets, sc.Scripts = p.Targets, p.Scripts
+	return sc
+}
+
+// AgentConfig returns the agent config the plan sends to each of n agents.
+func (p *Plan) AgentConfig(n int) loadtest.Config {
+	lt := loadtest.DefaultConfig()
+	lt.ConnectionConfiguration.ServerURL = p.Targets[0]
+	if !strings.HasPrefix(p.Targets[0], "http") { // a ws:// target: the HTTP settings are unused
+		lt.ConnectionConfiguration.ServerURL = "http" + strings.TrimPrefix(p.Targets[0], "ws")
+	}
+	lt.ConnectionConfiguration.WebSocketURL = ""
+	lt.ConnectionConfiguration.RequestTimeoutMilliseconds = p.RequestTimeoutMs
+	lt.UserControllerConfiguration.Type = "script"
+	lt.UserControllerConfiguration.Script = p.scriptConfig()
+	per := p.UsersPerAgent
+	if per == 0 {
+		per = int(math.Ceil(float64(p.Users) / float64(max(1, n))))
+	}
+	lt.UsersConfiguration.MaxActiveUsers = per
+	return lt
+}
+
+// Duration is the plan's whole length.
+func (p *Plan) Duration() time.Duration {
+	return time.Duration(p.RampUpSec+p.SustainSec+p.WindDownSec) * time.Second
+}
+
+// PlanUsers is how many users the plan wants at elapsed, and in which phase: ramp-up steps
+// up to Users in RampSteps equal steps (the first at the start), sustain holds Users, and
+// wind-down steps down in as many steps, to 0 at the end. done is true from the end on.
+func PlanUsers(p *Plan, elapsed time.Duration) (users int, phase string, done bool) {
+	up := time.Duration(p.RampUpSec) * time.Second
+	hold := time.Duration(p.SustainSec) * time.Second
+	down := time.Duration(p.WindDownSec) * time.Second
+	step := func(d time.Duration, secs int, k time.Duration) int { // steps completed after k of d
+		n := p.RampSteps
+		if n == 0 {
+			n = max(1, secs)
+		}
+		done := int(k * time.Duration(n) / d)
+		return min(n, done)
+	}
+	n := p.RampSteps
+	switch {
+	case elapsed < 0:
+		return 0, "ramp-up", false
+	case elapsed < up:
+		if n == 0 {
+			n = max(1, p.RampUpSec)
+		}
+		s := step(up, p.RampUpSec, elapsed) + 1
+		return int(math.Ceil(float64(p.Users) * float64(s) / float64(n))), "ramp-up", false
+	case elapsed < up+hold:
+		return p.Users, "sustain", false
+	case elapsed < up+hold+down:
+		if n == 0 {
+			n = max(1, p.WindDownSec)
+		}
+		s := step(down, p.WindDownSec, elapsed-up-hold) + 1
+		return int(math.Floor(float64(p.Users) * float64(n-s) / float64(n))), "wind-down", false
+	}
+	return 0, "done", true
+}

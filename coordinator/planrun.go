@@ -1,0 +1,205 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/usermetrics"
+)
+
+// NewPlan builds a coordinator that runs plan p on the agents (p.Agents, else cfg's
+// ClusterConfig.Agents, else opts.Agents), instead of searching. cfg may be nil (defaults).
+func NewPlan(cfg *Config, p *Plan, opts Options) (*Coordinator, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	c := DefaultConfig()
+	if cfg != nil {
+		c = *cfg
+	}
+	if len(p.Agents) > 0 {
+		c.ClusterConfig.Agents = p.Agents
+	}
+	n := len(c.ClusterConfig.Agents)
+	if opts.Agents != nil {
+		n = len(opts.Agents)
+	}
+	lt := p.AgentConfig(n)
+	c.ClusterConfig.MaxActiveUsers = max(p.Users, 1)
+	co, err := New(&c, lt, opts)
+	if err != nil {
+		return nil, err
+	}
+	co.plan = p
+	co.report.Strategy = "plan"
+	co.report.Plan = p
+	co.report.LatencyNote = LatencyNote
+	return co, nil
+}
+
+// LatencyNote says what the plan's latencies measure.
+const LatencyNote = `Request latencies ("route ...") are measured from each request's actual start. For scripts with a pace, "action script <name>" rows are iterations from their actual start and "action script <name> (intended)" rows from their intended start on the fixed schedule (coordinated omission corrected, as wrk2 does).`
+
+// runPlan follows the plan second by second, reports each period to the writers, and ends
+// with the wind-down (or early, when ctx ends: the last period is still written).
+func (c *Coordinator) runPlan(ctx context.Context) error {
+	p := c.plan
+	writers, err := openWriters(ctx, p.Writers, p.Name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, w := range writers {
+			if err := w.Close(); err != nil {
+				c.log.Warn("close a writer", "err", err)
+			}
+		}
+	}()
+	for _, w := range writers {
+		if pw, ok := w.(*promWriter); ok {
+			c.printf("plan: Prometheus exposition on http://%s/metrics", pw.addr)
+		}
+	}
+	c.printf("plan %s: %d users (ramp-up %ds in %s, sustain %ds, wind-down %ds) on %d agents, %d scripts",
+		p.Name, p.Users, p.RampUpSec, stepsText(p), p.SustainSec, p.WindDownSec, len(c.cl.agents), len(p.Scripts))
+	start := time.Now()
+	period := time.Duration(p.ReportEverySec) * time.Second
+	acc, pStart := window{}, start
+	current, phase := -1, ""
+	emit := func(final bool) {
+		per := c.period(acc, pStart, time.Now(), phase, final)
+		c.mu.Lock()
+		c.report.Periods = append(c.report.Periods, per)
+		c.mu.Unlock()
+		if per.Saturated {
+			c.printf("WARNING: agents %s above utilization %.2f in this period: its latencies may measure the generator, not the target",
+				strings.Join(per.SaturatedAgents, ", "), p.MaxAgentUtilization)
+		}
+		c.printf("period %s-%s: %d users, %d requests, %d errors, %s", per.Start.Format("15:04:05"), per.End.Format("15:04:05"),
+			per.Users, requestsOf(per), errorsOf(per), latencyText(per))
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, w := range writers {
+			if err := w.Write(wctx, per); err != nil {
+				c.printf("writer: %v", err)
+				c.log.Warn("write a period", "err", err)
+			}
+		}
+		acc, pStart = window{}, time.Now()
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		n, ph, done := PlanUsers(p, time.Since(start))
+		phase = ph
+		if done {
+			break
+		}
+		if n != current {
+			if problems := c.cl.setUsers(ctx, n); len(problems) > 0 {
+				c.printf("agents: %s", strings.Join(problems, "; "))
+			}
+			current = n
+			c.mu.Lock()
+			c.report.Decisions = append(c.report.Decisions, TimedDecision{Time: time.Now(), Decision: Decision{Phase: ph, Users: n,
+				Reason: fmt.Sprintf("%s: %d users", ph, n)}})
+			c.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			c.printf("plan interrupted in %s; writing the last period", ph)
+			c.finalPeriod(emit, &acc)
+			return ctx.Err()
+		case <-t.C:
+		}
+		if problems := c.tick(ctx, ph, &acc); len(problems) > 0 {
+			c.printf("agents: %s", strings.Join(problems, "; "))
+		}
+		if time.Since(pStart) >= period {
+			emit(false)
+		}
+	}
+	c.finalPeriod(emit, &acc)
+	c.mu.Lock()
+	c.report.Reason = fmt.Sprintf("plan %s completed: %d users sustained %ds", p.Name, p.Users, p.SustainSec)
+	c.mu.Unlock()
+	return nil
+}
+
+// finalPeriod waits for the agents' last intervals (the users are leaving; their last
+// requests finish) and writes the last period.
+func (c *Coordinator) finalPeriod(emit func(bool), acc *window) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.cl.setUsers(ctx, 0)
+	for range 2 { // an agent closes an interval a second; two ticks take in the last one
+		time.Sleep(time.Second)
+		c.tick(ctx, "done", acc)
+	}
+	emit(true)
+}
+
+// period summarizes a window as a Period.
+func (c *Coordinator) period(w window, start, end time.Time, phase string, final bool) Period {
+	per := Period{Start: start, End: end, Phase: phase, Utilization: w.utilization, Final: final,
+		Metrics: []histogram.Summary{}, Counters: w.counters}
+	if w.hist != nil {
+		per.Metrics = w.hist.Summaries()
+	}
+	c.mu.Lock()
+	per.Users = c.status.ActiveUsers
+	c.mu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(w.agentUtil)) {
+		if w.agentUtil[id] > c.plan.MaxAgentUtilization {
+			per.SaturatedAgents = append(per.SaturatedAgents, id)
+		}
+	}
+	per.Saturated = len(per.SaturatedAgents) > 0
+	return per
+}
+
+func stepsText(p *Plan) string {
+	if p.RampSteps == 0 {
+		return "steps of 1s"
+	}
+	return fmt.Sprintf("%d steps", p.RampSteps)
+}
+
+func requestsOf(p Period) (n int64) {
+	for _, m := range p.Metrics {
+		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) {
+			n += m.Count
+		}
+	}
+	return n
+}
+
+func errorsOf(p Period) (n int64) {
+	for _, m := range p.Metrics {
+		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) {
+			n += m.Errors
+		}
+	}
+	return n
+}
+
+// latencyText is the period's headline latency: all requests' p50 and p99 would need the
+// merged histogram; the busiest route's stand in.
+func latencyText(p Period) string {
+	var best histogram.Summary
+	for _, m := range p.Metrics {
+		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) && m.Count > best.Count {
+			best = m
+		}
+	}
+	if best.Count == 0 {
+		return "no requests"
+	}
+	return fmt.Sprintf("busiest %s: p50 %v p99 %v", strings.TrimPrefix(best.Key, usermetrics.RoutePrefix),
+		best.P50.Round(10*time.Microsecond), best.P99.Round(10*time.Microsecond))
+}

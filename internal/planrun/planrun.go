@@ -1,0 +1,80 @@
+// Package planrun runs a load plan from the command line, for both `coordinator --plan` (on
+// the agents in the plan or the coordinator config) and `loadtest plan` (on an agent in the
+// same process): it opens the writers' default files in the results folder, prints the
+// periods as they come, stops on ctx (Ctrl-C) with the last period written, and writes
+// report.json and report.html.
+package planrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/coordinator"
+)
+
+// Options say what to run and where the results go.
+type Options struct {
+	Plan    *coordinator.Plan
+	Config  *coordinator.Config // the coordinator config (agents, log settings); nil: defaults
+	Local   bool                // run the users in this process instead of on agents
+	Results string              // the report goes to a plan-<name>-<time> folder here
+	Log     *slog.Logger
+}
+
+// Run runs the plan and returns its report, which it has written to the folder it names.
+func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, string, error) {
+	p := *o.Plan
+	dir := filepath.Join(o.Results, "plan-"+p.Name+"-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return coordinator.Report{}, "", err
+	}
+	if p.Writers.CSV == "" {
+		p.Writers.CSV = filepath.Join(dir, "metrics.csv")
+	}
+	if p.Writers.JSONLines == "" {
+		p.Writers.JSONLines = filepath.Join(dir, "metrics.jsonl")
+	}
+	opts := coordinator.Options{Log: o.Log, Progress: out}
+	if o.Local {
+		srv := agent.NewServer(agent.ServerOptions{Log: o.Log})
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx) // the load test is destroyed already; this only waits
+		}()
+		opts.Agents = []coordinator.Agent{srv.LoadTest("local")}
+		p.Agents = nil
+	}
+	c, err := coordinator.NewPlan(o.Config, &p, opts)
+	if err != nil {
+		return coordinator.Report{}, "", err
+	}
+	done, err := c.Run()
+	if err != nil {
+		return coordinator.Report{}, "", err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		fmt.Fprintln(out, "plan: interrupted; stopping the users and writing the last period and the report")
+		_ = c.Stop()
+	}
+	rep := c.Report()
+	if err := rep.Write(dir); err != nil {
+		return rep, dir, err
+	}
+	fmt.Fprintf(out, "plan: metrics: %s, %s; report: %s, %s\n", p.Writers.CSV, p.Writers.JSONLines,
+		filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
+	if rep.Error != "" {
+		return rep, dir, errors.New(rep.Error)
+	}
+	fmt.Fprintln(out, rep.Answer())
+	return rep, dir, nil
+}
