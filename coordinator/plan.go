@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -20,7 +21,11 @@ type Plan struct {
 	// Targets[(n-1) % len(Targets)] (and sees it as target).
 	Targets []string
 	Scripts []loadtest.ScriptSpec
-	Users   int
+	// UserType is "script" (the default: the users run Scripts) or a Mattermost user type,
+	// "simulative", "simple" or "noop", which run against Targets[0] as the Mattermost server
+	// (with the defaults of config/config.default.json).
+	UserType string
+	Users    int
 	// RampUpSec, SustainSec and WindDownSec are the phases' lengths.
 	RampUpSec, SustainSec, WindDownSec int
 	// RampSteps is how many equal steps ramp-up and wind-down take (0: one a second).
@@ -102,7 +107,11 @@ func (p *Plan) Validate() error {
 		ck.Check(cw.Namespace != "" && !strings.HasPrefix(cw.Namespace, "AWS/"), "Writers.CloudWatch.Namespace", cw.Namespace, `must be set, and not start with "AWS/"`)
 		ck.Check(cw.Endpoint == "" || httpURL(cw.Endpoint), "Writers.CloudWatch.Endpoint", cw.Endpoint, "must be an http(s):// URL or empty")
 	}
-	ck.Add("", p.scriptConfig().Validate())
+	ck.Check(config.OneOf(p.UserType, "", "script", "simulative", "simple", "noop"), "UserType", p.UserType,
+		`must be "script", "simulative", "simple" or "noop"`)
+	if p.UserType == "" || p.UserType == "script" {
+		ck.Add("", p.scriptConfig().Validate())
+	}
 	return ck.Err()
 }
 
@@ -121,8 +130,10 @@ func (p *Plan) AgentConfig(n int) loadtest.Config {
 	}
 	lt.ConnectionConfiguration.WebSocketURL = ""
 	lt.ConnectionConfiguration.RequestTimeoutMilliseconds = p.RequestTimeoutMs
-	lt.UserControllerConfiguration.Type = "script"
-	lt.UserControllerConfiguration.Script = p.scriptConfig()
+	lt.UserControllerConfiguration.Type = cmp.Or(p.UserType, "script")
+	if lt.UserControllerConfiguration.Type == "script" {
+		lt.UserControllerConfiguration.Script = p.scriptConfig()
+	}
 	per := p.UsersPerAgent
 	if per == 0 {
 		per = int(math.Ceil(float64(p.Users) / float64(max(1, n))))

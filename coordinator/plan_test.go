@@ -16,8 +16,10 @@ import (
 
 	"github.com/aws/smithy-go/encoding/cbor"
 
+	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/loadtest"
 )
 
 func TestPlanUsers(t *testing.T) {
@@ -65,6 +67,7 @@ func TestReadPlan_Errors(t *testing.T) {
 		{`{"Targets": ["http://h"], "Scripts": [{"File": "nope.star"}], "Users": 1, "SustainSec": 1}`, `Scripts[0].File: must be a readable file`},
 		{`{"Targets": ["http://h"], "Scripts": [{"Name": "x", "Source": "def main(:\n"}], "Users": 1, "SustainSec": 1}`, `Scripts[0].Source: script x: line 1 col 11`},
 		{`{"Targets": ["http://h"], "Scripts": [], "Users": 1, "SustainSec": 1}`, "Scripts: must list at least one script"},
+		{`{"Targets": ["http://h"], "UserType": "robots", "Users": 1, "SustainSec": 1}`, `UserType: must be "script", "simulative", "simple" or "noop", got "robots"`},
 		{`{"Targets": ["http://h"], "Scripts": [{"File": "ok.star"}], "Users": 1, "SustainSec": 1, "Ramp": 3}`, `unknown field "Ramp"`},
 		{`{"Targets": ["http://h"], "Scripts": [{"File": "ok.star"}], "Users": 1, "SustainSec": 1,
 		  "Writers": {"CloudWatch": {"Namespace": "AWS/EC2"}}}`, `Writers.CloudWatch.Namespace: must be set, and not start with "AWS/"`},
@@ -82,6 +85,11 @@ func TestReadPlan_Errors(t *testing.T) {
 	if s := p.Scripts[0]; s.Name != "ok" || !strings.Contains(s.Source, "def main") {
 		t.Errorf("the script file was not read into the plan: %+v", s)
 	}
+	p.UserType = "noop"
+	if lt := p.AgentConfig(2); lt.UserControllerConfiguration.Type != "noop" || lt.Validate() != nil || p.Validate() != nil {
+		t.Errorf("a plan of noop users: %+v (%v)", lt.UserControllerConfiguration, lt.Validate())
+	}
+	p.UserType = ""
 	if lt := p.AgentConfig(2); lt.UsersConfiguration.MaxActiveUsers != 2 || lt.UserControllerConfiguration.Type != "script" || lt.Validate() != nil {
 		t.Errorf("agent config: %+v (%v)", lt.UsersConfiguration, lt.Validate())
 	}
@@ -242,5 +250,24 @@ func TestPeriod_MarksSaturatedAgents(t *testing.T) {
 	w.agentUtil = map[string]float64{"a1": 0.8}
 	if p := c.period(w, time.Now(), time.Now(), "sustain", false); p.Saturated {
 		t.Errorf("0.8 is not above 0.8: %+v", p)
+	}
+}
+
+// TestNewPlan_HidesSecrets: a plan's report never holds its scripts' secret params.
+func TestNewPlan_HidesSecrets(t *testing.T) {
+	p := DefaultPlan()
+	p.Targets, p.Users, p.SustainSec = []string{"http://127.0.0.1:1"}, 2, 1
+	p.Scripts = []loadtest.ScriptSpec{{Name: "s", Source: "def main():\n    get('/')\n",
+		Params: map[string]any{"password": "hunter2", "api_key": "k-123", "user": "bob"}}}
+	c, err := NewPlan(nil, &p, Options{Agents: []Agent{agent.NewServer(agent.ServerOptions{}).LoadTest("a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(c.Report())
+	if bytes.Contains(b, []byte("hunter2")) || bytes.Contains(b, []byte("k-123")) || !bytes.Contains(b, []byte("bob")) {
+		t.Errorf("the report shows a secret, or hides too much: %s", b)
+	}
+	if p.Scripts[0].Params["password"] != "hunter2" {
+		t.Error("redacting the report changed the plan the agents get")
 	}
 }

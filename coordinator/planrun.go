@@ -37,7 +37,12 @@ func NewPlan(cfg *Config, p *Plan, opts Options) (*Coordinator, error) {
 	}
 	co.plan = p
 	co.report.Strategy = "plan"
-	co.report.Plan = p
+	redacted := *p
+	redacted.Scripts = nil
+	for _, s := range p.Scripts {
+		redacted.Scripts = append(redacted.Scripts, s.Redacted())
+	}
+	co.report.Plan = &redacted
 	co.report.LatencyNote = LatencyNote
 	return co, nil
 }

@@ -179,6 +179,29 @@ func (c *Config) Validate() error {
 	return ck.Err()
 }
 
+// Redacted returns a copy of s whose secret params are hidden.
+func (s ScriptSpec) Redacted() ScriptSpec {
+	s.Params = redactParams(s.Params)
+	return s
+}
+
+// redactParams hides the values of params whose names say they are secret (password,
+// token, secret, key), so a report or a status never shows them.
+func redactParams(p map[string]any) map[string]any {
+	if p == nil {
+		return nil
+	}
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "password") || strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.HasSuffix(lk, "key") {
+			v = "(hidden)"
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func validURL(s string, schemes ...string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Host != "" && config.OneOf(strings.ToLower(u.Scheme), schemes...)
@@ -193,5 +216,8 @@ func (c Config) Redacted() Config {
 	c.UserControllerConfiguration.Simulative.ActionWeights = maps.Clone(c.UserControllerConfiguration.Simulative.ActionWeights)
 	c.UserControllerConfiguration.Simple.Actions = slices.Clone(c.UserControllerConfiguration.Simple.Actions)
 	c.UserControllerConfiguration.Script.Scripts = slices.Clone(c.UserControllerConfiguration.Script.Scripts)
+	for i, s := range c.UserControllerConfiguration.Script.Scripts {
+		c.UserControllerConfiguration.Script.Scripts[i] = s.Redacted()
+	}
 	return c
 }

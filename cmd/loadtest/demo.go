@@ -39,7 +39,7 @@ It prints progress, the supported users it finds and the number the model implie
 	f.IntVar(&o.RampRate, "ramp-rate", o.RampRate, "users added per second at most")
 	f.DurationVar(&o.TimeBudget, "time-budget", o.TimeBudget, "the search ends with its best bracket after this")
 	f.StringVar(&o.Strategy, "strategy", o.Strategy, `"adaptive" or "fixed-step" (the seed's loop)`)
-	f.StringVar(&o.Users, "users", o.Users, `"noop" (one GET /users/me, then 1 s) or "simulative" (Mattermost users; the answer the model implies then comes from their measured request rate)`)
+	f.StringVar(&o.Users, "users", o.Users, `"noop" (one GET /users/me, then 1 s), "script" (the same as a Starlark script: a capacity search with scripted users) or "simulative" (Mattermost users; the answer the model implies then comes from their measured request rate)`)
 	f.StringVar(&o.ResultsDir, "results", o.ResultsDir, "the report goes to a demo-<time> folder here")
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/mmsim"
+	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/populate"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
@@ -36,7 +37,7 @@ type Options struct {
 	StartUsers  int // the first probe (0: automatic)
 	TimeBudget  time.Duration
 	Strategy    string
-	Users       string // "noop" (one request, then 1 s) or "simulative" (Mattermost users)
+	Users       string // "noop" (one request, then 1 s), "script" (the same, as a Starlark script) or "simulative" (Mattermost users)
 	ResultsDir  string // the report goes to ResultsDir/demo-<time>
 	Log         *slog.Logger
 }
@@ -48,6 +49,24 @@ func DefaultOptions() Options {
 		Hold: 10 * time.Second, Settle: 3 * time.Second, RampRate: 100, TimeBudget: 15 * time.Minute,
 		Strategy: "adaptive", Users: "noop", ResultsDir: "results"}
 }
+
+// DemoScript is the scripted twin of the noop user: log in (signing up the first time),
+// then GET /users/me and wait 1 s after each response, for ever.
+const DemoScript = `
+def main():
+    name = "%s-script%d" % (agent_id, user_id)
+    creds = {"login_id": name, "password": params["password"]}
+    r = post("/api/v4/users/login", json=creds, name="login", expect=[200, 400, 401, 404])
+    if r.status != 200:
+        post("/api/v4/users", json={"username": name, "email": name + "@example.com", "password": creds["password"]}, name="sign up")
+        r = post("/api/v4/users/login", json=creds, name="login")
+    if not r.ok:
+        fail("login: %s %s" % (r.status, r.body))
+    auth = {"Authorization": "Bearer " + r.headers["token"]}
+    while True:
+        get("/api/v4/users/me", headers=auth, name="me")
+        delay(1000)
+`
 
 // Truth is the users the capacity model supports for noop users: W (T + Z) / S, with Z the
 // noop think time (the operational laws: at saturation X = W/S and R = N/X - Z).
@@ -98,8 +117,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("--threshold %v: must be > 0", o.Threshold)
 	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
 		return Result{}, fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
-	case o.Users != "noop" && o.Users != "simulative":
-		return Result{}, fmt.Errorf(`--users %q: must be "noop" or "simulative"`, o.Users)
+	case o.Users != "noop" && o.Users != "simulative" && o.Users != "script":
+		return Result{}, fmt.Errorf(`--users %q: must be "noop", "script" or "simulative"`, o.Users)
 	case o.Hold < 2*time.Second:
 		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
 	case o.MaxUsers <= 0:
@@ -158,6 +177,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	lt.ConnectionConfiguration.MaxIdleConns = o.MaxUsers
 	lt.ConnectionConfiguration.MaxIdleConnsPerHost = o.MaxUsers
 	lt.UserControllerConfiguration.Type = o.Users
+	if o.Users == "script" {
+		lt.UserControllerConfiguration.Script.Scripts = []loadtest.ScriptSpec{{Name: "demo", Source: DemoScript,
+			Params: map[string]any{"password": controller.Password}}}
+	}
 	lt.UsersConfiguration.MaxActiveUsers = o.MaxUsers
 	lt.LogSettings.EnableConsole = false
 
@@ -175,10 +198,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	cfg.LogSettings.EnableConsole = false
 
 	truth := o.Truth()
-	who := map[string]string{"noop": "noop users (1 s think time)", "simulative": "simulative users"}[o.Users]
+	who := map[string]string{"noop": "noop users (1 s think time)", "simulative": "simulative users",
+		"script": "scripted users (a Starlark script: GET /users/me, then 1 s)"}[o.Users]
 	fmt.Fprintf(out, "demo: mmsim on %s with %d workers x %v (at most %.0f requests/s); %s; mean-latency threshold %v\n",
 		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), who, o.Threshold)
-	if o.Users == "noop" {
+	if o.Users != "simulative" {
 		fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v)...\n", truth, o.Strategy, o.Hold)
 	} else {
 		fmt.Fprintf(out, "demo: the model's answer, W/S x (T + 1/λ - R0), comes from the users' request rate λ measured over the passing probes; searching (%s, hold %v)...\n", o.Strategy, o.Hold)
@@ -198,8 +222,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		_ = c.Stop()
 	}
 	rep := c.Report()
-	if o.Users == "noop" {
-		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, noop users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Threshold)
+	if o.Users != "simulative" {
+		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Users, o.Threshold)
 	} else {
 		var lambda, r0 float64
 		truth, lambda, r0 = o.TruthMeasured(rep.Probes)

@@ -21,7 +21,16 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a capacity search (about a minute)")
 	}
+	for _, users := range []string{"noop", "script"} {
+		t.Run(users, func(t *testing.T) { testDemo(t, users) })
+	}
+}
+
+// testDemo searches with noop users, or with the scripted users that do the same: both must
+// find the model's answer.
+func testDemo(t *testing.T, users string) {
 	o := DefaultOptions()
+	o.Users = users
 	o.Workers, o.ServiceTime, o.MaxUsers = 2, 20*time.Millisecond, 500
 	// Logins cost several requests each: at 25 users/s they stay below the 100 requests/s
 	// the target serves, and 2 s of settling drains them before each hold.
