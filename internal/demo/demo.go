@@ -18,8 +18,8 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
-	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/internal/populate"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
