@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,8 @@ type cluster struct {
 	timeout time.Duration // per agent call
 	seq     uint64
 	state   []agentState
+	// reshare is set when an agent came or went, so the users may be shared again.
+	reshare bool
 }
 
 // agentState is what the cluster knows of one agent.
@@ -103,6 +106,29 @@ func (c *cluster) bringUp(ctx context.Context, i int, a Agent) error {
 	s.up, s.users, s.max, s.cursor, s.problem = true, 0, st.MaxActiveUsers, st.MetricsCursor, ""
 	s.errBase += s.lastErr
 	s.lastErr = 0
+	return nil
+}
+
+// adopt takes a joined agent into the cluster: a new one is added, one that joined again
+// replaces its old connection; either is brought up with no users (the next setUsers gives
+// it its share).
+func (c *cluster) adopt(ctx context.Context, a Agent) error {
+	i := slices.IndexFunc(c.agents, func(x Agent) bool { return x.ID() == a.ID() })
+	if i < 0 {
+		c.agents = append(c.agents, a)
+		c.state = append(c.state, agentState{})
+		i = len(c.agents) - 1
+	} else {
+		c.agents[i] = a
+		c.state[i].up, c.state[i].users = false, 0
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.bringUp(cctx, i, a); err != nil {
+		c.state[i].problem = err.Error()
+		return err
+	}
+	c.reshare = true
 	return nil
 }
 
@@ -192,6 +218,7 @@ func (c *cluster) markDown(errs []error) []string {
 		s := &c.state[i]
 		if s.up {
 			c.log.Warn("agent failed; its users are lost until it is back", "agent", c.agents[i].ID(), "users", s.users, "err", err)
+			c.reshare = true
 		}
 		s.up, s.users, s.problem = false, 0, err.Error()
 		problems = append(problems, fmt.Sprintf("agent %s: %v", c.agents[i].ID(), err))

@@ -30,6 +30,12 @@ type Config struct {
 type ClusterConfig struct {
 	Agents         []AgentConfig
 	MaxActiveUsers int
+	// JoinListen, if set (e.g. ":9696"), accepts agents that join over a WebSocket
+	// (`loadtest server --join ws://host:9696/join`) besides Agents.
+	JoinListen string
+	// MinJoinedAgents is how many agents must join before the run starts (0: 1 when Agents
+	// is empty, else none).
+	MinJoinedAgents int
 }
 
 // AgentConfig is one agent: the load test's id on it and its API's URL.
@@ -147,7 +153,8 @@ func ReadConfig(path string) (*Config, error) {
 func (c *Config) Validate() error {
 	var ck config.Checker
 	cc := c.ClusterConfig
-	ck.Check(len(cc.Agents) > 0, "ClusterConfig.Agents", len(cc.Agents), "must list at least one agent")
+	ck.Check(len(cc.Agents) > 0 || cc.JoinListen != "", "ClusterConfig.Agents", len(cc.Agents), "must list at least one agent (or set ClusterConfig.JoinListen for agents that join)")
+	ck.Check(cc.MinJoinedAgents >= 0, "ClusterConfig.MinJoinedAgents", cc.MinJoinedAgents, "must be >= 0")
 	seen := map[string]bool{}
 	for i, a := range cc.Agents {
 		f := fmt.Sprintf("ClusterConfig.Agents[%d]", i)

@@ -87,6 +87,12 @@ type Options struct {
 	Querier Querier
 	// AgentToken is the bearer token for the agents' APIs and /metrics.
 	AgentToken string
+	// Joiner, if set, adds the agents that join (loadtest server --join) to the configured
+	// ones; each is taken into the next step.
+	Joiner *Joiner
+	// MinAgents is how many agents must have joined before the run starts (default 1 when
+	// no agents are configured, else 0).
+	MinAgents int
 }
 
 // Coordinator drives a cluster of agents to find the supported users.
@@ -98,6 +104,9 @@ type Coordinator struct {
 	out  io.Writer
 	cl   *cluster
 	plan *Plan // nil: a capacity search
+
+	joinedGen map[string]uint64         // the loop's: the joined connections taken in
+	addScrape func(t promengine.Target) // the loop's: scrape a joined agent (nil: no embedded engine)
 
 	mu     sync.Mutex
 	status Status // guarded by mu
@@ -131,11 +140,14 @@ func New(cfg *Config, ltConfig loadtest.Config, opts Options) (*Coordinator, err
 			agents = append(agents, c.LoadTest(a.Id))
 		}
 	}
-	if len(agents) == 0 {
-		return nil, errors.New("ClusterConfig.Agents: no agents")
+	if len(agents) == 0 && opts.Joiner == nil {
+		return nil, ErrNoAgents
+	}
+	if opts.Joiner != nil && opts.MinAgents == 0 && len(agents) == 0 {
+		opts.MinAgents = 1
 	}
 	perAgent := ltConfig.UsersConfiguration.MaxActiveUsers
-	if total := perAgent * len(agents); cfg.ClusterConfig.MaxActiveUsers > total {
+	if total := perAgent * len(agents); opts.Joiner == nil && cfg.ClusterConfig.MaxActiveUsers > total {
 		return nil, fmt.Errorf("ClusterConfig.MaxActiveUsers: %d is more than the %d agents can run (%d each, UsersConfiguration.MaxActiveUsers)",
 			cfg.ClusterConfig.MaxActiveUsers, len(agents), perAgent)
 	}
@@ -203,12 +215,19 @@ func (c *Coordinator) printf(format string, args ...any) {
 // run is the search: it starts the agents and the monitor, runs the strategy, and shuts the
 // agents down.
 func (c *Coordinator) run(ctx context.Context) error {
+	if j := c.opts.Joiner; j != nil && c.opts.MinAgents > 0 {
+		c.printf("waiting for %d agents to join", c.opts.MinAgents)
+		if err := j.Wait(ctx, c.opts.MinAgents); err != nil {
+			return fmt.Errorf("waiting for agents to join: %w", err)
+		}
+	}
 	if c.plan != nil {
 		c.printf("starting the load test on %d agents", len(c.cl.agents))
 		if err := c.cl.start(ctx); err != nil {
 			return fmt.Errorf("start the agents: %w", err)
 		}
 		defer c.shutdown()
+		c.syncJoined(ctx)
 		return c.runPlan(ctx)
 	}
 	q := c.opts.Querier
@@ -239,6 +258,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 		}
 		wg.Go(func() { eng.Run(mctx) })
 		q = eng
+		c.addScrape = eng.AddTarget
 		c.printf("monitor: embedded Prometheus engine scraping %d agents and %d more targets every %dms",
 			len(c.cfg.ClusterConfig.Agents), len(c.cfg.MonitorConfig.ScrapeTargets), c.cfg.MonitorConfig.ScrapeIntervalMs)
 	}
@@ -247,10 +267,40 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return fmt.Errorf("start the agents: %w", err)
 	}
 	defer c.shutdown()
+	c.syncJoined(ctx)
 	if c.cfg.Search.Strategy == "fixed-step" {
 		return c.fixedStep(ctx, q)
 	}
 	return c.adaptive(ctx, q)
+}
+
+// syncJoined takes the agents that joined (or joined again) since the last call into the
+// cluster, with no users until the next step. It reports whether any came.
+func (c *Coordinator) syncJoined(ctx context.Context) bool {
+	j := c.opts.Joiner
+	if j == nil {
+		return false
+	}
+	if c.joinedGen == nil {
+		c.joinedGen = map[string]uint64{}
+	}
+	changed := false
+	for id, a := range j.snapshot() {
+		if c.joinedGen[id] == a.gen {
+			continue
+		}
+		c.joinedGen[id] = a.gen
+		changed = true
+		if err := c.cl.adopt(ctx, a.agent); err != nil {
+			c.printf("agent %s joined but could not start: %v", id, err)
+			continue
+		}
+		c.printf("agent %s joined; it takes part from the next step", id)
+		if c.addScrape != nil {
+			c.addScrape(promengine.Target{Job: "loadtest-agents", URL: agent.JoinedURL(id) + "/metrics", Token: c.opts.AgentToken, Client: a.client})
+		}
+	}
+	return changed
 }
 
 // shutdown stops the agents' users and destroys their load tests.
@@ -280,6 +330,7 @@ func (c *Coordinator) finish(err error) {
 
 // tick records one second of the cluster: status, metrics, the per-second series.
 func (c *Coordinator) tick(ctx context.Context, phase string, acc *window) []string {
+	c.syncJoined(ctx)
 	health, users, errs, p1 := c.cl.status(ctx)
 	w, p2 := c.cl.drain(ctx)
 	if acc != nil {

@@ -105,6 +105,10 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 		if done {
 			break
 		}
+		c.syncJoined(ctx)
+		if c.cl.reshare { // an agent came or went: share the users again, so the count holds
+			c.cl.reshare, current = false, -1
+		}
 		if n != current {
 			if problems := c.cl.setUsers(ctx, n); len(problems) > 0 {
 				c.printf("agents: %s", strings.Join(problems, "; "))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/logging"
@@ -44,7 +45,7 @@ func readOr(path, def string, dst any) (string, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfgPath, ltPath, results, listen, strategy, planPath string
+	var cfgPath, ltPath, results, listen, strategy, planPath, joinListen string
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Find how many users the target supports, driving load-test agents",
@@ -72,11 +73,22 @@ says so, Prometheus exposition and CloudWatch.`,
 			if cmd.Flags().Changed("strategy") {
 				cfg.Search.Strategy = strategy
 			}
+			if cmd.Flags().Changed("join-listen") {
+				cfg.ClusterConfig.JoinListen = joinListen
+				if used == "defaults" { // not the default agent on localhost:4000: only those that join
+					cfg.ClusterConfig.Agents = nil
+				}
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			joiner, stopJoin, err := startJoiner(cfg.ClusterConfig.JoinListen, stdout)
+			if err != nil {
+				return err
+			}
+			defer stopJoin()
 			if planPath != "" {
-				return runPlan(cmd.Context(), planPath, &cfg, results, stdout, stderr)
+				return runPlan(cmd.Context(), planPath, &cfg, joiner, results, stdout, stderr)
 			}
 			lt := loadtest.DefaultConfig()
 			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
@@ -89,7 +101,7 @@ says so, Prometheus exposition and CloudWatch.`,
 				return err
 			}
 			defer closeLog()
-			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout})
+			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents})
 			if err != nil {
 				return err
 			}
@@ -132,6 +144,7 @@ says so, Prometheus exposition and CloudWatch.`,
 	f.StringVar(&results, "results", "results", "the report goes to a coordinator-<time> folder here")
 	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status and /report here while running ("" to not)`)
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
+	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") on this address, e.g. :9696 (overrides ClusterConfig.JoinListen)`)
 	f.StringVar(&planPath, "plan", "", "run this load plan (plan.json: scripts, users, ramp-up, sustain, wind-down) instead of a search")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
@@ -140,7 +153,7 @@ says so, Prometheus exposition and CloudWatch.`,
 }
 
 // runPlan runs a plan on the agents (the plan's, else the config's).
-func runPlan(ctx context.Context, path string, cfg *coordinator.Config, results string, stdout, stderr io.Writer) error {
+func runPlan(ctx context.Context, path string, cfg *coordinator.Config, joiner *coordinator.Joiner, results string, stdout, stderr io.Writer) error {
 	p, err := coordinator.ReadPlan(path)
 	if err != nil {
 		return err
@@ -151,8 +164,33 @@ func runPlan(ctx context.Context, path string, cfg *coordinator.Config, results 
 	}
 	defer closeLog()
 	fmt.Fprintf(stdout, "coordinator: plan %s\n", path)
-	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log}, stdout)
+	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log, Joiner: joiner}, stdout)
 	return err
+}
+
+// startJoiner accepts agents that join on addr ("" for none), with the token agents use
+// ($LOADTEST_AGENT_TOKEN).
+func startJoiner(addr string, stdout io.Writer) (*coordinator.Joiner, func(), error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ClusterConfig.JoinListen (--join-listen) %s: %w", addr, err)
+	}
+	j := coordinator.NewJoiner(os.Getenv("LOADTEST_AGENT_TOKEN"), nil)
+	hs := &http.Server{Handler: j.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	fmt.Fprintf(stdout, "coordinator: agents may join at ws://%s%s\n", ln.Addr(), agent.JoinPath)
+	return j, func() {
+		j.Close()
+		_ = hs.Close()
+		<-done
+	}, nil
 }
 
 func statusHandler(c *coordinator.Coordinator) http.Handler {

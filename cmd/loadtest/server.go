@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +25,7 @@ const TokenEnv = "LOADTEST_AGENT_TOKEN"
 func serverCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		listen, token, logLevel string
+		joinURL, joinID         string
 		insecure                bool
 		maxBody                 int64
 		grace                   time.Duration
@@ -41,6 +44,11 @@ With --token (or $LOADTEST_AGENT_TOKEN) every call but /healthz needs the header
 "Authorization: Bearer TOKEN". The agent refuses to listen beyond loopback without a
 token unless --insecure-no-token says that is intended.
 
+With --join ws://COORDINATOR:9696/join the agent also dials a coordinator and serves its
+API to it over that WebSocket (the coordinator needs no agent list: fleets that scale by
+themselves just start agents), dialling again with backoff if the connection is lost. The
+token is sent to the coordinator too. --listen "" then serves no local port.
+
 SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), then exits.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
@@ -49,8 +57,18 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 			if !cmd.Flags().Changed("token") {
 				token = os.Getenv(TokenEnv)
 			}
-			if err := checkExposure(listen, token, insecure); err != nil {
-				return err
+			if listen != "" || joinURL == "" {
+				if err := checkExposure(listen, token, insecure); err != nil {
+					return err
+				}
+			}
+			if joinURL != "" && !strings.HasPrefix(joinURL, "ws://") && !strings.HasPrefix(joinURL, "wss://") {
+				return fmt.Errorf("--join %q: must be a ws:// or wss:// URL, e.g. ws://coordinator:%d%s", joinURL, agent.JoinPort, agent.JoinPath)
+			}
+			if joinID == "" {
+				joinID = agent.NewJoinID()
+			} else if err := agent.ValidID(joinID); err != nil {
+				return fmt.Errorf("--join-id: %w", err)
 			}
 			ls := loadtest.DefaultConfig().LogSettings
 			ls.ConsoleLevel = logLevel
@@ -62,23 +80,39 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 				return err
 			}
 			defer closeLog()
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fmt.Errorf("--listen %s: %w", listen, err)
-			}
 			srv := agent.NewServer(agent.ServerOptions{Log: log, Token: token, MaxBodyBytes: maxBody})
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			errc := make(chan error, 1)
-			go func() { errc <- hs.Serve(ln) }()
-			auth := "no token"
-			if token != "" {
-				auth = "bearer token required"
+			if listen != "" {
+				ln, err := net.Listen("tcp", listen)
+				if err != nil {
+					return fmt.Errorf("--listen %s: %w", listen, err)
+				}
+				go func() { errc <- hs.Serve(ln) }()
+				auth := "no token"
+				if token != "" {
+					auth = "bearer token required"
+				}
+				fmt.Fprintf(stdout, "loadtest: agent API on http://%s (%s)\n", ln.Addr(), auth)
+			} else {
+				errc <- http.ErrServerClosed
 			}
-			fmt.Fprintf(stdout, "loadtest: agent API on http://%s (%s)\n", ln.Addr(), auth)
-			select {
-			case err := <-errc:
-				return err
-			case <-cmd.Context().Done():
+			var joinWG sync.WaitGroup
+			joinCtx, stopJoin := context.WithCancel(cmd.Context())
+			defer joinWG.Wait()
+			defer stopJoin()
+			if joinURL != "" {
+				fmt.Fprintf(stdout, "loadtest: joining the coordinator at %s as %s\n", joinURL, joinID)
+				joinWG.Go(func() { _ = srv.Join(joinCtx, agent.JoinOptions{URL: joinURL, ID: joinID, Token: token, Log: log}) })
+			}
+			if listen != "" {
+				select {
+				case err := <-errc:
+					return err
+				case <-cmd.Context().Done():
+				}
+			} else {
+				<-cmd.Context().Done()
 			}
 			fmt.Fprintln(stdout, "loadtest: stopping: load tests end, users log out...")
 			ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -98,6 +132,8 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
 	f.DurationVar(&grace, "shutdown-timeout", 30*time.Second, "how long users get to log out on SIGTERM")
 	f.StringVar(&logLevel, "log-level", "info", "console log level: debug, info, warn or error")
+	f.StringVar(&joinURL, "join", "", "also join the coordinator at this ws:// URL (its --join-listen, port 9696)")
+	f.StringVar(&joinID, "join-id", "", "this agent's load test id when joining (default: j and 8 random hex digits)")
 	return cmd
 }
 

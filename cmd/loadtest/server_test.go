@@ -95,6 +95,8 @@ func TestServer_Exposure(t *testing.T) {
 		{[]string{"--listen", ":0"}, "", "reaches beyond loopback"},
 		{[]string{"--listen", "4000"}, "", "must be host:port"},
 		{[]string{"--listen", "127.0.0.1:0", "--log-level", "loud"}, "", "--log-level"},
+		{[]string{"--listen", "", "--join", "http://coord:9696/join"}, "", `--join "http://coord:9696/join": must be a ws:// or wss:// URL`},
+		{[]string{"--listen", "", "--join", "ws://127.0.0.1:1/join", "--join-id", "Bad ID"}, "", `--join-id: id "Bad ID"`},
 	} {
 		t.Setenv(TokenEnv, tc.env)
 		var out, errb syncBuffer

@@ -26,6 +26,7 @@ type Options struct {
 	Local   bool                // run the users in this process instead of on agents
 	Results string              // the report goes to a plan-<name>-<time> folder here
 	Log     *slog.Logger
+	Joiner  *coordinator.Joiner // agents that join, besides the configured ones
 }
 
 // Run runs the plan and returns its report, which it has written to the folder it names.
@@ -41,7 +42,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	if p.Writers.JSONLines == "" {
 		p.Writers.JSONLines = filepath.Join(dir, "metrics.jsonl")
 	}
-	opts := coordinator.Options{Log: o.Log, Progress: out}
+	opts := coordinator.Options{Log: o.Log, Progress: out, Joiner: o.Joiner}
+	if o.Config != nil {
+		opts.MinAgents = o.Config.ClusterConfig.MinJoinedAgents
+	}
 	if o.Local {
 		srv := agent.NewServer(agent.ServerOptions{Log: o.Log})
 		defer func() {

@@ -29,6 +29,8 @@ type Target struct {
 	URL string // the full URL of the metrics page, e.g. http://127.0.0.1:4000/metrics
 	// Token, if set, is sent as a bearer token.
 	Token string
+	// Client, if set, scrapes this target (a joined agent's, over its connection).
+	Client *http.Client
 }
 
 // Options configure an Engine.
@@ -162,7 +164,11 @@ func (e *Engine) scrape(ctx context.Context, t Target, ts time.Time) error {
 	if t.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+t.Token)
 	}
-	resp, err := e.hc.Do(req)
+	hc := e.hc
+	if t.Client != nil {
+		hc = t.Client
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitFor(t *testing.T, b *lockedBuffer, re *regexp.Regexp, d time.Duration) []string {
+	t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if m := re.FindStringSubmatch(b.String()); m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %v in:\n%s", re, b.String())
+	return nil
+}
+
+// TestRun_JoinedAgents runs a plan on agents that join the coordinator over WebSocket (no
+// agent list): the coordinator waits for two, splits the users between them, marks one down
+// when its connection drops (the other takes its users), and takes it back into the plan
+// when it joins again.
+func TestRun_JoinedAgents(t *testing.T) {
+	mm := mmsimtest.Start(t, nil)
+	dir := t.TempDir()
+	cfg := coordinator.DefaultConfig()
+	cfg.ClusterConfig.Agents, cfg.ClusterConfig.JoinListen, cfg.ClusterConfig.MinJoinedAgents = nil, "127.0.0.1:0", 2
+	cfg.LogSettings.EnableConsole = false
+	plan := map[string]any{"Name": "joined", "Targets": []string{mm.URL}, "Users": 6, "SustainSec": 9, "ReportEverySec": 30,
+		"Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100, "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
+	write := func(name string, v any) string {
+		b, _ := json.Marshal(v)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	args := []string{"--config", write("coordinator.json", cfg), "--plan", write("plan.json", plan), "--results", dir, "--listen", ""}
+	var out, errb lockedBuffer
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var runErr error
+	wg.Go(func() { runErr = run(context.Background(), args, &out, &errb) })
+	url := waitFor(t, &out, regexp.MustCompile(`agents may join at (ws://\S+)`), 10*time.Second)[1]
+
+	join := func(id string) (context.CancelFunc, *sync.WaitGroup) {
+		srv := agent.NewServer(agent.ServerOptions{})
+		ctx, cancel := context.WithCancel(context.Background())
+		var jw sync.WaitGroup
+		jw.Go(func() { _ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: id, Backoff: 50 * time.Millisecond}) })
+		t.Cleanup(func() { cancel(); jw.Wait(); _ = srv.Shutdown(context.Background()) })
+		return cancel, &jw
+	}
+	join("ja")
+	time.Sleep(300 * time.Millisecond)
+	if strings.Contains(out.String(), "starting the load test") {
+		t.Fatalf("the plan started with one of the two agents it waits for:\n%s", out.String())
+	}
+	dropB, bDone := join("jb")
+	waitFor(t, &out, regexp.MustCompile(`agent jb joined`), 10*time.Second)
+	waitFor(t, &out, regexp.MustCompile(`(?s)agent jb joined.*agent ja joined|agent ja joined.*agent jb joined`), 10*time.Second)
+	time.Sleep(3 * time.Second)
+	dropB() // its connection ends; the coordinator marks it down
+	bDone.Wait()
+	waitFor(t, &out, regexp.MustCompile(`agents: agent jb: `), 10*time.Second)
+	join("jb") // and back
+	waitFor(t, &out, regexp.MustCompile(`(?s)agents: agent jb: .*agent jb joined`), 10*time.Second)
+	wg.Wait()
+	if runErr != nil {
+		t.Fatalf("run: %v\n%s\n%s", runErr, out.String(), errb.String())
+	}
+	m := regexp.MustCompile(`report: (\S+report.json)`).FindStringSubmatch(out.String())
+	var r coordinator.Report
+	b, _ := os.ReadFile(m[1])
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	// The count holds: ja takes jb's users while jb is gone, and they are shared again when
+	// it is back; only the seconds of a change may differ.
+	off := 0
+	for _, s := range r.Series {
+		if s.Phase == "sustain" && s.Users != 6 {
+			off++
+		}
+	}
+	if off > 2 {
+		t.Errorf("%d seconds of the sustain phase without the plan's 6 users:\n%s", off, out.String())
+	}
+	var pings int64
+	for _, p := range r.Periods {
+		for _, s := range p.Metrics {
+			if s.Key == "route GET ping" {
+				pings += s.Count
+			}
+		}
+	}
+	if pings < 200 {
+		t.Errorf("%d pings; want about 6 users x 10/s x 9 s", pings)
+	}
+}

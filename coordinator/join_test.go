@@ -1,0 +1,64 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/loadtest"
+)
+
+// TestJoiner_TokenAndTunnel: an agent with the wrong token is refused; one with the right
+// token joins, and the coordinator drives it over the connection (its own token checks pass).
+func TestJoiner_TokenAndTunnel(t *testing.T) {
+	j := NewJoiner("s3cret", nil)
+	hs := httptest.NewServer(j.Handler())
+	defer hs.Close()
+	defer j.Close()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + agent.JoinPath
+
+	join := func(token string) func() {
+		srv := agent.NewServer(agent.ServerOptions{Token: "s3cret"})
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: "jx", Token: token, Backoff: 20 * time.Millisecond})
+		})
+		return func() { cancel(); wg.Wait(); _ = srv.Shutdown(context.Background()) }
+	}
+	stop := join("wrong")
+	time.Sleep(200 * time.Millisecond)
+	if n := len(j.snapshot()); n != 0 {
+		t.Fatalf("an agent with the wrong token joined (%d)", n)
+	}
+	stop()
+
+	stop = join("s3cret")
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := j.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	a := j.snapshot()["jx"].agent
+	if _, err := a.Status(ctx); !errors.Is(err, agent.ErrNotFound) {
+		t.Fatalf("Status before Create = %v, want ErrNotFound (the call went through)", err)
+	}
+	cfg := loadtest.DefaultConfig()
+	cfg.UserControllerConfiguration.Type = "noop"
+	if err := a.Create(ctx, cfg); err != nil {
+		t.Fatalf("Create over the tunnel: %v", err)
+	}
+	st, err := a.Run(ctx)
+	if err != nil || st.State != loadtest.Running {
+		t.Fatalf("Run over the tunnel: %+v, %v", st, err)
+	}
+	if err := a.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
