@@ -158,9 +158,13 @@ def main():
 		t.Errorf("merged keys %v, the agents' %v", merged, sum)
 	}
 	served := gatherCounter(t, mm, "mattermost_http_requests_total")
-	if got := merged["route GET ping"] + merged["route GET ping loop"]; float64(got) != served {
+	got := merged["route GET ping"] + merged["route GET ping loop"]
+	if float64(got) != served {
 		t.Errorf("the agents recorded %d requests; mmsim served %v", got, served)
 	}
+	t.Logf("merged %d requests = the agents' %d + %d = mmsim's %v", got,
+		spies[0].counts["route GET ping"]+spies[0].counts["route GET ping loop"],
+		spies[1].counts["route GET ping"]+spies[1].counts["route GET ping loop"], served)
 	// The returning script's users were replaced again and again, and every main ran once.
 	iterations := merged["action script returner"]
 	if iterations < 40 || counters["returned"] != iterations {
