@@ -188,3 +188,38 @@ func TestRun_ExampleScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_HostileScriptsLeaveTheAgentRunning: users running a busy loop and a runaway
+// allocation are stopped with errors again and again, while the well-behaved users beside
+// them keep working and the run ends normally.
+func TestRun_HostileScriptsLeaveTheAgentRunning(t *testing.T) {
+	base := target(t)
+	cfg := loadtest.DefaultConfig()
+	cfg.UserControllerConfiguration.Type = "script"
+	cfg.UserControllerConfiguration.Script = loadtest.ScriptConfig{MemoryLimitMB: 400, Scripts: []loadtest.ScriptSpec{
+		{Name: "spin", Source: "def main():\n    while True:\n        pass\n"},
+		{Name: "hog", Source: "def main():\n    l = []\n    while True:\n        l.append('x' * 50000000)\n"},
+		{Name: "good", Source: "def main():\n    while True:\n        get('/api/v4/system/ping', name='ping')\n        delay(20)\n"},
+	}}
+	cfgPath, sumPath := writeConfig(t, cfg)
+	var out syncBuffer
+	if err := run(context.Background(), []string{"--config", cfgPath, "--server-url", base, "-n", "6", "-d", "3s", "--summary", sumPath}, &out, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	s := readSummary(t, sumPath)
+	if s.UserErrors < 4 {
+		t.Errorf("%d user sessions ended in error; want the 4 hostile users stopped", s.UserErrors)
+	}
+	var pings int64
+	for _, r := range s.Routes {
+		if r.Key == "GET ping" {
+			pings = r.Count
+		}
+	}
+	// About 280 on an idle machine without -race; a stalled agent would make none after the
+	// hostile users started.
+	if pings < 40 {
+		t.Errorf("the 2 good users made %d requests in 3s; want them working throughout", pings)
+	}
+	t.Logf("good users: %d requests; hostile sessions stopped: %d", pings, s.UserErrors)
+}

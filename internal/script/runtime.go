@@ -161,7 +161,7 @@ func (r *Runtime) NewUser(id int) *User {
 // watchdog stops interpreting users while the heap is over the limit.
 func (r *Runtime) watchdog() {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	t := time.NewTicker(20 * time.Millisecond)
+	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
