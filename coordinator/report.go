@@ -125,7 +125,10 @@ func (r Report) Answer() string {
 			}
 		}
 		s := fmt.Sprintf("plan %s: %d users, %d requests, %d errors", r.Plan.Name, r.Plan.Users, req, errs)
-		if saturated > 0 {
+		switch {
+		case saturated == 1:
+			s += " (1 period with a saturated agent)"
+		case saturated > 1:
 			s += fmt.Sprintf(" (%d periods with a saturated agent)", saturated)
 		}
 		return s

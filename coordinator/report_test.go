@@ -149,3 +149,30 @@ func countNear(img image.Image, r, g, b uint8) int {
 	}
 	return n
 }
+
+// TestReport_WritePlan: a plan's report answers with the plan's totals, says which latency
+// is which, and marks a period with a saturated agent.
+func TestReport_WritePlan(t *testing.T) {
+	r := sampleReport()
+	r.Probes, r.Decisions = nil, nil
+	r.Plan = &Plan{Name: "checkout", Users: 7, SustainSec: 60, Targets: []string{"http://127.0.0.1:1"}}
+	r.LatencyNote = LatencyNote
+	quiet := samplePeriod()
+	quiet.Saturated, quiet.SaturatedAgents = false, nil
+	r.Periods = []Period{quiet, samplePeriod()}
+	dir := t.TempDir()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	html := string(b)
+	for _, want := range []string{"Load plan checkout", "plan checkout: 7 users, 20 requests, 2 errors (1 period with a saturated agent)",
+		"SATURATED: a1", "intended start", "route GET /x", "counter logins"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<h2 style=\"font-size:16px\">Probes</h2>") {
+		t.Error("a plan's report shows the search's probes table")
+	}
+}
