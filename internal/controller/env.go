@@ -142,6 +142,9 @@ func JoinTeam(ctx context.Context, c *mattermost.Client, username string) (strin
 
 // logout ends the session on the way out, on a context that outlives the user's.
 func logout(ctx context.Context, c *mattermost.Client) {
+	if c.Token() == "" { // already logged out (a LogoutLogin the user's leaving cut short)
+		return
+	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_ = c.Logout(lctx) // best effort: the user is leaving either way
