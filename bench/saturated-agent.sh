@@ -4,12 +4,13 @@
 # loops, so it gets a fraction of a core and starts lagging well before the target's limit.
 # The coordinator searches twice: with the validity check (MaxAgentUtilization 0.8, ours) and
 # without it (1.0, what a tool that does not watch its generators concludes).
-# Usage: bench/saturated-agent.sh      (WORKERS=8 SERVICE=2ms HOGS=2; needs taskset, jq, curl)
+# Usage: bench/saturated-agent.sh      (WORKERS=8 SERVICE=2ms HOGS=2 BUDGET=900 seconds per search; needs taskset, jq, curl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-8}
 SERVICE=${SERVICE:-2ms}
 HOGS=${HOGS:-2}
+BUDGET=${BUDGET:-900}
 MMSIM_PORT=${MMSIM_PORT:-18165}
 AGENT_PORT=${AGENT_PORT:-14100}
 work=$(mktemp -d)
@@ -38,9 +39,9 @@ ms=${SERVICE%ms}
 truth=$(echo "$WORKERS * 1.1 / ($ms / 1000)" | bc -l | xargs printf '%.0f')
 echo "mmsim: $WORKERS workers x $SERVICE: the model supports $truth noop users at a 100 ms mean latency"
 for util in 0.8 1; do
-  jq --arg url "http://127.0.0.1:$AGENT_PORT" --argjson u "$util" '.ClusterConfig.Agents=[{"Id":"lt0","ApiURL":$url}]
+  jq --arg url "http://127.0.0.1:$AGENT_PORT" --argjson u "$util" --argjson b "$BUDGET" '.ClusterConfig.Agents=[{"Id":"lt0","ApiURL":$url}]
     | .ClusterConfig.MaxActiveUsers=8000 | .Search.MaxAgentUtilization=$u | .Search.HoldSec=10 | .Search.SettleSec=3
-    | .Search.RampRate=200 | .Search.StartUsers=500 | .Search.TimeBudgetSec=900 | .LogSettings.EnableConsole=false' \
+    | .Search.RampRate=200 | .Search.StartUsers=500 | .Search.TimeBudgetSec=$b | .LogSettings.EnableConsole=false' \
     config/coordinator.default.json >"$work/coordinator-$util.json"
   start=$(date +%s)
   "$work/coordinator" --config "$work/coordinator-$util.json" --agent-config "$work/config.json" --results "$work/results-$util" \
