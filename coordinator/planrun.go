@@ -85,8 +85,9 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 			c.printf("WARNING: agents %s above utilization %.2f in this period: its latencies may measure the generator, not the target",
 				strings.Join(per.SaturatedAgents, ", "), p.MaxAgentUtilization)
 		}
+		n, failed := requestsOf(per)
 		c.printf("period %s-%s: %d users, %d requests, %d errors, %s", per.Start.Format("15:04:05"), per.End.Format("15:04:05"),
-			per.Users, requestsOf(per), errorsOf(per), latencyText(per))
+			per.Users, n, failed, latencyText(per))
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		for _, w := range writers {
@@ -179,22 +180,15 @@ func stepsText(p *Plan) string {
 	return fmt.Sprintf("%d steps", p.RampSteps)
 }
 
-func requestsOf(p Period) (n int64) {
+// requestsOf returns a period's requests and failed requests.
+func requestsOf(p Period) (n, failed int64) {
 	for _, m := range p.Metrics {
 		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) {
 			n += m.Count
+			failed += m.Errors
 		}
 	}
-	return n
-}
-
-func errorsOf(p Period) (n int64) {
-	for _, m := range p.Metrics {
-		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) {
-			n += m.Errors
-		}
-	}
-	return n
+	return n, failed
 }
 
 // latencyText is the period's headline latency: all requests' p50 and p99 would need the

@@ -118,8 +118,8 @@ func (r Report) Answer() string {
 		var req, errs int64
 		saturated := 0
 		for _, p := range r.Periods {
-			req += requestsOf(p)
-			errs += errorsOf(p)
+			n, failed := requestsOf(p)
+			req, errs = req+n, errs+failed
 			if p.Saturated {
 				saturated++
 			}

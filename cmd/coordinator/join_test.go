@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -58,15 +57,7 @@ func TestRun_JoinedAgents(t *testing.T) {
 	cfg.LogSettings.EnableConsole = false
 	plan := map[string]any{"Name": "joined", "Targets": []string{mm.URL}, "Users": 6, "SustainSec": 9, "ReportEverySec": 30,
 		"Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100, "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
-	write := func(name string, v any) string {
-		b, _ := json.Marshal(v)
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	args := []string{"--config", write("coordinator.json", cfg), "--plan", write("plan.json", plan), "--results", dir, "--listen", ""}
+	args := []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--plan", writeJSON(t, dir, "plan.json", plan), "--results", dir, "--listen", ""}
 	var out, errb lockedBuffer
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -19,6 +19,20 @@ import (
 	"github.com/loadtest/loadtest/loadtest"
 )
 
+// writeJSON writes v as JSON to dir/name and returns the path.
+func writeJSON(t *testing.T, dir, name string, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestDefaultConfigFile keeps config/coordinator.default.json equal to the code's defaults.
 func TestDefaultConfigFile(t *testing.T) {
 	var got coordinator.Config
@@ -50,16 +64,8 @@ func TestRun(t *testing.T) {
 	lt.ConnectionConfiguration.ServerURL = mm.URL
 	lt.UserControllerConfiguration.Type = "noop"
 	lt.UsersConfiguration.MaxActiveUsers = 20
-	write := func(name string, v any) string {
-		b, _ := json.Marshal(v)
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	var out, errb strings.Builder
-	err := run(context.Background(), []string{"--config", write("coordinator.json", cfg), "--agent-config", write("config.json", lt),
+	err := run(context.Background(), []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--agent-config", writeJSON(t, dir, "config.json", lt),
 		"--results", dir, "--listen", "127.0.0.1:0"}, &out, &errb)
 	if err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
