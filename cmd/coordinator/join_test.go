@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -91,12 +89,7 @@ func TestRun_JoinedAgents(t *testing.T) {
 	if runErr != nil {
 		t.Fatalf("run: %v\n%s\n%s", runErr, out.String(), errb.String())
 	}
-	m := regexp.MustCompile(`report: (\S+report.json)`).FindStringSubmatch(out.String())
-	var r coordinator.Report
-	b, _ := os.ReadFile(m[1])
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, out.String())
 	// The count holds: ja takes jb's users while jb is gone, and they are shared again when
 	// it is back; only the seconds of a change may differ.
 	off := 0

@@ -33,6 +33,24 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 	return p
 }
 
+// readReport reads the report.json whose path run printed.
+func readReport(t *testing.T, out string) coordinator.Report {
+	t.Helper()
+	m := regexp.MustCompile(`report: (\S+report.json)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no report path in:\n%s", out)
+	}
+	b, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r coordinator.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", m[1], err)
+	}
+	return r
+}
+
 // TestDefaultConfigFile keeps config/coordinator.default.json equal to the code's defaults.
 func TestDefaultConfigFile(t *testing.T) {
 	var got coordinator.Config
@@ -73,17 +91,8 @@ func TestRun(t *testing.T) {
 	if !strings.HasSuffix(out.String(), "supported users: >= 20\n") {
 		t.Fatalf("output:\n%s", out.String())
 	}
-	m := regexp.MustCompile(`report: (\S+report.json)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no report path in:\n%s", out.String())
-	}
-	b, err := os.ReadFile(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r coordinator.Report
-	if err := json.Unmarshal(b, &r); err != nil || !r.AtLeast || r.SupportedUsers != 20 || len(r.Probes) != 1 || r.Probes[0].Throughput < 10 {
-		t.Fatalf("report: %+v, %v", r, err)
+	if r := readReport(t, out.String()); !r.AtLeast || r.SupportedUsers != 20 || len(r.Probes) != 1 || r.Probes[0].Throughput < 10 {
+		t.Fatalf("report: %+v", r)
 	}
 }
 

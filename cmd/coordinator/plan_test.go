@@ -100,15 +100,11 @@ def main():
 	if err := run(context.Background(), []string{"--plan", planPath, "--results", dir, "--listen", ""}, &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
 	}
-	m := regexp.MustCompile(`metrics: (\S+metrics.csv), \S+; report: (\S+report.json)`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`metrics: (\S+metrics.csv), `).FindStringSubmatch(out.String())
 	if m == nil {
-		t.Fatalf("no paths in the output:\n%s", out.String())
+		t.Fatalf("no metrics path in the output:\n%s", out.String())
 	}
-	var r coordinator.Report
-	b, _ = os.ReadFile(m[2])
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, out.String())
 
 	// The users at each second follow the plan, within one ramp step (2 users).
 	start := r.Decisions[0].Time

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -122,18 +120,7 @@ func TestRun_Prometheus(t *testing.T) {
 	if !strings.Contains(out.String(), "monitor: Prometheus at "+prom) {
 		t.Errorf("the output does not name the Prometheus it asks:\n%s", out.String())
 	}
-	m := regexp.MustCompile(`report: (\S+report.json)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no report path in:\n%s", out.String())
-	}
-	b, err := os.ReadFile(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r coordinator.Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, out.String())
 	const truth = 110.0
 	if e := math.Abs(float64(r.SupportedUsers)-truth) / truth; e > 0.05 || r.AtLeast {
 		t.Fatalf("found %d users, the model says %.0f (%.1f%% off):\n%s", r.SupportedUsers, truth, 100*e, out.String())
