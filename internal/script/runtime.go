@@ -19,6 +19,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/mattermost"
 )
 
 // Script is one script as a runtime runs it.
@@ -129,7 +130,7 @@ func NewRuntime(o Options) (*Runtime, error) {
 	r.cum[len(r.cum)-1] = 1
 	r.predeclared = builtins()
 	ws := o.Metrics.WebSocketOptions(wsOptionsZero)
-	r.hooks = wsHooks{connect: ws.OnConnect, disconnect: ws.OnDisconnect}
+	r.hooks = wsHooks{connect: ws.OnConnect, disconnect: ws.OnDisconnect, drop: func() { ws.OnDrop(mattermost.Event{}) }}
 	r.wg.Go(r.watchdog)
 	return r, nil
 }

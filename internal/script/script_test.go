@@ -85,6 +85,24 @@ func serverPaths(t *testing.T) (*httptest.Server, *atomic.Int64, func() int) {
 		hits.Add(1)
 		http.Error(w, "no", http.StatusServiceUnavailable)
 	})
+	mux.HandleFunc("/flood", func(w http.ResponseWriter, r *http.Request) { // 3000 messages, then echo
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for i := range 3000 {
+			if err := c.Write(r.Context(), websocket.MessageText, []byte(fmt.Sprintf("m%d", i))); err != nil {
+				return
+			}
+		}
+		for {
+			typ, b, err := c.Read(r.Context())
+			if err != nil || c.Write(r.Context(), typ, append([]byte("echo:"), b...)) != nil {
+				return
+			}
+		}
+	})
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		c, err := websocket.Accept(w, r, nil)
@@ -281,6 +299,29 @@ def main():
 	}
 	if s := summary(f.rec, "route WS chat"); s.Count != 1 || s.Errors != 0 {
 		t.Errorf("the connect was not recorded: %+v", s)
+	}
+}
+
+// TestUser_WebSocketKeepsReading: a script busy elsewhere does not stall its connection; the
+// newest 1024 messages wait for it, older ones are dropped, and the connection stays open.
+func TestUser_WebSocketKeepsReading(t *testing.T) {
+	srv, _ := server(t)
+	f := newRuntime(t, srv.URL, Options{}, `
+def main():
+    c = ws_connect("/flood")
+    delay(500)
+    first = ws_receive(c, timeout_ms=1000)
+    n = 1
+    for _ in range(5000):
+        if ws_receive(c, timeout_ms=100) == None:
+            break
+        n += 1
+    ws_send(c, "still there?")
+    fail("%s|%d|%s" % (first, n, ws_receive(c, timeout_ms=2000)))
+`)
+	err := runFor(t, f.rt, 1, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "fail: m1976|1024|echo:still there?") {
+		t.Fatalf("Run = %v; want the newest 1024 of 3000 messages (m1976 first) and an open connection", err)
 	}
 }
 

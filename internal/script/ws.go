@@ -16,7 +16,13 @@ import (
 
 var wsOptionsZero = mattermost.WebSocketOptions{}
 
-type wsHooks struct{ connect, disconnect func() }
+type wsHooks struct{ connect, disconnect, drop func() }
+
+// wsBuffer is how many received messages a connection keeps for ws_receive. The reader never
+// stops reading (a real client does not stop reading its socket while its code is busy, and a
+// server may close a connection that does): when the buffer is full the oldest message is
+// dropped and counted (loadtest_websocket_events_dropped_total).
+const wsBuffer = 1024
 
 // wsConn is an open WebSocket. A reader goroutine, which the session waits for on close,
 // passes messages to ws_receive.
@@ -91,7 +97,7 @@ func wsConnect(s *session, b *starlark.Builtin, args starlark.Tuple, kw []starla
 	c.SetReadLimit(rt.opts.MaxResponseBytes)
 	rctx, rcancel := context.WithCancel(context.WithoutCancel(s.ctx))
 	s.nextWS++
-	w := &wsConn{id: s.nextWS, c: c, msgs: make(chan wsMsg, 64), done: make(chan struct{}), cancel: rcancel, hooks: rt.hooks}
+	w := &wsConn{id: s.nextWS, c: c, msgs: make(chan wsMsg, wsBuffer), done: make(chan struct{}), cancel: rcancel, hooks: rt.hooks}
 	s.conns[w.id] = w
 	w.hooks.connect()
 	go w.read(rctx) // its owner is the session: close waits for it
@@ -106,11 +112,18 @@ func (w *wsConn) read(ctx context.Context) {
 			w.err = err
 			return
 		}
-		select {
-		case w.msgs <- wsMsg{binary: typ == websocket.MessageBinary, data: data}:
-		case <-ctx.Done():
-			w.err = ctx.Err()
-			return
+		m := wsMsg{binary: typ == websocket.MessageBinary, data: data}
+		for sent := false; !sent; {
+			select {
+			case w.msgs <- m:
+				sent = true
+			default:
+				select {
+				case <-w.msgs: // full: drop the oldest
+					w.hooks.drop()
+				default:
+				}
+			}
 		}
 	}
 }
