@@ -104,9 +104,30 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		return Probe{}, err
 	}
 	holdEnd := time.Now()
-	values, err := c.evaluateHolding(ctx, q, holdEnd, holdEnd.Sub(holdStart))
-	if err != nil {
-		return Probe{}, err
+	step := time.Duration(s.HoldSec) * time.Second
+	maxHold := time.Duration(s.MaxHold()) * time.Second
+	var values, stdErrs []float64
+	var t float64
+	extended := false
+	for {
+		values, err = c.evaluateHolding(ctx, q, holdEnd, holdEnd.Sub(holdStart))
+		if err != nil {
+			return Probe{}, err
+		}
+		stdErrs, t = c.noise(ctx, q, holdStart, holdEnd)
+		if !ExtendHold(specs, values, stdErrs, t, holdEnd.Sub(holdStart), step, maxHold) {
+			break
+		}
+		i := WithinNoise(specs, values, stdErrs, t)
+		c.printf("probe at %d users: %s = %.4g is within ±%.2g of its threshold %.4g; holding %v more",
+			n, specs[i].Description, values[i], t*stdErrs[i], specs[i].Threshold, step)
+		extended = true
+		p, err = c.hold(ctx, step, "hold", &acc)
+		problems = append(problems, p...)
+		if err != nil {
+			return Probe{}, err
+		}
+		holdEnd = time.Now()
 	}
 	problem := ""
 	if len(problems) > 0 {
@@ -115,9 +136,13 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		problem = fmt.Sprintf("%d metrics intervals were lost", acc.missed)
 	}
 	verdict, margin, why := Judge(specs, values, acc.utilization, s.MaxAgentUtilization, problem)
+	if problem == "" && acc.utilization <= s.MaxAgentUtilization {
+		why += noiseNote(specs, values, stdErrs, t, holdEnd.Sub(holdStart), extended)
+	}
 	count, mean := acc.requests()
 	pr := Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
-		Utilization: acc.utilization}
+		Utilization: acc.utilization, StdErrs: stdErrs, HoldSec: holdEnd.Sub(holdStart).Seconds(),
+		WithinNoise: WithinNoise(specs, values, stdErrs, t) >= 0}
 	if acc.seconds > 0 {
 		pr.Throughput = float64(count) / holdEnd.Sub(holdStart).Seconds()
 	}
@@ -147,6 +172,36 @@ func (c *Coordinator) evaluateHolding(ctx context.Context, q Querier, at time.Ti
 			return nil, err
 		}
 	}
+}
+
+// noise measures each query's standard error over the hold [from, to] by batch means; a
+// query whose sub-windows cannot be evaluated (too short for the scrapes, no requests in one)
+// gets 0: not measured.
+func (c *Coordinator) noise(ctx context.Context, q Querier, from, to time.Time) ([]float64, float64) {
+	qs := c.cfg.MonitorConfig.Queries
+	stdErrs := make([]float64, len(qs))
+	k, sub := SubWindows(to.Sub(from), time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs)*time.Millisecond)
+	if k == 0 {
+		return stdErrs, 0
+	}
+	batches := make([][]float64, len(qs))
+	for b := range k {
+		vs, err := evaluate(ctx, q, qs, from.Add(time.Duration(b+1)*sub), sub)
+		if err != nil {
+			c.log.Debug("noise not measured", "err", err)
+			return stdErrs, 0
+		}
+		for i, v := range vs {
+			batches[i] = append(batches[i], v)
+		}
+	}
+	var t float64
+	for i := range qs {
+		if se, tt, ok := StdErr(batches[i]); ok {
+			stdErrs[i], t = se, tt
+		}
+	}
+	return stdErrs, t
 }
 
 func dedupe(ss []string) []string {

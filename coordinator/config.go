@@ -89,6 +89,10 @@ type SearchSettings struct {
 	// HoldSec is how long each probe holds its users while measuring; every query's range
 	// ([1m] and the like) is set to it, so the window sees only the probe.
 	HoldSec int
+	// MaxHoldSec caps a probe's hold when its value is within noise of a threshold: the probe
+	// then holds HoldSec more at a time until the verdict is clear (95 %, batch means over
+	// the hold) or MaxHoldSec is reached. 0: 4 x HoldSec; HoldSec: never extend.
+	MaxHoldSec int
 	// SettleSec is the wait after a ramp before the hold starts (logins, caches).
 	SettleSec int
 	// RampRate caps users added per second across the cluster (logins are costly).
@@ -198,6 +202,7 @@ func (c *Config) Validate() error {
 	ck.Check(s.Growth > 1, "Search.Growth", s.Growth, "must be > 1")
 	ck.Check(s.Precision > 0 && s.Precision < 1, "Search.Precision", s.Precision, "must be in (0, 1)")
 	ck.Check(s.HoldSec >= 2, "Search.HoldSec", s.HoldSec, "must be >= 2")
+	ck.Check(s.MaxHoldSec == 0 || s.MaxHoldSec >= s.HoldSec, "Search.MaxHoldSec", s.MaxHoldSec, fmt.Sprintf("must be 0 (4 x HoldSec) or >= HoldSec (%d)", s.HoldSec))
 	ck.Check(s.SettleSec >= 0, "Search.SettleSec", s.SettleSec, "must be >= 0")
 	ck.Check(s.RampRate > 0, "Search.RampRate", s.RampRate, "must be > 0")
 	ck.Check(s.MaxAgentUtilization > 0 && s.MaxAgentUtilization <= 1, "Search.MaxAgentUtilization", s.MaxAgentUtilization, "must be in (0, 1]")
@@ -205,6 +210,14 @@ func (c *Config) Validate() error {
 	ck.Check(s.ConvergenceWindowSec > 0, "Search.ConvergenceWindowSec", s.ConvergenceWindowSec, "must be > 0")
 	ck.Add("LogSettings", c.LogSettings.Validate())
 	return ck.Err()
+}
+
+// MaxHold returns the longest hold in seconds: MaxHoldSec, or 4 x HoldSec when it is 0.
+func (s SearchSettings) MaxHold() int {
+	if s.MaxHoldSec == 0 {
+		return 4 * s.HoldSec
+	}
+	return s.MaxHoldSec
 }
 
 func httpURL(s string) bool {

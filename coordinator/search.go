@@ -32,6 +32,14 @@ type Probe struct {
 	MeanLatency float64 `json:"mean_latency_s"`
 	// Utilization is the highest agent utilization seen over the hold.
 	Utilization float64 `json:"utilization"`
+	// StdErrs is each query's standard error over the hold, by batch means (0: not measured).
+	StdErrs []float64 `json:"std_errs,omitempty"`
+	// HoldSec is how long the probe held: Search.HoldSec, or longer when a value was within
+	// noise of its threshold.
+	HoldSec float64 `json:"hold_s,omitempty"`
+	// WithinNoise says an alert query was still within noise of its threshold when the
+	// probe ended (at Search.MaxHoldSec): its verdict could have gone either way.
+	WithinNoise bool `json:"within_noise,omitempty"`
 }
 
 // QuerySpec is what Judge needs of a monitor query.
@@ -45,20 +53,7 @@ type QuerySpec struct {
 // incomplete set of agents makes it invalid whatever the queries say; otherwise it fails
 // when any alert query reaches its threshold (the seed's rule: value >= Threshold).
 func Judge(qs []QuerySpec, values []float64, utilization, maxUtilization float64, agentProblem string) (Verdict, float64, string) {
-	margin := math.Inf(-1)
-	worst := -1
-	for i, q := range qs {
-		if !q.Alert || i >= len(values) {
-			continue
-		}
-		m := values[i] - q.Threshold
-		if q.Threshold != 0 {
-			m /= math.Abs(q.Threshold)
-		}
-		if m > margin {
-			margin, worst = m, i
-		}
-	}
+	worst, margin := worstAlert(qs, values)
 	switch {
 	case agentProblem != "":
 		return Invalid, margin, agentProblem
@@ -70,6 +65,25 @@ func Judge(qs []QuerySpec, values []float64, utilization, maxUtilization float64
 		return Fail, margin, fmt.Sprintf("%s = %.4g >= threshold %.4g", qs[worst].Description, values[worst], qs[worst].Threshold)
 	}
 	return Pass, margin, fmt.Sprintf("worst: %s = %.4g < threshold %.4g", qs[worst].Description, values[worst], qs[worst].Threshold)
+}
+
+// worstAlert returns the alert query closest to (or farthest past) its threshold, and its
+// margin (value - threshold) / |threshold|; -1 and -Inf when there is none.
+func worstAlert(qs []QuerySpec, values []float64) (int, float64) {
+	worst, margin := -1, math.Inf(-1)
+	for i, q := range qs {
+		if !q.Alert || i >= len(values) {
+			continue
+		}
+		m := values[i] - q.Threshold
+		if q.Threshold != 0 {
+			m /= math.Abs(q.Threshold)
+		}
+		if m > margin {
+			worst, margin = i, m
+		}
+	}
+	return worst, margin
 }
 
 // SearchConfig tunes the adaptive search.

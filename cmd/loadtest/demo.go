@@ -35,6 +35,7 @@ It prints progress, the supported users it finds and the number the model implie
 	f.DurationVar(&o.Threshold, "threshold", o.Threshold, "mean client latency a probe may reach")
 	f.IntVar(&o.MaxUsers, "max-users", o.MaxUsers, "the most users the search may try")
 	f.DurationVar(&o.Hold, "hold", o.Hold, "how long each probe measures")
+	f.DurationVar(&o.MaxHold, "max-hold", o.MaxHold, "a probe whose value is within noise of the threshold measures longer, up to this (0: 4 x --hold; = --hold: never)")
 	f.DurationVar(&o.Settle, "settle", o.Settle, "wait after a ramp before measuring")
 	f.IntVar(&o.RampRate, "ramp-rate", o.RampRate, "users added per second at most")
 	f.DurationVar(&o.TimeBudget, "time-budget", o.TimeBudget, "the search ends with its best bracket after this")

@@ -32,6 +32,7 @@ type Options struct {
 	Threshold   time.Duration // the mean-latency threshold T
 	MaxUsers    int
 	Hold        time.Duration
+	MaxHold     time.Duration // 0: 4 x Hold
 	Settle      time.Duration
 	RampRate    int
 	StartUsers  int // the first probe (0: automatic)
@@ -121,6 +122,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf(`--users %q: must be "noop", "script" or "simulative"`, o.Users)
 	case o.Hold < 2*time.Second:
 		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
+	case o.MaxHold != 0 && o.MaxHold < o.Hold:
+		return Result{}, fmt.Errorf("--max-hold %v: must be 0 (4 x --hold) or >= --hold (%v)", o.MaxHold, o.Hold)
 	case o.MaxUsers <= 0:
 		return Result{}, fmt.Errorf("--max-users %d: must be > 0", o.MaxUsers)
 	}
@@ -191,6 +194,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	cfg.MonitorConfig.Queries[0].Threshold = o.Threshold.Seconds()
 	cfg.Search.Strategy = o.Strategy
 	cfg.Search.HoldSec = int(o.Hold.Seconds())
+	cfg.Search.MaxHoldSec = int(o.MaxHold.Seconds())
 	cfg.Search.SettleSec = int(o.Settle.Seconds())
 	cfg.Search.RampRate = o.RampRate
 	cfg.Search.StartUsers = o.StartUsers

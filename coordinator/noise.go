@@ -1,0 +1,94 @@
+package coordinator
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// A probe's value is a mean over its hold, and bursty users make that mean noisy: the same
+// users held twice can give values on both sides of a threshold. The search therefore measures
+// the noise of every alert query by batch means (the query over NoiseBatches equal consecutive
+// sub-windows of the hold) and, while a value is closer to its threshold than the noise allows
+// a verdict to be trusted, holds longer (up to MaxHoldSec) before judging.
+
+// NoiseBatches is how many sub-windows a hold is split into to measure its noise.
+const NoiseBatches = 6
+
+// tQuantile975 is Student's t at 0.975 (two-sided 95 %) for 1..10 degrees of freedom.
+var tQuantile975 = []float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228}
+
+// StdErr returns the standard error of a mean from its batch means, and the Student-t factor
+// for a two-sided 95 % interval; ok is false with fewer than 3 batches or a non-finite one.
+func StdErr(batches []float64) (se, t float64, ok bool) {
+	k := len(batches)
+	if k < 3 {
+		return 0, 0, false
+	}
+	mean := 0.0
+	for _, b := range batches {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return 0, 0, false
+		}
+		mean += b
+	}
+	mean /= float64(k)
+	ss := 0.0
+	for _, b := range batches {
+		ss += (b - mean) * (b - mean)
+	}
+	t = 1.96
+	if k-1 <= len(tQuantile975) {
+		t = tQuantile975[k-2]
+	}
+	return math.Sqrt(ss / float64(k-1) / float64(k)), t, true
+}
+
+// SubWindows splits a hold of length held into the sub-windows its noise is measured over:
+// NoiseBatches of them, fewer when that would make one shorter than three scrape intervals
+// (or two seconds), none when fewer than three fit. It returns their length.
+func SubWindows(held, scrape time.Duration) (int, time.Duration) {
+	shortest := max(3*scrape, 2*time.Second)
+	k := min(NoiseBatches, int(held/shortest))
+	if k < 3 {
+		return 0, 0
+	}
+	return k, (held / time.Duration(k)).Truncate(time.Millisecond)
+}
+
+// WithinNoise returns the first alert query whose value is closer to its threshold than
+// t x its standard error, that is, whose verdict a longer hold could reverse; -1 if none.
+// A standard error of 0 (not measured) never counts as noise.
+func WithinNoise(qs []QuerySpec, values, stdErrs []float64, t float64) int {
+	for i, q := range qs {
+		if !q.Alert || i >= len(values) || i >= len(stdErrs) || stdErrs[i] <= 0 {
+			continue
+		}
+		if math.Abs(values[i]-q.Threshold) < t*stdErrs[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// ExtendHold decides whether a probe holds on (a pure function): when a verdict is within
+// noise and another hold of length step still fits under maxHold.
+func ExtendHold(qs []QuerySpec, values, stdErrs []float64, t float64, held, step, maxHold time.Duration) bool {
+	return WithinNoise(qs, values, stdErrs, t) >= 0 && held+step <= maxHold
+}
+
+// noiseNote describes the worst alert query's interval for a probe's reason.
+func noiseNote(qs []QuerySpec, values, stdErrs []float64, t float64, held time.Duration, extended bool) string {
+	worst, _ := worstAlert(qs, values)
+	note := ""
+	if worst >= 0 && worst < len(stdErrs) && stdErrs[worst] > 0 {
+		note = fmt.Sprintf(" (±%.2g at 95%%)", t*stdErrs[worst])
+	}
+	if extended {
+		note += fmt.Sprintf("; held %v because the value was within noise of the threshold", held.Round(time.Second))
+		if WithinNoise(qs, values, stdErrs, t) >= 0 {
+			note += ", and still is: this verdict could go either way"
+		}
+	}
+	return note
+}

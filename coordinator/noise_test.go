@@ -1,0 +1,169 @@
+package coordinator
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+func TestStdErr(t *testing.T) {
+	se, tq, ok := StdErr([]float64{1, 2, 3, 4, 5, 6})
+	// sd = sqrt(17.5/5) = 1.8708, se = sd/sqrt(6) = 0.7638; t(5 dof) = 2.571.
+	if !ok || math.Abs(se-0.7638) > 1e-4 || tq != 2.571 {
+		t.Fatalf("StdErr = %v, %v, %v; want 0.7638, 2.571, true", se, tq, ok)
+	}
+	if se, _, ok := StdErr([]float64{2, 2, 2}); !ok || se != 0 {
+		t.Fatalf("constant batches: %v %v", se, ok)
+	}
+	for _, b := range [][]float64{nil, {1, 2}, {1, math.NaN(), 3}, {1, math.Inf(1), 2}} {
+		if _, _, ok := StdErr(b); ok {
+			t.Fatalf("StdErr(%v) ok; want not measured", b)
+		}
+	}
+}
+
+func TestSubWindows(t *testing.T) {
+	for _, c := range []struct {
+		held, scrape time.Duration
+		k            int
+		sub          time.Duration
+	}{
+		{15 * time.Second, time.Second, 5, 3 * time.Second},
+		{60 * time.Second, time.Second, 6, 10 * time.Second},
+		{20 * time.Second, 500 * time.Millisecond, 6, 3333 * time.Millisecond},
+		{8 * time.Second, time.Second, 0, 0}, // two 3 s sub-windows: too few
+		{60 * time.Second, 15 * time.Second, 0, 0},
+	} {
+		k, sub := SubWindows(c.held, c.scrape)
+		if k != c.k || sub != c.sub {
+			t.Errorf("SubWindows(%v, %v) = %d, %v; want %d, %v", c.held, c.scrape, k, sub, c.k, c.sub)
+		}
+	}
+}
+
+func TestExtendHold(t *testing.T) {
+	qs := []QuerySpec{{Description: "errors", Threshold: 0.05, Alert: false}, {Description: "latency", Threshold: 0.1, Alert: true}}
+	s := time.Second
+	for _, c := range []struct {
+		values, stdErrs []float64
+		held            time.Duration
+		want            bool
+	}{
+		{[]float64{0, 0.095}, []float64{0, 0.004}, 15 * s, true},      // 0.005 < 2.571 x 0.004
+		{[]float64{0, 0.105}, []float64{0, 0.004}, 15 * s, true},      // above, as close
+		{[]float64{0, 0.080}, []float64{0, 0.004}, 15 * s, false},     // clear pass
+		{[]float64{0, 0.095}, []float64{0, 0}, 15 * s, false},         // noise not measured
+		{[]float64{0, 0.095}, []float64{0, 0.004}, 50 * s, false},     // no room under 60 s
+		{[]float64{0.05, 0.01}, []float64{0.1, 0.001}, 15 * s, false}, // a non-alert query's noise does not count
+	} {
+		if got := ExtendHold(qs, c.values, c.stdErrs, 2.571, c.held, 15*s, 60*s); got != c.want {
+			t.Errorf("ExtendHold(%v, %v, held %v) = %v; want %v", c.values, c.stdErrs, c.held, got, c.want)
+		}
+	}
+}
+
+// noisyQuerier answers like a target whose mean latency over a window of w has a relative
+// standard deviation of sigma x sqrt(10 s / w): bursty users measured over short windows.
+type noisyQuerier struct {
+	mu    sync.Mutex
+	m     *targetModel
+	sigma float64
+	rng   *rand.Rand
+	users func() int
+}
+
+var rangeRE = regexp.MustCompile(`\[([^\]]+)\]`)
+
+func (q *noisyQuerier) Query(_ context.Context, expr string, _ time.Time) (float64, error) {
+	m := rangeRE.FindStringSubmatch(expr)
+	w, err := model.ParseDuration(m[1])
+	if err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	sd := q.sigma * math.Sqrt(10*float64(time.Second)/float64(w))
+	return q.m.latency(q.users()) * (1 + sd*q.rng.NormFloat64()), nil
+}
+
+// noisySearch runs the adaptive search in fake time against a noisy target and returns the
+// report.
+func noisySearch(t *testing.T, seed uint64, maxHoldSec int) Report {
+	var r Report
+	synctest.Test(t, func(t *testing.T) {
+		m := &targetModel{xmax: 400, z: 1, s: 0.01}
+		c, srv := setup(t, func(c *Config) {
+			c.Search.HoldSec, c.Search.MaxHoldSec = 12, maxHoldSec
+		}, nil)
+		c.opts.Querier = &noisyQuerier{m: m, sigma: 0.6, rng: rand.New(rand.NewPCG(seed, 1)), users: func() int {
+			n := 0
+			for _, st := range srv.List() {
+				n += st.ActiveUsers
+			}
+			return n
+		}}
+		done, err := c.Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		r = c.Report()
+	})
+	return r
+}
+
+// TestCoordinator_NoisyTarget: probes whose value is within noise of the threshold hold
+// longer (and say so), probes far from it do not, and over many searches the answers are
+// closer to the truth than with fixed holds.
+func TestCoordinator_NoisyTarget(t *testing.T) {
+	truth := (&targetModel{xmax: 400, z: 1, s: 0.01}).truth(0.1)
+	r := noisySearch(t, 1, 0)
+	var extended, plain int
+	for _, p := range r.Probes {
+		switch {
+		case p.HoldSec > 13:
+			extended++
+			if !strings.Contains(p.Reason, "held") || p.HoldSec > 48.5 {
+				t.Errorf("extended probe %+v: want a reason saying so and a hold <= 48 s", p)
+			}
+		case p.HoldSec >= 12:
+			plain++
+		default:
+			t.Errorf("probe held %.1f s; want >= 12", p.HoldSec)
+		}
+		if p.Verdict != Invalid && (len(p.StdErrs) != 1 || p.StdErrs[0] <= 0) {
+			t.Errorf("probe %+v: want its noise measured", p)
+		}
+	}
+	if extended == 0 || plain == 0 {
+		t.Fatalf("%d extended and %d plain probes; want both:\n%+v", extended, plain, r.Probes)
+	}
+	const runs = 20
+	var errFixed, errNoise []float64
+	for seed := range uint64(runs) {
+		for _, c := range []struct {
+			maxHold int
+			errs    *[]float64
+		}{{12, &errFixed}, {0, &errNoise}} {
+			r := noisySearch(t, 100+seed, c.maxHold)
+			*c.errs = append(*c.errs, math.Abs(float64(r.SupportedUsers)-truth)/truth)
+		}
+	}
+	slices.Sort(errFixed)
+	slices.Sort(errNoise)
+	mf, mn := errFixed[runs/2], errNoise[runs/2]
+	t.Logf("median error over %d searches: fixed holds %.1f%%, noise-aware holds %.1f%%; worst %.1f%% and %.1f%%",
+		runs, 100*mf, 100*mn, 100*errFixed[runs-1], 100*errNoise[runs-1])
+	if mn >= mf || errNoise[runs-1] >= errFixed[runs-1] {
+		t.Fatalf("noise-aware holds did not help: median %.3f vs %.3f, worst %.3f vs %.3f", mn, mf, errNoise[runs-1], errFixed[runs-1])
+	}
+}
