@@ -41,8 +41,9 @@ type Reply struct {
 
 // WebSocketOptions tune a WebSocket. The zero value gives the webapp's behaviour.
 type WebSocketOptions struct {
-	// EventBuffer is how many events wait for the owner before new ones are dropped (and
-	// counted). Default 256.
+	// EventBuffer is how many events may wait for the owner before new ones are dropped (and
+	// counted). Default 256. The queue grows with the events waiting and is released when
+	// drained, so an idle user's costs nothing.
 	EventBuffer int
 	// ReconnectDelay is the wait before a reconnect; after MaxFastRetries failures in a row it
 	// grows as ReconnectDelay × failures², up to MaxReconnectDelay. Defaults 3s, 7, 5 min: the
@@ -76,7 +77,11 @@ var ErrNotConnected = errors.New("mattermost: websocket is not connected")
 type WebSocket struct {
 	c    *Client
 	opts WebSocketOptions
-	evs  chan *Event
+
+	qmu    sync.Mutex
+	queue  []*Event      // guarded by qmu: events waiting for the owner, oldest first
+	ready  chan struct{} // holds a token while events wait; closed when Run returns
+	closed bool          // guarded by qmu
 
 	mu       sync.Mutex
 	conn     *websocket.Conn // guarded by mu; nil while disconnected
@@ -104,12 +109,59 @@ func (c *Client) NewWebSocket(opts WebSocketOptions) *WebSocket {
 	if opts.MaxReconnectDelay <= 0 {
 		opts.MaxReconnectDelay = 5 * time.Minute
 	}
-	return &WebSocket{c: c, opts: opts, evs: make(chan *Event, opts.EventBuffer), pending: map[int64]chan Reply{}}
+	return &WebSocket{c: c, opts: opts, ready: make(chan struct{}, 1), pending: map[int64]chan Reply{}}
 }
 
-// Events delivers the server's events, in seq order. Run closes it when it returns. It carries
-// pointers so that an idle user's buffer costs 8 bytes a slot, not the size of an Event.
-func (w *WebSocket) Events() <-chan *Event { return w.evs }
+// Ready receives a token when events are waiting, and is closed when Run has returned. The
+// owner then takes them with Next:
+//
+//	case _, ok := <-ws.Ready():
+//		for ev := ws.Next(); ev != nil; ev = ws.Next() { ... }
+//		if !ok { /* Run has returned */ }
+func (w *WebSocket) Ready() <-chan struct{} { return w.ready }
+
+// Next returns the oldest waiting event (in seq order), or nil when none is waiting.
+func (w *WebSocket) Next() *Event {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	if len(w.queue) == 0 {
+		return nil
+	}
+	ev := w.queue[0]
+	w.queue[0] = nil
+	w.queue = w.queue[1:]
+	if len(w.queue) == 0 {
+		w.queue = nil // release the array: an idle user keeps no buffer
+	}
+	return ev
+}
+
+// deliver queues an event for the owner; it reports false when EventBuffer events are
+// already waiting.
+func (w *WebSocket) deliver(ev *Event) bool {
+	w.qmu.Lock()
+	if len(w.queue) >= w.opts.EventBuffer {
+		w.qmu.Unlock()
+		return false
+	}
+	w.queue = append(w.queue, ev)
+	w.qmu.Unlock()
+	select {
+	case w.ready <- struct{}{}:
+	default: // a token is already waiting
+	}
+	return true
+}
+
+// closeEvents closes Ready; events still queued remain for Next.
+func (w *WebSocket) closeEvents() {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	if !w.closed {
+		w.closed = true
+		close(w.ready)
+	}
+}
 
 // Stats returns the counters.
 func (w *WebSocket) Stats() WebSocketStats {
@@ -132,7 +184,7 @@ func (o WebSocketOptions) Backoff(failures int) time.Duration {
 // Run connects and keeps the connection up, resuming after a drop or a seq gap, until ctx is
 // done. It returns ctx's error, or an error that reconnecting cannot fix (401).
 func (w *WebSocket) Run(ctx context.Context) error {
-	defer close(w.evs)
+	defer w.closeEvents()
 	failures := 0
 	for {
 		err := w.session(ctx)
@@ -282,10 +334,9 @@ func (w *WebSocket) handle(b []byte) (gap bool) {
 	}
 	w.nextSeq++
 	w.mu.Unlock()
-	select {
-	case w.evs <- &ev:
+	if w.deliver(&ev) {
 		w.events.Add(1)
-	default:
+	} else {
 		w.dropped.Add(1)
 		if w.opts.OnDrop != nil {
 			w.opts.OnDrop(ev)

@@ -35,18 +35,38 @@ func loggedIn(t *testing.T, base, name, teamID string) *mattermost.Client {
 
 func nextEvent(t *testing.T, ws *mattermost.WebSocket, name string) *mattermost.Event {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
+		ev, closed := take(ws, time.Until(deadline))
+		switch {
+		case closed:
+			t.Fatalf("events closed while waiting for %s", name)
+		case ev == nil:
+			t.Fatalf("no %s event within 5s", name)
+		case ev.Event == name:
+			return ev
+		}
+	}
+}
+
+// take returns the next event within d (nil if none came); closed says Run has returned and
+// no event is left.
+func take(ws *mattermost.WebSocket, d time.Duration) (ev *mattermost.Event, closed bool) {
+	timeout := time.After(d)
+	for {
+		if ev := ws.Next(); ev != nil {
+			return ev, false
+		}
 		select {
-		case ev, ok := <-ws.Events():
+		case _, ok := <-ws.Ready():
 			if !ok {
-				t.Fatalf("events closed while waiting for %s", name)
-			}
-			if ev.Event == name {
-				return ev
+				if ev := ws.Next(); ev != nil {
+					return ev, false
+				}
+				return nil, true
 			}
 		case <-timeout:
-			t.Fatalf("no %s event within 5s", name)
+			return nil, false
 		}
 	}
 }
@@ -99,22 +119,21 @@ func TestWebSocket_EventsActionsResume(t *testing.T) {
 	}
 	var got []string
 	resumedHello := false
-	timeout := time.After(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for len(got) < 3 || !resumedHello {
-		select {
-		case ev := <-ws.Events():
-			switch ev.Event {
-			case "hello":
-				resumedHello = ev.Data["connection_id"] == connID
-			case "posted":
-				var p mattermost.Post
-				if err := json.Unmarshal([]byte(ev.Data["post"].(string)), &p); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, p.Message)
-			}
-		case <-timeout:
+		ev, _ := take(ws, time.Until(deadline))
+		if ev == nil {
 			t.Fatalf("after reconnect got posts %q, resumed hello %v; want 3 posts and a hello for %s", got, resumedHello, connID)
+		}
+		switch ev.Event {
+		case "hello":
+			resumedHello = ev.Data["connection_id"] == connID
+		case "posted":
+			var p mattermost.Post
+			if err := json.Unmarshal([]byte(ev.Data["post"].(string)), &p); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, p.Message)
 		}
 	}
 	if fmt.Sprint(got) != "[missed 0 missed 1 missed 2]" {
@@ -163,12 +182,11 @@ func TestWebSocket_GapReconnects(t *testing.T) {
 	wg.Go(func() { _ = ws.Run(ctx) })
 	var seqs []int64
 	for len(seqs) < 5 {
-		select {
-		case ev := <-ws.Events():
-			seqs = append(seqs, ev.Seq)
-		case <-time.After(5 * time.Second):
+		ev, _ := take(ws, 5*time.Second)
+		if ev == nil {
 			t.Fatalf("got seqs %v; want 0..4", seqs)
 		}
+		seqs = append(seqs, ev.Seq)
 	}
 	cancel()
 	wg.Wait()

@@ -36,8 +36,9 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
 	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
 	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
+	hold := flag.Duration("hold", 0, "idle mode: keep the users connected this long after measuring (to inspect the process: GOTRACEBACK=system and SIGQUIT print each frame's sp and fp)")
 	flag.Parse()
-	profiles.cpu, profiles.mem = *cpuProfile, *memProfile
+	profiles.cpu, profiles.mem, profiles.hold = *cpuProfile, *memProfile, *hold
 	if *mode == "ramp" {
 		if err := ramp(*server, *users, *step, *settle); err != nil {
 			fmt.Fprintln(os.Stderr, "agent bench:", err)
@@ -51,7 +52,10 @@ func main() {
 	}
 }
 
-var profiles struct{ cpu, mem string }
+var profiles struct {
+	cpu, mem string
+	hold     time.Duration
+}
 
 func rssKB() int64 {
 	b, _ := os.ReadFile("/proc/self/status")
@@ -136,6 +140,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 		fmt.Printf("idle users=%d goroutines=%d heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
 			users, runtime.NumGoroutine(), per(heap, baseHeap), per(stacks, baseStacks),
 			per(heap+stacks, baseHeap+baseStacks), float64(rss-baseRSS)/float64(users))
+		time.Sleep(profiles.hold)
 	case "cpu":
 		reqs := func() float64 {
 			s := m.Recorder.Snapshot()

@@ -47,7 +47,7 @@ func (u *Noop) Run(ctx context.Context) error {
 	defer stopWS()
 
 	period := time.Duration(float64(NoopPeriod) * u.env.Multiplier(u.id))
-	events := ws.Events()
+	ready := ws.Ready()
 	next := time.Now().Add(period)
 	t := time.NewTimer(period)
 	defer t.Stop()
@@ -56,12 +56,13 @@ func (u *Noop) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-				continue
+		case _, ok := <-ready:
+			for ws.Next() != nil {
+				u.env.Metrics.EventReceived()
 			}
-			u.env.Metrics.EventReceived()
+			if !ok {
+				ready = nil
+			}
 		case <-t.C:
 			u.env.Metrics.ObserveLag(time.Since(next))
 			start := time.Now()

@@ -127,15 +127,17 @@ func (s *Simulative) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				t.Stop()
 				return nil
-			case ev, ok := <-s.events():
+			case _, ok := <-s.ready():
+				for ev := s.ws.Next(); ev != nil; ev = s.ws.Next() {
+					s.env.Metrics.EventReceived()
+					s.onEvent(ctx, *ev)
+				}
 				if !ok {
 					// The WebSocket gave up, which it does only when the session is rejected:
 					// end this session so the engine logs the user in again.
 					t.Stop()
 					return errors.New("websocket closed: the server rejected the session")
 				}
-				s.env.Metrics.EventReceived()
-				s.onEvent(ctx, *ev)
 				freeAt = time.Now()
 			case <-periodic.C:
 				s.periodic(ctx)
@@ -179,12 +181,12 @@ func (s *Simulative) next() (string, time.Duration) {
 	return s.simple[s.pos].ActionId, wait
 }
 
-// events returns the WebSocket's event channel, or nil (blocks forever) without one.
-func (s *Simulative) events() <-chan *mattermost.Event {
+// ready returns the WebSocket's Ready channel, or nil (blocks forever) without one.
+func (s *Simulative) ready() <-chan struct{} {
 	if s.ws == nil {
 		return nil
 	}
-	return s.ws.Events()
+	return s.ws.Ready()
 }
 
 // start is the webapp's start-up: root page and assets, login (or sign-up), client config,
