@@ -75,6 +75,7 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	for _, st := range c.cl.state {
 		cur += st.users
 	}
+	from := cur
 	for cur != n { // ramp: up by at most RampRate a second, down at once
 		next := n
 		if n > cur {
@@ -88,6 +89,13 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 			if err != nil {
 				return Probe{}, err
 			}
+		}
+	}
+	if n > from {
+		p, err := c.waitStarted(ctx, q)
+		problems = append(problems, p...)
+		if err != nil {
+			return Probe{}, err
 		}
 	}
 	p, err := c.hold(ctx, time.Duration(s.SettleSec)*time.Second, "settle", nil)
@@ -147,6 +155,45 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		pr.Throughput = float64(count) / holdEnd.Sub(holdStart).Seconds()
 	}
 	return pr, nil
+}
+
+// MaxStartWait bounds how long a probe waits for its users to finish starting.
+const MaxStartWait = time.Minute
+
+// startingQuery counts the agents' users still in their start-up sequence.
+const startingQuery = "sum(loadtest_users_starting)"
+
+// waitStarted holds, after users were added, until none is in its start-up sequence (logins and first loads are
+// the ramp's load, not the steady state a hold measures), for at most MaxStartWait. Where
+// the count cannot be queried (agents without it, a Prometheus that does not scrape them) it
+// does not wait; the settle still follows.
+func (c *Coordinator) waitStarted(ctx context.Context, q Querier) ([]string, error) {
+	// The count must come from a scrape made after the users were added: wait one scrape
+	// interval (and a second for the scrape itself) before the first look.
+	scrape := time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs) * time.Millisecond
+	problems, err := c.hold(ctx, scrape.Round(time.Second)+time.Second, "ramp", nil)
+	if err != nil {
+		return problems, err
+	}
+	deadline := time.Now().Add(MaxStartWait)
+	for waited := false; ; waited = true {
+		v, err := q.Query(ctx, startingQuery, time.Now())
+		if err != nil || v < 1 {
+			if waited {
+				c.log.Info("users started", "query", startingQuery)
+			}
+			return problems, nil
+		}
+		if time.Now().After(deadline) {
+			c.printf("%.0f users still starting after %v; measuring anyway", v, MaxStartWait)
+			return problems, nil
+		}
+		p, err := c.hold(ctx, time.Second, "ramp", nil)
+		problems = append(problems, p...)
+		if err != nil {
+			return problems, err
+		}
+	}
 }
 
 // evaluateHolding evaluates the queries at the hold's end; while they fail (error, no data,

@@ -72,9 +72,10 @@ func WithinNoise(qs []QuerySpec, values, stdErrs []float64, t float64) int {
 }
 
 // ExtendHold decides whether a probe holds on (a pure function): when a verdict is within
-// noise and another hold of length step still fits under maxHold.
+// noise and another hold of length step still fits under maxHold (held is rounded to the
+// second: a hold of 10 s measures a few milliseconds more).
 func ExtendHold(qs []QuerySpec, values, stdErrs []float64, t float64, held, step, maxHold time.Duration) bool {
-	return WithinNoise(qs, values, stdErrs, t) >= 0 && held+step <= maxHold
+	return WithinNoise(qs, values, stdErrs, t) >= 0 && held.Round(time.Second)+step <= maxHold
 }
 
 // noiseNote describes the worst alert query's interval for a probe's reason.

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"regexp"
@@ -58,12 +59,13 @@ func TestExtendHold(t *testing.T) {
 		held            time.Duration
 		want            bool
 	}{
-		{[]float64{0, 0.095}, []float64{0, 0.004}, 15 * s, true},      // 0.005 < 2.571 x 0.004
-		{[]float64{0, 0.105}, []float64{0, 0.004}, 15 * s, true},      // above, as close
-		{[]float64{0, 0.080}, []float64{0, 0.004}, 15 * s, false},     // clear pass
-		{[]float64{0, 0.095}, []float64{0, 0}, 15 * s, false},         // noise not measured
-		{[]float64{0, 0.095}, []float64{0, 0.004}, 50 * s, false},     // no room under 60 s
-		{[]float64{0.05, 0.01}, []float64{0.1, 0.001}, 15 * s, false}, // a non-alert query's noise does not count
+		{[]float64{0, 0.095}, []float64{0, 0.004}, 15 * s, true},                      // 0.005 < 2.571 x 0.004
+		{[]float64{0, 0.105}, []float64{0, 0.004}, 15 * s, true},                      // above, as close
+		{[]float64{0, 0.080}, []float64{0, 0.004}, 15 * s, false},                     // clear pass
+		{[]float64{0, 0.095}, []float64{0, 0}, 15 * s, false},                         // noise not measured
+		{[]float64{0, 0.095}, []float64{0, 0.004}, 50 * s, false},                     // no room under 60 s
+		{[]float64{0, 0.095}, []float64{0, 0.004}, 45*s + 200*time.Millisecond, true}, // 45 s and a little
+		{[]float64{0.05, 0.01}, []float64{0.1, 0.001}, 15 * s, false},                 // a non-alert query's noise does not count
 	} {
 		if got := ExtendHold(qs, c.values, c.stdErrs, 2.571, c.held, 15*s, 60*s); got != c.want {
 			t.Errorf("ExtendHold(%v, %v, held %v) = %v; want %v", c.values, c.stdErrs, c.held, got, c.want)
@@ -85,6 +87,9 @@ var rangeRE = regexp.MustCompile(`\[([^\]]+)\]`)
 
 func (q *noisyQuerier) Query(_ context.Context, expr string, _ time.Time) (float64, error) {
 	m := rangeRE.FindStringSubmatch(expr)
+	if m == nil {
+		return 0, errors.New("no such metric: " + expr)
+	}
 	w, err := model.ParseDuration(m[1])
 	if err != nil {
 		return 0, err
@@ -166,4 +171,80 @@ func TestCoordinator_NoisyTarget(t *testing.T) {
 	if mn >= mf || errNoise[runs-1] >= errFixed[runs-1] {
 		t.Fatalf("noise-aware holds did not help: median %.3f vs %.3f, worst %.3f vs %.3f", mn, mf, errNoise[runs-1], errFixed[runs-1])
 	}
+}
+
+// TestDone_WithinNoise: an answer bounded by a probe that was still within noise says so.
+func TestDone_WithinNoise(t *testing.T) {
+	cfg := DefaultSearchConfig(1000)
+	pass := Probe{Users: 100, Verdict: Pass, Margin: -0.2}
+	fail := Probe{Users: 102, Verdict: Fail, Margin: 0.2}
+	for _, c := range []struct {
+		noisyPass, noisyFail, want bool
+	}{{false, false, false}, {true, false, true}, {false, true, true}} {
+		p, f := pass, fail
+		p.WithinNoise, f.WithinNoise = c.noisyPass, c.noisyFail
+		h := []Probe{p, f, p}
+		d := Next(cfg, h)
+		if !d.Done || d.Result.SupportedUsers != 100 || d.Result.WithinNoise != c.want ||
+			strings.Contains(d.Reason, "within noise") != c.want {
+			t.Errorf("pass within noise %v, fail within noise %v: %+v; want done at 100, WithinNoise %v", c.noisyPass, c.noisyFail, d, c.want)
+		}
+	}
+}
+
+// startingQuerier answers the starting-users query with users still starting until ready,
+// and everything else like a quiet target.
+type startingQuerier struct {
+	fakeQuerier
+	ready time.Time
+}
+
+func (q *startingQuerier) Query(ctx context.Context, expr string, ts time.Time) (float64, error) {
+	if expr == startingQuery {
+		if time.Now().Before(q.ready) {
+			return 7, nil
+		}
+		return 0, nil
+	}
+	return q.fakeQuerier.Query(ctx, expr, ts)
+}
+
+// TestCoordinator_WaitsForStartingUsers: a probe measures only once no user is starting
+// (logging in, first loads), however long the ramp's logins take.
+func TestCoordinator_WaitsForStartingUsers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &targetModel{xmax: 400, z: 1, s: 0.01}
+		c, srv := setup(t, func(c *Config) { c.Search.TimeBudgetSec = 60 }, nil)
+		start := time.Now()
+		sq := &startingQuerier{ready: start.Add(20 * time.Second)}
+		sq.value = func(n int) (float64, error) { return m.latency(n), nil }
+		sq.users = func() int {
+			n := 0
+			for _, st := range srv.List() {
+				n += st.ActiveUsers
+			}
+			return n
+		}
+		c.opts.Querier = sq
+		done, err := c.Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		r := c.Report()
+		var firstHold time.Time
+		for _, s := range r.Series {
+			if s.Phase == "hold" {
+				firstHold = s.Time
+				break
+			}
+		}
+		// The first probe's users started at once; the wait ends at 20 s, then 1 s of settle.
+		if firstHold.IsZero() || firstHold.Before(sq.ready.Add(time.Second)) {
+			t.Fatalf("first hold second at %v after the start; want after the users finished starting (20 s) and the settle", firstHold.Sub(start))
+		}
+		if len(r.Probes) < 2 {
+			t.Fatalf("%d probes; the later ones must not wait", len(r.Probes))
+		}
+	})
 }

@@ -23,10 +23,12 @@ type Report struct {
 	Bracket        [2]int `json:"Bracket"` // [last pass, first fail); [1] is 0 when nothing failed
 	AtLeast        bool   `json:"AtLeast"` // no failure up to the answer: it is a lower bound
 	AgentLimited   bool   `json:"AgentLimited"`
-	Knee           int    `json:"Knee"`
-	Strategy       string `json:"Strategy"`
-	Reason         string `json:"Reason"`
-	Error          string `json:"Error,omitempty"`
+	// WithinNoise: a probe bounding the answer was still within noise of its threshold.
+	WithinNoise bool   `json:"WithinNoise,omitempty"`
+	Knee        int    `json:"Knee"`
+	Strategy    string `json:"Strategy"`
+	Reason      string `json:"Reason"`
+	Error       string `json:"Error,omitempty"`
 
 	StartTime time.Time `json:"StartTime"`
 	StopTime  time.Time `json:"StopTime"`
@@ -86,6 +88,7 @@ func newReport(cfg Config, lt loadtest.Config) Report {
 func (r *Report) setResult(d Decision) {
 	r.SupportedUsers, r.Bracket, r.AtLeast = d.Result.SupportedUsers, d.Result.Bracket, d.Result.AtLeast
 	r.AgentLimited, r.Knee, r.Reason = d.Result.AgentLimited, d.Result.Knee, d.Reason
+	r.WithinNoise = d.Result.WithinNoise
 }
 
 func (r Report) clone() Report {
@@ -302,7 +305,7 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 <p style="font-size:13px">{{.LatencyNote}}</p>
 {{else}}<h1>How many users does the target support?</h1>
 <div class="answer" id="answer">{{.Answer}}</div>
-<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}</p>
+<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}{{if .WithinNoise}} &middot; <b>a probe bounding the answer was within noise of its threshold: another run may differ</b>{{end}}</p>
 {{end}}<p>{{.Reason}}</p>
 {{if .Error}}<p class="err">Error: {{.Error}}</p>{{end}}
 {{range $k, $v := .Extra}}<p>{{$k}}: {{$v}}</p>{{end}}

@@ -132,6 +132,9 @@ type Result struct {
 	AgentLimited bool `json:"agent_limited"`
 	// Unstable says the target's capacity moved during the search (passes failed later).
 	Unstable bool `json:"unstable"`
+	// WithinNoise says a probe bounding the answer (the pass at Bracket[0] or the fail at
+	// Bracket[1]) ended within noise of its threshold: its verdict could have gone either way.
+	WithinNoise bool `json:"within_noise,omitempty"`
 	// Knee is where throughput stops growing with users, from the operational laws:
 	// Xmax x (R0 + Z), the highest throughput times the lightest probe's cycle time per user.
 	Knee int `json:"knee"`
@@ -287,6 +290,10 @@ func done(s state, h []Probe, why string) Decision {
 	if s.ceiling > 0 && (s.hi == 0 || s.ceiling < s.hi) {
 		r.AgentLimited, r.AtLeast, r.Bracket[1] = true, true, 0
 		why += fmt.Sprintf("; the agents saturate at %d users, so this is a lower bound", s.ceiling)
+	}
+	if (s.loProbe != nil && s.loProbe.WithinNoise) || (len(s.fails) > 0 && s.fails[0].WithinNoise) {
+		r.WithinNoise = true
+		why += "; a probe bounding the answer was still within noise of its threshold at MaxHoldSec, so another run may differ (hold longer for a firmer answer)"
 	}
 	return Decision{Done: true, Phase: "done", Reason: why, Result: r}
 }

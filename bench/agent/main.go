@@ -92,7 +92,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 	cfg.UserControllerConfiguration.Type = "noop"
 	mult := 1e6 // idle: one GET /users/me every 11 days
 	if mode == "cpu" {
-		mult = 0.001 // a request every millisecond per user: as fast as the server answers
+		mult = 1e-9 // a period under 1 µs: each user calls back to back, as wrk's connections do
 	}
 	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
 	e, m, reg, err := newEngine("bench", cfg, users, users)

@@ -5,7 +5,9 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,6 +99,70 @@ func TestNoop_ServerErrors(t *testing.T) {
 	}
 	if got := counter(t, reg, "loadtest_http_errors_total", "GET", "/users/{user_id}", "500"); got != float64(calls.Load()) {
 		t.Errorf("loadtest_http_errors_total{GET /users/{user_id} 500} = %v; want %d", got, calls.Load())
+	}
+}
+
+// TestNoop_BackToBack: with a period under a microsecond a noop user sends its next call as
+// soon as the last response arrives, as wrk does (the agent's CPU benchmark relies on it),
+// and still stops when its context ends. With a 50 ms period, every gap is at least 50 ms.
+func TestNoop_BackToBack(t *testing.T) {
+	srv := mmsimtest.Start(t, nil)
+	h := srv.Handler()
+	var mu sync.Mutex
+	var gaps []time.Duration
+	var lastEnd time.Time
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := r.Method == "GET" && r.URL.Path == "/api/v4/users/me"
+		if me {
+			mu.Lock()
+			if !lastEnd.IsZero() {
+				gaps = append(gaps, time.Since(lastEnd))
+			}
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+		if me {
+			mu.Lock()
+			lastEnd = time.Now()
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(hs.Close)
+	mmsimtest.CreateTeam(t, hs.URL, srv.Config, "team1")
+	for _, c := range []struct {
+		mult      float64
+		maxMedian time.Duration
+		minGap    time.Duration
+	}{{1e-9, 25 * time.Millisecond, 0}, {0.05, time.Hour, 50 * time.Millisecond}} {
+		mu.Lock()
+		gaps, lastEnd = nil, time.Time{}
+		mu.Unlock()
+		cfg := loadtest.DefaultConfig()
+		cfg.ConnectionConfiguration.ServerURL = hs.URL
+		cfg.UserControllerConfiguration.Type = "noop"
+		cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: c.mult, Percentage: 1}}
+		newUser, err := Factory(NewEnv("lt0", cfg, usermetrics.New(prometheus.NewRegistry(), nil), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := newUser(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+		err = u.Run(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("multiplier %v: Run = %v", c.mult, err)
+		}
+		mu.Lock()
+		g := slices.Clone(gaps)
+		mu.Unlock()
+		slices.Sort(g)
+		if len(g) < 3 {
+			t.Fatalf("multiplier %v: %d calls in 700 ms; want at least 4", c.mult, len(g)+1)
+		}
+		if g[len(g)/2] > c.maxMedian || g[0] < c.minGap {
+			t.Errorf("multiplier %v: %d gaps between a response and the next call, median %v, shortest %v; want median <= %v and all >= %v",
+				c.mult, len(g), g[len(g)/2], g[0], c.maxMedian, c.minGap)
+		}
 	}
 }
 

@@ -14,15 +14,26 @@ const NoopPeriod = time.Second
 
 // Noop is the baseline user: it logs in (signing up if needed), joins a team, holds a
 // WebSocket, and then calls GET /users/me, waiting NoopPeriod × its multiplier after each
-// response (a closed loop with a fixed think time, so capacity follows the operational laws). Each call is the
-// action "GetMe". After a failed call it waits twice as long, up to 32 periods.
+// response (a closed loop with a fixed think time, so capacity follows the operational laws).
+// Each call is the action "GetMe". After a failed call it waits twice as long, up to 32
+// periods. A period under a microsecond (a multiplier of 1e-9) means back to back, as wrk's
+// connections send: no timer is armed between calls.
 type Noop struct {
 	env *Env
 	id  int
 }
 
+// now is always ready: a select on it goes on at once (ctx and events are still seen).
+var now = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
 // Run implements loadtest.User.
 func (u *Noop) Run(ctx context.Context) error {
+	started := u.env.Metrics.Starting()
+	defer started() // at the latest; the steady loop below calls it first
 	c, err := u.env.NewClient()
 	if err != nil {
 		return err
@@ -46,11 +57,13 @@ func (u *Noop) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stopWS()
 
+	started()
 	period := time.Duration(float64(NoopPeriod) * u.env.Multiplier(u.id))
 	ready := ws.Ready()
 	next := time.Now().Add(period)
 	t := time.NewTimer(period)
 	defer t.Stop()
+	due := t.C // the timer's channel, or an always-ready one when calls go back to back
 	fails := 0
 	for {
 		select {
@@ -63,7 +76,7 @@ func (u *Noop) Run(ctx context.Context) error {
 			if !ok {
 				ready = nil
 			}
-		case <-t.C:
+		case <-due:
 			u.env.Metrics.ObserveLag(time.Since(next))
 			start := time.Now()
 			_, err := c.GetMe(ctx)
@@ -85,7 +98,12 @@ func (u *Noop) Run(ctx context.Context) error {
 			// makes one request per (latency + period), and N users against a server that
 			// completes X requests/s see a mean latency of N/X - period once it saturates.
 			next = time.Now().Add(wait)
-			t.Reset(wait)
+			if wait < time.Microsecond {
+				due = now
+			} else {
+				t.Reset(wait)
+				due = t.C
+			}
 		}
 	}
 }

@@ -102,7 +102,10 @@ func (s *Simulative) Run(ctx context.Context) error {
 	if s.env.http == nil {
 		defer c.CloseIdleConnections()
 	}
-	if err := s.start(ctx); err != nil {
+	started := s.env.Metrics.Starting()
+	err = s.start(ctx)
+	started()
+	if err != nil {
 		s.stopWS()
 		return err
 	}

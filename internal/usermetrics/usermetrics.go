@@ -7,6 +7,7 @@ package usermetrics
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	timeouts  *prometheus.CounterVec
 	ws        prometheus.Gauge
+	starting  prometheus.Gauge
 	wsDropped prometheus.Counter
 	wsEvents  prometheus.Counter
 	canceled  prometheus.Counter
@@ -57,6 +59,8 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Help: "HTTP requests that timed out."}, []string{"path", "method"}),
 		ws: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_websocket_connections_total",
 			Help: "Open WebSocket connections (a gauge, named as the seed names it)."}),
+		starting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_users_starting",
+			Help: "Users in their start-up sequence (login, first loads, WebSocket), not yet in their steady behaviour."}),
 		wsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_dropped_total",
 			Help: "WebSocket events dropped because the user's event buffer was full."}),
 		wsEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_total",
@@ -70,7 +74,7 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
 	}
 	if m.Recorder == nil {
 		m.Recorder = histogram.NewRecorder()
@@ -132,6 +136,15 @@ func (m *Metrics) WebSocketOptions(o mattermost.WebSocketOptions) mattermost.Web
 }
 
 // EventReceived counts one event a user took from its WebSocket.
+// Starting counts a user as starting until done is called (once; later calls do nothing).
+// The coordinator waits for the count to reach 0 before it measures a probe: a ramp's
+// logins are not the steady state.
+func (m *Metrics) Starting() (done func()) {
+	m.starting.Inc()
+	var once sync.Once
+	return func() { once.Do(m.starting.Dec) }
+}
+
 func (m *Metrics) EventReceived() {
 	m.wsEvents.Inc()
 	m.events.Add(1)

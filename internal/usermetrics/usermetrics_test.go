@@ -5,6 +5,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestUtilization(t *testing.T) {
@@ -46,5 +49,25 @@ func TestSampleUtilization(t *testing.T) {
 	}
 	if got := m.LastUtilization(); math.Abs(got-0.4) > 0.01 {
 		t.Errorf("LastUtilization = %v; want 0.4", got)
+	}
+}
+
+// TestStarting: loadtest_users_starting counts users between Starting and done, and a done
+// called twice counts once.
+func TestStarting(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, nil)
+	a, b := m.Starting(), m.Starting()
+	if got := testutil.ToFloat64(m.starting); got != 2 {
+		t.Fatalf("loadtest_users_starting = %v; want 2", got)
+	}
+	a()
+	a()
+	if got := testutil.ToFloat64(m.starting); got != 1 {
+		t.Fatalf("after one user started (done twice): %v; want 1", got)
+	}
+	b()
+	if n, err := testutil.GatherAndCount(reg, "loadtest_users_starting"); err != nil || n != 1 || testutil.ToFloat64(m.starting) != 0 {
+		t.Fatalf("exported %d series (err %v), value %v; want 1 series at 0", n, err, testutil.ToFloat64(m.starting))
 	}
 }
