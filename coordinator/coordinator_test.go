@@ -35,6 +35,17 @@ func blockingUsers(string, loadtest.Config) (loadtest.NewUserFunc, error) {
 	}, nil
 }
 
+// clusterUsers returns a function counting the active users on srv's load tests.
+func clusterUsers(srv *agent.Server) func() int {
+	return func() int {
+		n := 0
+		for _, st := range srv.List() {
+			n += st.ActiveUsers
+		}
+		return n
+	}
+}
+
 // setup returns a coordinator driving two in-process agents with blocking users, whose
 // queries answer value(users).
 func setup(t *testing.T, mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
@@ -53,13 +64,7 @@ func setup(t *testing.T, mutate func(*Config), value func(int) (float64, error))
 	lt := loadtest.DefaultConfig()
 	lt.UsersConfiguration.MaxActiveUsers = 1000
 	var c *Coordinator
-	q := &fakeQuerier{value: value, users: func() int {
-		n := 0
-		for _, st := range srv.List() {
-			n += st.ActiveUsers
-		}
-		return n
-	}}
+	q := &fakeQuerier{value: value, users: clusterUsers(srv)}
 	c, err := New(&cfg, lt, Options{Agents: []Agent{srv.LoadTest("a1"), srv.LoadTest("a2")}, Querier: q})
 	if err != nil {
 		t.Fatal(err)

@@ -109,13 +109,7 @@ func noisySearch(t *testing.T, seed uint64, maxHoldSec int) Report {
 		c, srv := setup(t, func(c *Config) {
 			c.Search.HoldSec, c.Search.MaxHoldSec = 12, maxHoldSec
 		}, nil)
-		c.opts.Querier = &noisyQuerier{m: m, sigma: 0.6, rng: rand.New(rand.NewPCG(seed, 1)), users: func() int {
-			n := 0
-			for _, st := range srv.List() {
-				n += st.ActiveUsers
-			}
-			return n
-		}}
+		c.opts.Querier = &noisyQuerier{m: m, sigma: 0.6, rng: rand.New(rand.NewPCG(seed, 1)), users: clusterUsers(srv)}
 		done, err := c.Run()
 		if err != nil {
 			t.Fatal(err)
@@ -218,13 +212,7 @@ func TestCoordinator_WaitsForStartingUsers(t *testing.T) {
 		start := time.Now()
 		sq := &startingQuerier{ready: start.Add(20 * time.Second)}
 		sq.value = func(n int) (float64, error) { return m.latency(n), nil }
-		sq.users = func() int {
-			n := 0
-			for _, st := range srv.List() {
-				n += st.ActiveUsers
-			}
-			return n
-		}
+		sq.users = clusterUsers(srv)
 		c.opts.Querier = sq
 		done, err := c.Run()
 		if err != nil {
