@@ -177,7 +177,8 @@ type call struct {
 	body   any        // JSON-encoded unless it is an io.Reader
 	ctype  string     // content type of an io.Reader body
 	header http.Header
-	out    any // decoded from a 2xx JSON body, if not nil
+	out    any  // decoded from a 2xx JSON body, if not nil
+	drop   bool // a 2xx body is read to the end and dropped, not kept (do returns no body)
 }
 
 // do sends a call and returns the response (body read and closed) and its body.
@@ -239,6 +240,12 @@ func (c *Client) send(ctx context.Context, k call) (*http.Response, []byte, erro
 		return nil, nil, fmt.Errorf("mattermost: %s %s: %w", k.method, k.route, err)
 	}
 	defer resp.Body.Close()
+	if k.drop && resp.StatusCode < 400 {
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return resp, nil, fmt.Errorf("mattermost: %s %s: read body: %w", k.method, k.route, err)
+		}
+		return resp, nil, nil
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return resp, nil, fmt.Errorf("mattermost: %s %s: read body: %w", k.method, k.route, err)

@@ -88,6 +88,7 @@ func TestClient_Contract(t *testing.T) {
 	if me.Username != "alice" || me.ID != a.UserID() {
 		t.Fatalf("GetMe = %+v; want alice %s", me, a.UserID())
 	}
+	ok(t, "CheckMe", a.CheckMe(ctx))
 	cfg := must[map[string]string](t, "GetClientConfig")(a.GetClientConfig(ctx))
 	if cfg["Version"] == "" {
 		t.Errorf("client config has no Version: %v", cfg)
@@ -199,6 +200,10 @@ func TestClient_Contract(t *testing.T) {
 	ok(t, "Logout", cl.Logout(ctx))
 	if _, err := cl.GetMe(ctx); mattermost.StatusOf(err) != 401 {
 		t.Errorf("GetMe after Logout = %v; want a 401 *Error", err)
+	}
+	var appErr *mattermost.Error // CheckMe drops 2xx bodies only: an error's body is still read
+	if err := cl.CheckMe(ctx); !errors.As(err, &appErr) || appErr.StatusCode != 401 || appErr.ID == "" {
+		t.Errorf("CheckMe after Logout = %v; want a 401 *Error with its AppError id", err)
 	}
 
 	for _, c := range []*apispec.Checker{ck, ckB, ckC, ckAdmin} {

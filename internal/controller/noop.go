@@ -79,7 +79,7 @@ func (u *Noop) Run(ctx context.Context) error {
 		case <-due:
 			u.env.Metrics.ObserveLag(time.Since(next))
 			start := time.Now()
-			_, err := c.GetMe(ctx)
+			err := c.CheckMe(ctx)
 			if ctx.Err() != nil {
 				return nil
 			}
