@@ -3,11 +3,12 @@
 # wrk doing the same request in the same run. mmsim runs pinned to core 0 (no capacity
 # model), restarted for each phase; the agent and wrk take turns on core 1. Everything is on
 # 127.0.0.1 and bounded in time.
-# Usage: bench/agent.sh   (needs wrk: apt-get install wrk)
+# Usage: bench/agent.sh   (needs wrk: apt-get install wrk; SKIP_IDLE=1 measures CPU only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18065}
 IDLE_USERS=${IDLE_USERS:-2000}
+RAMP_RATE=${RAMP_RATE:-50}
 CPU_USERS=${CPU_USERS:-32}
 DURATION=${DURATION:-10}
 BASE="http://127.0.0.1:$PORT"
@@ -27,9 +28,16 @@ start_server() {
   bin/loadtest init --config "$cfg" >/dev/null 2>&1
 }
 
+if [ "${SKIP_IDLE:-}" = "" ]; then
 echo "== memory per idle user ($IDLE_USERS users, each logged in with a WebSocket open)"
+echo "-- added $RAMP_RATE a second, as the coordinator ramps (Search.RampRate)"
+start_server
+GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode idle -users "$IDLE_USERS" -ramp-rate "$RAMP_RATE"
+echo "-- half at once, then the other half (a burst of logins)"
 start_server
 GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode idle -users "$IDLE_USERS"
+
+fi
 
 echo "== CPU per GET /api/v4/users/me: agent ($CPU_USERS noop users back to back) vs wrk ($CPU_USERS connections), ${DURATION}s each"
 start_server

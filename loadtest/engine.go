@@ -273,42 +273,65 @@ func (e *Engine) runSlot(ctx context.Context, id int) {
 		if ctx.Err() != nil {
 			return
 		}
-		e.stopped.Add(1)
-		if err != nil {
-			e.errs.Add(1)
-			e.m.userErrors.Inc()
-			e.log.Warn("user session ended with an error; restarting", "user", id, "err", err, "backoff", backoff)
-		} else {
-			e.log.Info("user session ended; restarting", "user", id)
-		}
-		if time.Since(start) > time.Minute {
-			backoff = e.opts.RestartBackoff // it ran long enough: not a crash loop
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		var ok bool
+		if backoff, ok = e.restart(ctx, id, err, time.Since(start), backoff); !ok {
 			return
-		case <-t.C:
 		}
-		backoff = min(2*backoff, e.opts.MaxRestartBackoff)
 	}
 }
 
-// runOnce makes and runs the user once; a panic in it becomes an error, not a crash.
-func (e *Engine) runOnce(ctx context.Context, id int) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("loadtest: user %d panicked: %v", id, r)
-		}
-	}()
-	u, err := e.newUser(id)
+// restart counts and logs the end of user id's session (after ran, with err), waits the
+// backoff, and returns the next one; false if ctx ended first. It is apart from runSlot so
+// that a running user's stack holds none of its frame (see Noop.steady).
+func (e *Engine) restart(ctx context.Context, id int, err error, ran, backoff time.Duration) (time.Duration, bool) {
+	e.stopped.Add(1)
 	if err != nil {
-		return fmt.Errorf("loadtest: make user %d: %w", id, err)
+		e.errs.Add(1)
+		e.m.userErrors.Inc()
+		e.log.Warn("user session ended with an error; restarting", "user", id, "err", err, "backoff", backoff)
+	} else {
+		e.log.Info("user session ended; restarting", "user", id)
+	}
+	if ran > time.Minute {
+		backoff = e.opts.RestartBackoff // it ran long enough: not a crash loop
+	}
+	t := time.NewTimer(backoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return backoff, false
+	case <-t.C:
+	}
+	return min(2*backoff, e.opts.MaxRestartBackoff), true
+}
+
+// runOnce makes and runs the user once; a panic in it becomes an error, not a crash. Its
+// frame is under the user's for as long as the user runs, so the rest is in calls it
+// returns from (see Noop.steady in internal/controller).
+func (e *Engine) runOnce(ctx context.Context, id int) (err error) {
+	defer recoverUser(id, &err)
+	u, err := e.makeUser(id)
+	if err != nil {
+		return err
 	}
 	e.m.running.Inc()
 	defer e.m.running.Dec()
 	return u.Run(ctx)
+}
+
+// recoverUser, deferred, turns user id's panic into *err.
+func recoverUser(id int, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("loadtest: user %d panicked: %v", id, r)
+	}
+}
+
+func (e *Engine) makeUser(id int) (User, error) {
+	u, err := e.newUser(id)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: make user %d: %w", id, err)
+	}
+	return u, nil
 }
 
 // Status returns the engine's state and counters.

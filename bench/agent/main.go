@@ -1,10 +1,12 @@
 // Command agent measures the load-test agent itself, against a server running in another
 // process (bench/agent.sh starts mmsim pinned to its own core):
 //
-//	-mode idle: memory per connected idle user (logged in, WebSocket open, no actions);
+//	-mode idle: memory per connected idle user (logged in, WebSocket open, no actions),
+//	            averaged over all users and for the second half alone (the marginal cost);
+//	            users are added -ramp-rate a second, or half at once and then the rest;
 //	-mode cpu:  agent CPU time per HTTP request, with noop users calling as fast as they can.
 //
-// It prints one line of results.
+// It prints its results on one or two lines.
 package main
 
 import (
@@ -36,9 +38,13 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
 	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
 	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
+	rampRate := flag.Int("ramp-rate", 0, "idle mode: add at most this many users a second (0: half at once, then the other half)")
 	hold := flag.Duration("hold", 0, "idle mode: keep the users connected this long after measuring (to inspect the process: GOTRACEBACK=system and SIGQUIT print each frame's sp and fp)")
 	flag.Parse()
-	profiles.cpu, profiles.mem, profiles.hold = *cpuProfile, *memProfile, *hold
+	profiles.cpu, profiles.mem, profiles.hold, profiles.rampRate = *cpuProfile, *memProfile, *hold, *rampRate
+	if *memProfile != "" {
+		runtime.MemProfileRate = 1 // every allocation: a user's objects are small and few
+	}
 	if *mode == "ramp" {
 		if err := ramp(*server, *users, *step, *settle); err != nil {
 			fmt.Fprintln(os.Stderr, "agent bench:", err)
@@ -55,6 +61,7 @@ func main() {
 var profiles struct {
 	cpu, mem string
 	hold     time.Duration
+	rampRate int
 }
 
 func rssKB() int64 {
@@ -95,7 +102,13 @@ func run(server, mode string, users int, duration time.Duration) error {
 		mult = 1e-9 // a period under 1 µs: each user calls back to back, as wrk's connections do
 	}
 	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
-	e, m, reg, err := newEngine("bench", cfg, users, users)
+	initial := users
+	if mode == "idle" && profiles.rampRate == 0 {
+		initial = users / 2 // half first, to measure the second half's cost alone
+	} else if mode == "idle" {
+		initial = 0
+	}
+	e, m, reg, err := newEngine("bench", cfg, initial, users)
 	if err != nil {
 		return err
 	}
@@ -114,16 +127,49 @@ func run(server, mode string, users int, duration time.Duration) error {
 		}
 		return 0
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for connected() < float64(users) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %v of %d users connected in 2 minutes", connected(), users)
+	waitConnected := func(n int) error {
+		deadline := time.Now().Add(2 * time.Minute)
+		for connected() < float64(n) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("only %v of %d users connected in 2 minutes", connected(), n)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	}
+	// ramp adds users up to n, at most rampRate a second (as the coordinator's RampRate
+	// does), or all at once with no rate.
+	ramp := func(n int) error {
+		for cur := e.Status().ActiveUsers; cur < n; {
+			cur = n
+			if profiles.rampRate > 0 {
+				cur = min(n, e.Status().ActiveUsers+profiles.rampRate)
+			}
+			if _, err := e.SetUsers(cur); err != nil {
+				return err
+			}
+			if cur < n {
+				time.Sleep(time.Second)
+			}
+		}
+		return waitConnected(n)
+	}
+	if err := ramp(initial); err != nil {
+		return err
 	}
 	switch mode {
 	case "idle":
+		if err := ramp(users / 2); err != nil {
+			return err
+		}
+		initial = users / 2
 		time.Sleep(2 * time.Second) // let the login sequence's buffers settle
+		halfHeap, halfStacks := memory()
+		halfRSS := rssKB()
+		if err := ramp(users); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Second)
 		heap, stacks := memory()
 		rss := rssKB()
 		if profiles.mem != "" {
@@ -136,10 +182,17 @@ func run(server, mode string, users int, duration time.Duration) error {
 				return err
 			}
 		}
-		per := func(now, base uint64) float64 { return float64(now-base) / 1024 / float64(users) }
+		// The average includes what the agent shares among its users (idle REST connections,
+		// histograms) and the heap's fragmentation from the first logins; the marginal cost
+		// is what each of the second half's users added.
+		per := func(now, base uint64, n int) float64 { return float64(now-base) / 1024 / float64(n) }
+		more := users - initial
 		fmt.Printf("idle users=%d goroutines=%d heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
-			users, runtime.NumGoroutine(), per(heap, baseHeap), per(stacks, baseStacks),
-			per(heap+stacks, baseHeap+baseStacks), float64(rss-baseRSS)/float64(users))
+			users, runtime.NumGoroutine(), per(heap, baseHeap, users), per(stacks, baseStacks, users),
+			per(heap+stacks, baseHeap+baseStacks, users), float64(rss-baseRSS)/float64(users))
+		fmt.Printf("idle marginal (users %d -> %d): heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
+			initial, users, per(heap, halfHeap, more), per(stacks, halfStacks, more),
+			per(heap+stacks, halfHeap+halfStacks, more), float64(rss-halfRSS)/float64(more))
 		time.Sleep(profiles.hold)
 	case "cpu":
 		reqs := func() float64 {
