@@ -326,6 +326,7 @@ func recoverUser(id int, err *error) {
 	}
 }
 
+// makeUser makes user id, naming it in the error.
 func (e *Engine) makeUser(id int) (User, error) {
 	u, err := e.newUser(id)
 	if err != nil {
