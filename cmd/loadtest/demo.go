@@ -33,6 +33,7 @@ It prints progress, the supported users it finds and the number the model implie
 	f.IntVar(&o.Workers, "workers", o.Workers, "capacity model: requests the target serves at once")
 	f.DurationVar(&o.ServiceTime, "service-time", o.ServiceTime, "capacity model: time each request takes")
 	f.DurationVar(&o.Threshold, "threshold", o.Threshold, "mean client latency a probe may reach")
+	f.Float64Var(&o.Utilization, "utilization", o.Utilization, "if not 0, the criterion instead of --threshold: the target workers' utilization a probe may reach (0 < U < 1; the model's answer is then U x W/S over the measured request rate per user)")
 	f.IntVar(&o.MaxUsers, "max-users", o.MaxUsers, "the most users the search may try")
 	f.DurationVar(&o.Hold, "hold", o.Hold, "how long each probe measures")
 	f.DurationVar(&o.MaxHold, "max-hold", o.MaxHold, "a probe whose value is within noise of the threshold measures longer, up to this (0: 4 x --hold; = --hold: never)")

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,10 @@ type Options struct {
 	Workers     int           // mmsim's capacity model: requests in service at once
 	ServiceTime time.Duration // and the time each holds a worker
 	Threshold   time.Duration // the mean-latency threshold T
+	// Utilization, when not 0, is the criterion instead of the latency: the workers'
+	// utilization a probe may reach (0 < U < 1). The latency queries are dropped (the error
+	// and timeout ones stay), and the model's answer is U·W/S over the users' request rate.
+	Utilization float64
 	MaxUsers    int
 	Hold        time.Duration
 	MaxHold     time.Duration // 0: 4 x Hold
@@ -97,6 +102,28 @@ func (o Options) TruthMeasured(probes []coordinator.Probe) (truth, lambda, r0 fl
 	return xmax * (o.Threshold.Seconds() + 1/lambda - r0), lambda, r0
 }
 
+// UtilizationQuery is the workers' utilization from mmsim's metrics.
+const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum(mmsim_capacity_workers)"
+
+// TruthUtilization is the users at which the workers are busy Utilization of the time: by
+// the utilization law U = X·S/W with X = N·λ, that is U·(W/S)/λ, with λ the request rate per
+// user measured at the answer (the passing probes at supported users), since simulative
+// users' rate grows with their number. 0 when there is no such probe.
+func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
+	var users, reqs float64
+	for _, p := range probes {
+		if p.Verdict == coordinator.Pass && p.Users == supported && p.Throughput > 0 {
+			users += float64(p.Users)
+			reqs += p.Throughput
+		}
+	}
+	if reqs == 0 {
+		return 0, 0
+	}
+	lambda = reqs / users
+	return o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() / lambda, lambda
+}
+
 // Result is what the demo found.
 type Result struct {
 	Report    coordinator.Report
@@ -116,6 +143,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("--service-time %v: must be > 0", o.ServiceTime)
 	case o.Threshold <= 0:
 		return Result{}, fmt.Errorf("--threshold %v: must be > 0", o.Threshold)
+	case o.Utilization < 0 || o.Utilization >= 1:
+		return Result{}, fmt.Errorf("--utilization %v: must be 0 (the latency --threshold decides) or between 0 and 1", o.Utilization)
 	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
 		return Result{}, fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
 	case o.Users != "noop" && o.Users != "simulative" && o.Users != "script":
@@ -192,6 +221,17 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	cfg.ClusterConfig.MaxActiveUsers = o.MaxUsers
 	cfg.MonitorConfig.ScrapeTargets = []coordinator.ScrapeTarget{{Job: "mmsim", URL: "http://" + metricsLn.Addr().String() + "/metrics"}}
 	cfg.MonitorConfig.Queries[0].Threshold = o.Threshold.Seconds()
+	criterion := fmt.Sprintf("mean-latency threshold %v", o.Threshold)
+	if o.Utilization > 0 {
+		qs := []coordinator.Query{{Description: "Workers' utilization", Query: UtilizationQuery, Threshold: o.Utilization, Alert: true}}
+		for _, q := range cfg.MonitorConfig.Queries {
+			if strings.Contains(q.Query, "errors_total") || strings.Contains(q.Query, "timeouts_total") {
+				qs = append(qs, q)
+			}
+		}
+		cfg.MonitorConfig.Queries = qs
+		criterion = fmt.Sprintf("utilization threshold %v", o.Utilization)
+	}
 	cfg.Search.Strategy = o.Strategy
 	cfg.Search.HoldSec = int(o.Hold.Seconds())
 	cfg.Search.MaxHoldSec = int(o.MaxHold.Seconds())
@@ -204,11 +244,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	truth := o.Truth()
 	who := map[string]string{"noop": "noop users (1 s think time)", "simulative": "simulative users",
 		"script": "scripted users (a Starlark script: GET /users/me, then 1 s)"}[o.Users]
-	fmt.Fprintf(out, "demo: mmsim on %s with %d workers x %v (at most %.0f requests/s); %s; mean-latency threshold %v\n",
-		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), who, o.Threshold)
-	if o.Users != "simulative" {
+	fmt.Fprintf(out, "demo: mmsim on %s with %d workers x %v (at most %.0f requests/s); %s; %s\n",
+		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), who, criterion)
+	switch {
+	case o.Utilization > 0:
+		fmt.Fprintf(out, "demo: the model's answer, U x W/S / λ, comes from the users' request rate λ measured at the answer; searching (%s, hold %v)...\n", o.Strategy, o.Hold)
+	case o.Users != "simulative":
 		fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v)...\n", truth, o.Strategy, o.Hold)
-	} else {
+	default:
 		fmt.Fprintf(out, "demo: the model's answer, W/S x (T + 1/λ - R0), comes from the users' request rate λ measured over the passing probes; searching (%s, hold %v)...\n", o.Strategy, o.Hold)
 	}
 	c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: o.Log, Progress: out, Agents: []coordinator.Agent{srv.LoadTest("demo")}})
@@ -226,9 +269,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		_ = c.Stop()
 	}
 	rep := c.Report()
-	if o.Users != "simulative" {
+	switch {
+	case o.Utilization > 0:
+		var lambda float64
+		truth, lambda = o.TruthUtilization(rep.Probes, rep.SupportedUsers)
+		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users measured at %.3f requests/s each at the answer, utilization <= %v",
+			o.Workers, o.ServiceTime, o.Users, lambda, o.Utilization)
+	case o.Users != "simulative":
 		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Users, o.Threshold)
-	} else {
+	default:
 		var lambda, r0 float64
 		truth, lambda, r0 = o.TruthMeasured(rep.Probes)
 		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, simulative users measured at %.3f requests/s each with a mean latency of %.1f ms over the passing probes, mean latency <= %v",
@@ -243,9 +292,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if rep.Error != "" {
 		return res, errors.New(rep.Error)
 	}
-	e := 100 * (float64(rep.SupportedUsers) - truth) / truth
-	fmt.Fprintf(out, "demo: found %d users (bracket [%d, %d), knee %d) in %v; the model says %.0f (%+.1f%%)\n",
-		rep.SupportedUsers, rep.Bracket[0], rep.Bracket[1], rep.Knee, rep.StopTime.Sub(rep.StartTime).Round(time.Second), truth, e)
+	model := "the model has no answer (no passing probe measured the users' request rate)"
+	if truth > 0 {
+		model = fmt.Sprintf("the model says %.0f (%+.1f%%)", truth, 100*(float64(rep.SupportedUsers)-truth)/truth)
+	}
+	fmt.Fprintf(out, "demo: found %d users (bracket [%d, %d), knee %d) in %v; %s\n",
+		rep.SupportedUsers, rep.Bracket[0], rep.Bracket[1], rep.Knee, rep.StopTime.Sub(rep.StartTime).Round(time.Second), model)
 	fmt.Fprintf(out, "demo: report: %s, %s\n", filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
 	fmt.Fprintln(out, rep.Answer())
 	return res, nil

@@ -26,21 +26,55 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// testDemo searches with noop users, or with the scripted users that do the same: both must
-// find the model's answer.
-func testDemo(t *testing.T, users string) {
+// TestDemo_Utilization runs the demo, small, with the workers' utilization as the criterion
+// (from mmsim's busy seconds): 0.5 of 100 requests/s is 50 requests/s, so about 51 noop users
+// (each sends one request per 1 s + its latency). The answer must be within 5 % of the
+// model's, which comes from the request rate measured at the answer, and the latency
+// queries must be gone.
+func TestDemo_Utilization(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a capacity search (about a minute)")
+	}
+	res, out := runSmall(t, func(o *Options) { o.Utilization = 0.5 })
+	r := res.Report
+	if res.Truth < 49 || res.Truth > 53 {
+		t.Fatalf("truth %.1f; want about 51 (0.5 x 100 requests/s over a rate just under 1/s)\n%s", res.Truth, out.String())
+	}
+	if e := math.Abs(float64(r.SupportedUsers)-res.Truth) / res.Truth; e > 0.05 || r.AtLeast {
+		t.Fatalf("found %d users, the model says %.1f (%.1f%% off):\n%s", r.SupportedUsers, res.Truth, 100*e, out.String())
+	}
+	var names []string
+	for _, th := range r.Thresholds {
+		names = append(names, th.Description)
+	}
+	if len(names) == 0 || names[0] != "Workers' utilization" || strings.Contains(strings.Join(names, ","), "duration") {
+		t.Fatalf("thresholds %v; want the utilization first and no latency query", names)
+	}
+}
+
+// runSmall runs the demo on a small target, mmsim at 100 requests/s (2 workers x 20 ms), with
+// short probes, after mutate; it fails the test if the demo fails, and returns its output.
+func runSmall(t *testing.T, mutate func(*Options)) (Result, *strings.Builder) {
+	t.Helper()
 	o := DefaultOptions()
-	o.Users = users
 	o.Workers, o.ServiceTime, o.MaxUsers = 2, 20*time.Millisecond, 500
 	// Logins cost several requests each: at 25 users/s they stay below the 100 requests/s
 	// the target serves, and 2 s of settling drains them before each hold.
 	o.Hold, o.Settle, o.RampRate, o.StartUsers = 3*time.Second, 2*time.Second, 25, 20
 	o.ResultsDir = t.TempDir()
+	mutate(&o)
 	var out strings.Builder
 	res, err := Run(context.Background(), o, &out)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
+	return res, &out
+}
+
+// testDemo searches with noop users, or with the scripted users that do the same: both must
+// find the model's answer.
+func testDemo(t *testing.T, users string) {
+	res, out := runSmall(t, func(o *Options) { o.Users = users })
 	r := res.Report
 	if res.Truth != 110 {
 		t.Fatalf("truth %v; want 110", res.Truth)
@@ -91,6 +125,8 @@ func TestDemo_BadFlags(t *testing.T) {
 		{func(o *Options) { o.Users = "bots" }, `--users "bots"`},
 		{func(o *Options) { o.Hold = time.Second }, "--hold 1s"},
 		{func(o *Options) { o.MaxUsers = 0 }, "--max-users 0"},
+		{func(o *Options) { o.Utilization = 1.5 }, "--utilization 1.5: must be 0 (the latency --threshold decides) or between 0 and 1"},
+		{func(o *Options) { o.Utilization = -0.1 }, "--utilization -0.1"},
 	} {
 		o := DefaultOptions()
 		tc.mutate(&o)
@@ -120,5 +156,26 @@ func TestTruthMeasured(t *testing.T) {
 	}
 	if truth, _, _ := o.TruthMeasured(probes[2:]); truth != 0 {
 		t.Fatalf("no pass: truth %v; want 0", truth)
+	}
+}
+
+// TestTruthUtilization: λ comes from the passing probes at the answer only (simulative users'
+// rate grows with their number), and the answer is U x W/S / λ.
+func TestTruthUtilization(t *testing.T) {
+	o := DefaultOptions() // 400 requests/s
+	o.Utilization = 0.5
+	probes := []coordinator.Probe{
+		{Users: 100, Verdict: coordinator.Pass, Throughput: 10},
+		{Users: 400, Verdict: coordinator.Pass, Throughput: 190},
+		{Users: 400, Verdict: coordinator.Pass, Throughput: 210},
+		{Users: 450, Verdict: coordinator.Fail, Throughput: 250},
+	}
+	truth, lambda := o.TruthUtilization(probes, 400)
+	// λ = 400/800 = 0.5 /s at 400 users: 0.5 x 400 / 0.5 = 400.
+	if math.Abs(lambda-0.5) > 1e-9 || math.Abs(truth-400) > 1e-6 {
+		t.Fatalf("truth %v, λ %v; want 400, 0.5", truth, lambda)
+	}
+	if truth, _ := o.TruthUtilization(probes, 450); truth != 0 {
+		t.Fatalf("no pass at the answer: truth %v; want 0", truth)
 	}
 }

@@ -18,6 +18,7 @@ type capacity struct {
 	exp     bool
 	waiting atomic.Int64 // requests waiting for a worker
 	busy    atomic.Int64 // workers in service
+	busyNs  atomic.Int64 // service given, summed over requests: its rate over W is the utilization
 }
 
 // worker keeps the ideal time at which it finished its last request. A request starts at the
@@ -72,9 +73,12 @@ func (c *capacity) serve(ctx context.Context, fn func()) (time.Duration, error) 
 	case <-t.C:
 	case <-ctx.Done():
 		t.Stop()
-		w.freeAt = time.Now() // the abandoned request stops holding the worker
+		now := time.Now()
+		c.busyNs.Add(int64(max(0, now.Sub(begin)))) // the part of its service it held
+		w.freeAt = now                              // the abandoned request stops holding the worker
 		return wait, ctx.Err()
 	}
+	c.busyNs.Add(int64(d))
 	fn()
 	return wait, nil
 }

@@ -76,6 +76,11 @@ func TestCapacity_ClosedLoop(t *testing.T) {
 				if rel(rate, tc.wantRate) > 0.03 {
 					t.Errorf("N=%d: throughput %.1f/s; want %.1f/s ±3%%", tc.clients, rate, tc.wantRate)
 				}
+				// Utilization law: the workers are busy X·S/W of the time.
+				util := time.Duration(c.busyNs.Load()).Seconds() / 60 / w
+				if want := min(1, tc.wantRate*s.Seconds()/w); math.Abs(util-want) > 0.03 {
+					t.Errorf("N=%d: utilization from busy seconds %.3f; want %.3f ±0.03", tc.clients, util, want)
+				}
 			})
 		})
 	}

@@ -1,6 +1,8 @@
 package mmsim
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -55,6 +57,8 @@ func newMetrics(reg prometheus.Registerer, c *capacity, workers int) *metrics {
 				func() float64 { return float64(workers) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mmsim_capacity_busy_workers", Help: "Workers serving a request now."},
 				func() float64 { return float64(c.busy.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mmsim_capacity_busy_seconds_total", Help: "Service time given by the workers of the capacity model; its rate divided by mmsim_capacity_workers is their utilization."},
+				func() float64 { return time.Duration(c.busyNs.Load()).Seconds() }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mmsim_capacity_queue_length", Help: "Requests waiting for a worker now."},
 				func() float64 { return float64(c.waiting.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mmsim_capacity_service_time_seconds", Help: "Mean service time of the capacity model."},
