@@ -17,10 +17,12 @@ func demoCommand(stdout io.Writer) *cobra.Command {
 with a capacity model of --workers workers x --service-time per request, an agent running
 noop users (one GET /users/me, then a 1 s think time), the embedded Prometheus engine, and
 the coordinator's adaptive search on the seed's client-side queries, with the mean-latency
-threshold set to --threshold.
+threshold set to --threshold (or, with --utilization U, the target workers' utilization
+as the criterion instead of the latency).
 
 It prints progress, the supported users it finds and the number the model implies
-(W x (T + 1 s) / S), and writes report.json and report.html under --results.`,
+(W x (T + 1 s) / S; with --utilization, U x W/S over the request rate per user measured at
+the answer), and writes report.json and report.html under --results.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
