@@ -3,7 +3,7 @@
 # wrk doing the same request in the same run. mmsim runs pinned to core 0 (no capacity
 # model), restarted for each phase; the agent and wrk take turns on core 1. Everything is on
 # 127.0.0.1 and bounded in time.
-# Usage: bench/agent.sh   (needs wrk: apt-get install wrk; SKIP_IDLE=1 measures CPU only)
+# Usage: bench/agent.sh   (needs wrk: apt-get install wrk; k6 is optional; SKIP_IDLE=1 measures CPU only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18065}
@@ -13,6 +13,9 @@ CPU_USERS=${CPU_USERS:-32}
 DURATION=${DURATION:-10}
 BASE="http://127.0.0.1:$PORT"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+# k6 is optional: K6=path, or k6 on PATH, or bin/k6 (GOBIN=$PWD/bin go install go.k6.io/k6@v1.8.1).
+K6=${K6:-$(command -v k6 || { [ -x bin/k6 ] && echo bin/k6; } || true)}
+[ -n "$K6" ] || echo "k6 not found: the k6 rounds are skipped (GOBIN=\$PWD/bin go install go.k6.io/k6@v1.8.1)"
 go build -o bin/ ./cmd/mmsim ./cmd/loadtest
 go build -o bin/agentbench ./bench/agent
 cfg=$(mktemp --suffix=.json)
@@ -50,4 +53,18 @@ for round in 1 2; do
   cpu=$(grep -o 'wrk_cpu=[0-9.+]*' <<<"$out" | cut -d= -f2 | bc -l)
   agent_us=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$a" | cut -d= -f2)
   python3 -c "w=$cpu*1e6/$reqs; print(f'wrk   requests=$reqs rate={$reqs/$DURATION:.0f}/s wrk_cpu=${cpu}s cpu_per_request={w:.1f}us  => agent/wrk = {$agent_us/w:.2f}x')"
+  if [ -n "$K6" ]; then # the same request from k6's 32 VUs, back to back, bodies discarded
+    sum=$(mktemp --suffix=.json)
+    out=$( { /usr/bin/time -f "k6_cpu=%U+%S" taskset -c 1 "$K6" run -q --no-usage-report --summary-export "$sum" \
+      -e BASE="$BASE" -e TOKEN="$TOKEN" -e VUS="$CPU_USERS" -e DURATION="${DURATION}s" bench/k6-getme.js >/dev/null; } 2>&1 )
+    cpu=$(grep -o 'k6_cpu=[0-9.+]*' <<<"$out" | cut -d= -f2 | bc -l)
+    python3 - "$sum" "$cpu" "$agent_us" "$DURATION" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+n, cpu, agent, d = m["http_reqs"]["count"], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+k = cpu * 1e6 / n
+print(f"k6    requests={n} rate={n/d:.0f}/s k6_cpu={cpu:.2f}s failed={m['http_req_failed']['passes']} cpu_per_request={k:.1f}us  => agent/k6 = {agent/k:.2f}x")
+PY
+    rm -f "$sum"
+  fi
 done
