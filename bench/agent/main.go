@@ -103,10 +103,8 @@ func run(server, mode string, users int, duration time.Duration) error {
 	}
 	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
 	initial := users
-	if mode == "idle" && profiles.rampRate == 0 {
-		initial = users / 2 // half first, to measure the second half's cost alone
-	} else if mode == "idle" {
-		initial = 0
+	if mode == "idle" {
+		initial = 0 // added below: half, then the rest, to measure the second half's cost alone
 	}
 	e, m, reg, err := newEngine("bench", cfg, initial, users)
 	if err != nil {
@@ -159,10 +157,10 @@ func run(server, mode string, users int, duration time.Duration) error {
 	}
 	switch mode {
 	case "idle":
-		if err := ramp(users / 2); err != nil {
+		half := users / 2
+		if err := ramp(half); err != nil {
 			return err
 		}
-		initial = users / 2
 		time.Sleep(2 * time.Second) // let the login sequence's buffers settle
 		halfHeap, halfStacks := memory()
 		halfRSS := rssKB()
@@ -186,12 +184,12 @@ func run(server, mode string, users int, duration time.Duration) error {
 		// histograms) and the heap's fragmentation from the first logins; the marginal cost
 		// is what each of the second half's users added.
 		per := func(now, base uint64, n int) float64 { return float64(now-base) / 1024 / float64(n) }
-		more := users - initial
+		more := users - half
 		fmt.Printf("idle users=%d goroutines=%d heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
 			users, runtime.NumGoroutine(), per(heap, baseHeap, users), per(stacks, baseStacks, users),
 			per(heap+stacks, baseHeap+baseStacks, users), float64(rss-baseRSS)/float64(users))
 		fmt.Printf("idle marginal (users %d -> %d): heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
-			initial, users, per(heap, halfHeap, more), per(stacks, halfStacks, more),
+			half, users, per(heap, halfHeap, more), per(stacks, halfStacks, more),
 			per(heap+stacks, halfHeap+halfStacks, more), float64(rss-halfRSS)/float64(more))
 		time.Sleep(profiles.hold)
 	case "cpu":
