@@ -4,6 +4,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,20 +108,26 @@ const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum
 
 // TruthUtilization is the users at which the workers are busy Utilization of the time: by
 // the utilization law U = X·S/W with X = N·λ, that is U·(W/S)/λ, with λ the request rate per
-// user measured at the answer (the passing probes at supported users), since simulative
-// users' rate grows with their number. 0 when there is no such probe.
+// user measured near the answer: over the valid probes (passed or failed) within 10 % of the
+// supported users, each weighted by its hold. Near, because simulative users' rate grows with
+// their number; several probes, because one short hold's rate is a few percent off (a 3 s
+// hold of 50 users each calling once a second counts 150 ± 4 requests). 0 when there is no
+// such probe.
 func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
-	var users, reqs float64
+	var userSec, reqs float64
 	for _, p := range probes {
-		if p.Verdict == coordinator.Pass && p.Users == supported && p.Throughput > 0 {
-			users += float64(p.Users)
-			reqs += p.Throughput
+		near := math.Abs(float64(p.Users-supported)) <= 0.1*float64(supported)
+		if p.Verdict == coordinator.Invalid || !near || p.Throughput <= 0 {
+			continue
 		}
+		hold := cmp.Or(p.HoldSec, 1)
+		userSec += float64(p.Users) * hold
+		reqs += p.Throughput * hold
 	}
 	if reqs == 0 {
 		return 0, 0
 	}
-	lambda = reqs / users
+	lambda = reqs / userSec
 	return o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() / lambda, lambda
 }
 

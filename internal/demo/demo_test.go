@@ -159,23 +159,27 @@ func TestTruthMeasured(t *testing.T) {
 	}
 }
 
-// TestTruthUtilization: λ comes from the passing probes at the answer only (simulative users'
-// rate grows with their number), and the answer is U x W/S / λ.
+// TestTruthUtilization: λ comes from the valid probes within 10 % of the answer (simulative
+// users' rate grows with their number), weighted by their holds, and the answer is
+// U x W/S / λ.
 func TestTruthUtilization(t *testing.T) {
 	o := DefaultOptions() // 400 requests/s
 	o.Utilization = 0.5
 	probes := []coordinator.Probe{
-		{Users: 100, Verdict: coordinator.Pass, Throughput: 10},
-		{Users: 400, Verdict: coordinator.Pass, Throughput: 190},
-		{Users: 400, Verdict: coordinator.Pass, Throughput: 210},
-		{Users: 450, Verdict: coordinator.Fail, Throughput: 250},
+		{Users: 100, Verdict: coordinator.Pass, Throughput: 10, HoldSec: 10},     // too far
+		{Users: 400, Verdict: coordinator.Pass, Throughput: 190, HoldSec: 10},    // 1,900 requests in 4,000 user-s
+		{Users: 400, Verdict: coordinator.Pass, Throughput: 210, HoldSec: 30},    // 6,300 in 12,000
+		{Users: 440, Verdict: coordinator.Fail, Throughput: 220, HoldSec: 10},    // 2,200 in 4,400
+		{Users: 420, Verdict: coordinator.Invalid, Throughput: 400, HoldSec: 10}, // the agents' limit: not the users' rate
+		{Users: 450, Verdict: coordinator.Fail, Throughput: 900, HoldSec: 10},    // too far
 	}
 	truth, lambda := o.TruthUtilization(probes, 400)
-	// λ = 400/800 = 0.5 /s at 400 users: 0.5 x 400 / 0.5 = 400.
-	if math.Abs(lambda-0.5) > 1e-9 || math.Abs(truth-400) > 1e-6 {
-		t.Fatalf("truth %v, λ %v; want 400, 0.5", truth, lambda)
+	// λ = (1,900 + 6,300 + 2,200) / (4,000 + 12,000 + 4,400) = 10,400 / 20,400 per s.
+	want := 10400.0 / 20400
+	if math.Abs(lambda-want) > 1e-9 || math.Abs(truth-0.5*400/want) > 1e-6 {
+		t.Fatalf("truth %v, λ %v; want %v, %v", truth, lambda, 0.5*400/want, want)
 	}
-	if truth, _ := o.TruthUtilization(probes, 450); truth != 0 {
-		t.Fatalf("no pass at the answer: truth %v; want 0", truth)
+	if truth, _ := o.TruthUtilization(probes, 200); truth != 0 {
+		t.Fatalf("no probe near the answer: truth %v; want 0", truth)
 	}
 }
