@@ -235,9 +235,19 @@ func (w *WebSocket) session(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	hdr := http.Header{"Authorization": {"Bearer " + w.c.Token()}, "User-Agent": {w.c.ua}}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, resp, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPClient: w.c.hc, HTTPHeader: hdr})
-	cancel()
+	// The dial (an HTTP round trip) runs on a goroutine of its own: its deep calls grow that
+	// goroutine's stack, which goes back to the runtime when it ends, so this one, which
+	// then parks in Read for the connection's life, keeps a 4 KB stack (docs/benchmarks.md).
+	var conn *websocket.Conn
+	var resp *http.Response
+	var err error
+	var dial sync.WaitGroup
+	dial.Go(func() {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		conn, resp, err = websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPClient: w.c.hc, HTTPHeader: hdr})
+	})
+	dial.Wait()
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
 			return &Error{Method: "GET", Route: "/websocket", AppError: AppError{StatusCode: 401, Message: "session rejected"}}
@@ -276,25 +286,41 @@ func (w *WebSocket) session(ctx context.Context) error {
 		if err != nil {
 			return nil
 		}
-		if gap := w.handle(b); gap {
+		if gap := w.handleAside(b); gap {
 			conn.Close(websocket.StatusNormalClosure, "seq gap")
 			return nil
 		}
 	}
 }
 
+// handleAside runs handle on a goroutine of its own and waits for it. Decoding grows a stack
+// to 8 KB, and the reader's, parked in Read for the connection's life, would keep that size
+// for good (the runtime halves a stack only when under a quarter of it is in use, and the
+// parked frames take more). Aside, the reader stays at 4 KB: 4 KB less per idle user, for
+// about 2 µs per message (BenchmarkHandle; docs/benchmarks.md).
+func (w *WebSocket) handleAside(b []byte) (gap bool) {
+	var wg sync.WaitGroup
+	wg.Go(func() { gap = w.handle(b) })
+	wg.Wait()
+	return gap
+}
+
 // handle processes one message; it reports a seq gap, after which the caller reconnects.
 func (w *WebSocket) handle(b []byte) (gap bool) {
 	var m struct {
 		Event
-		Status   string          `json:"status"`
-		SeqReply *int64          `json:"seq_reply"`
-		RawSeq   *int64          `json:"seq"`
-		RawData  json.RawMessage `json:"data"`
-		Error    *AppError       `json:"error"`
+		Status   string    `json:"status"`
+		SeqReply *int64    `json:"seq_reply"`
+		RawSeq   *int64    `json:"seq"`
+		Error    *AppError `json:"error"`
 	}
-	if json.Unmarshal(b, &m) != nil {
-		return false // not ours to judge; the server sent something we cannot read
+	// One pass decodes an event's data into its map. Data that is not an object is a type
+	// error, after which the rest is still decoded: the event goes on without data.
+	if err := json.Unmarshal(b, &m); err != nil {
+		if _, ok := errors.AsType[*json.UnmarshalTypeError](err); !ok {
+			return false // not ours to judge; the server sent something we cannot read
+		}
+		m.Data = nil
 	}
 	if m.Event.Event == "" && m.SeqReply != nil {
 		w.mu.Lock()
@@ -302,7 +328,11 @@ func (w *WebSocket) handle(b []byte) (gap bool) {
 		delete(w.pending, *m.SeqReply)
 		w.mu.Unlock()
 		if ch != nil {
-			ch <- Reply{Status: m.Status, SeqReply: *m.SeqReply, Data: m.RawData, Error: m.Error}
+			var raw struct { // a reply's data goes to its caller as it came: read it again
+				Data json.RawMessage `json:"data"`
+			}
+			_ = json.Unmarshal(b, &raw)
+			ch <- Reply{Status: m.Status, SeqReply: *m.SeqReply, Data: raw.Data, Error: m.Error}
 		}
 		return false
 	}
@@ -310,11 +340,7 @@ func (w *WebSocket) handle(b []byte) (gap bool) {
 		return false
 	}
 	ev := m.Event
-	ev.Seq = *m.RawSeq
-	// Event.Data and RawData share the "data" key, and the outer field wins; decode it here.
-	if len(m.RawData) > 0 && json.Unmarshal(m.RawData, &ev.Data) != nil {
-		ev.Data = nil
-	}
+	ev.Seq = *m.RawSeq // the outer "seq" field wins over Event's
 	w.mu.Lock()
 	if ev.Event == "hello" {
 		id, _ := ev.Data["connection_id"].(string)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,6 +201,67 @@ func TestWebSocket_GapReconnects(t *testing.T) {
 	}
 	if st := ws.Stats(); st.Gaps != 1 {
 		t.Errorf("stats %+v; want 1 gap", st)
+	}
+}
+
+// TestWebSocket_Decoding serves what the one-pass decoder must still read: an event whose
+// data is not an object (delivered without data, its seq counted), an event with nested data,
+// a reply whose data goes to its caller as it came, and a message that is not JSON (ignored).
+func TestWebSocket_Decoding(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for _, m := range []string{
+			`{"event":"hello","data":{"connection_id":"c1"},"broadcast":{},"seq":0}`,
+			`{"event":"odd","data":"not an object","broadcast":{"channel_id":"ch1"},"seq":1}`,
+			`not json`,
+			`{"event":"posted","data":{"post":"{}","n":2,"nested":{"a":[1,2]}},"broadcast":{"omit_users":{"u2":true}},"seq":2}`,
+		} {
+			_ = c.Write(r.Context(), websocket.MessageText, []byte(m))
+		}
+		_, b, err := c.Read(r.Context()) // the client's action
+		if err != nil {
+			return
+		}
+		var action struct{ Seq int64 }
+		_ = json.Unmarshal(b, &action)
+		_ = c.Write(r.Context(), websocket.MessageText,
+			fmt.Appendf(nil, `{"status":"OK","seq_reply":%d,"data":{"statuses":{"u1":"online"}}}`, action.Seq))
+		_, _, _ = c.Read(r.Context())
+	}))
+	defer srv.Close()
+	c, _ := mattermost.New(srv.URL, mattermost.Options{})
+	c.SetSession("tok", "u1")
+	ws := c.NewWebSocket(mattermost.WebSocketOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ws.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	var got []string
+	for len(got) < 3 {
+		ev, _ := take(ws, 5*time.Second)
+		if ev == nil {
+			t.Fatalf("got %q; want three events", got)
+		}
+		got = append(got, fmt.Sprintf("%s seq=%d data=%v broadcast=%v/%v", ev.Event, ev.Seq, ev.Data, ev.Broadcast.ChannelID, ev.Broadcast.OmitUsers))
+	}
+	want := []string{
+		"hello seq=0 data=map[connection_id:c1] broadcast=/map[]",
+		"odd seq=1 data=map[] broadcast=ch1/map[]",
+		"posted seq=2 data=map[n:2 nested:map[a:[1 2]] post:{}] broadcast=/map[u2:true]",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	rep, err := ws.Send(ctx, "get_statuses", nil)
+	if err != nil || rep.Status != "OK" || string(rep.Data) != `{"statuses":{"u1":"online"}}` {
+		t.Errorf("reply %+v (data %s), %v; want OK with the data as sent", rep, rep.Data, err)
+	}
+	if st := ws.Stats(); st.Gaps != 0 || st.Events != 3 {
+		t.Errorf("stats %+v; want 3 events and no gap", st)
 	}
 }
 
