@@ -4,7 +4,8 @@
 //	-mode idle: memory per connected idle user (logged in, WebSocket open, no actions),
 //	            averaged over all users and for the second half alone (the marginal cost);
 //	            users are added -ramp-rate a second, or half at once and then the rest;
-//	-mode cpu:  agent CPU time per HTTP request, with noop users calling as fast as they can.
+//	-mode cpu:  agent CPU time per HTTP request, with noop users calling as fast as they can;
+//	-mode ramp: the most simulative users the agent sustains at utilization <= 0.8.
 //
 // It prints its results on one or two lines.
 package main
@@ -17,12 +18,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -33,12 +36,13 @@ func main() {
 	server := flag.String("server-url", "http://127.0.0.1:18065", "target")
 	mode := flag.String("mode", "idle", "idle, cpu or ramp")
 	step := flag.Int("step", 1000, "ramp mode: users added per step")
-	settle := flag.Duration("settle", 20*time.Second, "ramp mode: time per step before utilization is sampled over the next 10s")
+	settle := flag.Duration("settle", 10*time.Second, "ramp mode: time per step, after the users have started, before utilization is sampled")
+	window := flag.Duration("window", 30*time.Second, "ramp mode: how long utilization is sampled (every second) per step")
 	users := flag.Int("users", 1000, "users")
 	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
 	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
 	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
-	rampRate := flag.Int("ramp-rate", 0, "idle mode: add at most this many users a second (0: half at once, then the other half)")
+	rampRate := flag.Int("ramp-rate", 0, "idle and ramp modes: add at most this many users a second (0: idle adds half at once, then the other half; ramp adds each step at once)")
 	hold := flag.Duration("hold", 0, "idle mode: keep the users connected this long after measuring (to inspect the process: GOTRACEBACK=system and SIGQUIT print each frame's sp and fp)")
 	flag.Parse()
 	profiles.cpu, profiles.mem, profiles.hold, profiles.rampRate = *cpuProfile, *memProfile, *hold, *rampRate
@@ -46,7 +50,7 @@ func main() {
 		runtime.MemProfileRate = 1 // every allocation: a user's objects are small and few
 	}
 	if *mode == "ramp" {
-		if err := ramp(*server, *users, *step, *settle); err != nil {
+		if err := ramp(*server, *users, *step, *rampRate, *settle, *window); err != nil {
 			fmt.Fprintln(os.Stderr, "agent bench:", err)
 			os.Exit(1)
 		}
@@ -116,15 +120,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 		return err
 	}
 	defer func() { _ = e.Stop() }()
-	connected := func() float64 {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "loadtest_websocket_connections_total" {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		return 0
-	}
+	connected := func() float64 { return gauge(reg, "loadtest_websocket_connections_total") }
 	waitConnected := func(n int) error {
 		deadline := time.Now().Add(2 * time.Minute)
 		for connected() < float64(n) {
@@ -193,16 +189,6 @@ func run(server, mode string, users int, duration time.Duration) error {
 			per(heap+stacks, halfHeap+halfStacks, more), float64(rss-halfRSS)/float64(more))
 		time.Sleep(profiles.hold)
 	case "cpu":
-		reqs := func() float64 {
-			s := m.Recorder.Snapshot()
-			n := 0.0
-			for k, v := range s {
-				if strings.HasPrefix(k, usermetrics.RoutePrefix) {
-					n += float64(v.Hist.TotalCount())
-				}
-			}
-			return n
-		}
 		if profiles.cpu != "" {
 			f, err := os.Create(profiles.cpu)
 			if err != nil {
@@ -214,9 +200,9 @@ func run(server, mode string, users int, duration time.Duration) error {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		c0, r0, t0 := cpuTime(), reqs(), time.Now()
+		c0, r0, t0 := cpuTime(), requests(m), time.Now()
 		time.Sleep(duration)
-		c1, r1, el := cpuTime(), reqs(), time.Since(t0)
+		c1, r1, el := cpuTime(), requests(m), time.Since(t0)
 		n := r1 - r0
 		fmt.Printf("cpu users=%d requests=%.0f rate=%.0f/s agent_cpu=%.2fs cpu_per_request=%.1fus\n", users, n, n/el.Seconds(),
 			(c1 - c0).Seconds(), float64((c1-c0).Microseconds())/n)
@@ -226,13 +212,16 @@ func run(server, mode string, users int, duration time.Duration) error {
 	return nil
 }
 
-// ramp adds simulative users (default think times) step by step up to max, and after each step
-// settles samples the agent's utilization over 10 s. It reports the most users seen with
-// utilization <= 0.8.
-func ramp(server string, maxUsers, step int, settle time.Duration) error {
+// ramp adds simulative users (default think times) step by step up to max, at most rate a
+// second (0: each step at once), and measures each step as the coordinator judges an agent:
+// once the users have started (loadtest_users_starting is 0) and settle has passed, it samples
+// the utilization every second over window, as the agent server does, and the step is
+// sustained when the highest sample is <= 0.8 (a probe with a higher one is invalid). It
+// prints the CPU share and the p99 schedule lag apart, and the most users sustained.
+func ramp(server string, maxUsers, step, rate int, settle, window time.Duration) error {
 	cfg := loadtest.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
-	e, m, _, err := newEngine("ramp", cfg, 0, maxUsers)
+	e, m, reg, err := newEngine("ramp", cfg, 0, maxUsers)
 	if err != nil {
 		return err
 	}
@@ -240,23 +229,91 @@ func ramp(server string, maxUsers, step int, settle time.Duration) error {
 		return err
 	}
 	defer func() { _ = e.Stop() }()
+	procs := float64(runtime.GOMAXPROCS(0))
 	best := 0
 	for n := step; n <= maxUsers; n += step {
-		if _, err := e.SetUsers(n); err != nil {
-			return err
+		for cur := e.Status().ActiveUsers; cur < n; {
+			cur = n
+			if rate > 0 {
+				cur = min(n, e.Status().ActiveUsers+rate)
+			}
+			if _, err := e.SetUsers(cur); err != nil {
+				return err
+			}
+			if cur < n {
+				time.Sleep(time.Second)
+			}
+		}
+		t0 := time.Now()
+		for gauge(reg, "loadtest_users_starting") > 0 {
+			if time.Since(t0) > 2*time.Minute {
+				return fmt.Errorf("%v of %d users still starting after 2 minutes", gauge(reg, "loadtest_users_starting"), n)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(settle)
-		m.SampleUtilization()
-		time.Sleep(10 * time.Second)
-		u := m.SampleUtilization()
+		var utils, cpus []float64
+		reqs0, events0, c0, w0 := requests(m), counter(reg, "loadtest_websocket_events_total"), cpuTime(), time.Now()
+		m.SampleUtilization() // a fresh window
+		for range int(window / time.Second) {
+			c := cpuTime()
+			time.Sleep(time.Second)
+			utils = append(utils, m.SampleUtilization())
+			cpus = append(cpus, (cpuTime()-c).Seconds()/procs)
+		}
+		el := time.Since(w0).Seconds()
+		cpu := (cpuTime() - c0).Seconds() / el / procs
+		rps, eps := (requests(m)-reqs0)/el, (counter(reg, "loadtest_websocket_events_total")-events0)/el
+		slices.Sort(utils)
+		lagged := 0 // seconds whose utilization came from the lag, not the CPU
+		for i, u := range utils {
+			if u > cpus[i]+0.01 {
+				lagged++
+			}
+		}
 		heap, stacks := memory()
-		fmt.Printf("ramp users=%d utilization=%.2f heap+stacks=%.0fMB user_errors=%d\n", n, u, float64(heap+stacks)/(1<<20), e.Status().NumErrors)
-		if u > usermetrics.SaturatedAbove {
+		worst := utils[len(utils)-1]
+		fmt.Printf("ramp users=%d cpu=%.2f utilization median=%.2f max=%.2f lag_limited_s=%d/%d req/s=%.0f cpu_per_req=%.0fus events/s=%.0f heap+stacks=%.0fMB user_errors=%d\n",
+			n, cpu, utils[len(utils)/2], worst, lagged, len(utils), rps, cpu*procs*1e6/max(rps, 1), eps,
+			float64(heap+stacks)/(1<<20), e.Status().NumErrors)
+		if worst > usermetrics.SaturatedAbove {
 			break
 		}
 		best = n
 	}
-	fmt.Printf("ramp: most simulative users at utilization <= %.1f: %d (of at most %d tried)\n", usermetrics.SaturatedAbove, best, maxUsers)
+	fmt.Printf("ramp: most simulative users sustained (every 1 s utilization sample over %v <= %.1f): %d (of at most %d tried)\n",
+		window, usermetrics.SaturatedAbove, best, maxUsers)
+	return nil
+}
+
+// requests is how many HTTP requests m has recorded.
+func requests(m *usermetrics.Metrics) float64 {
+	n := 0.0
+	for k, v := range m.Recorder.Snapshot() {
+		if strings.HasPrefix(k, usermetrics.RoutePrefix) {
+			n += float64(v.Hist.TotalCount())
+		}
+	}
+	return n
+}
+
+// gauge is the value of the gauge name in reg (its first series), 0 if absent.
+func gauge(reg *prometheus.Registry, name string) float64 {
+	return metric(reg, name).GetGauge().GetValue()
+}
+
+// counter is the value of the counter name in reg (its first series), 0 if absent.
+func counter(reg *prometheus.Registry, name string) float64 {
+	return metric(reg, name).GetCounter().GetValue()
+}
+
+func metric(reg *prometheus.Registry, name string) *dto.Metric {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0]
+		}
+	}
 	return nil
 }
 
