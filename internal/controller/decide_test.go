@@ -93,3 +93,22 @@ func TestSimpleNext(t *testing.T) {
 		t.Errorf("sequence %q; want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestPeriodicPhase: users started in the same instant first poll spread over the minute, not
+// in step: each of six 10 s buckets gets about a sixth of 6,000 users, and every draw is in
+// (0, 60 s].
+func TestPeriodicPhase(t *testing.T) {
+	var buckets [6]int
+	for id := range 6000 {
+		d := periodicPhase(rand.New(rand.NewPCG(uint64(id), 42)))
+		if d <= 0 || d > periodicEvery {
+			t.Fatalf("user %d: first tick after %v; want (0, %v]", id, d, periodicEvery)
+		}
+		buckets[int((d-1)/(periodicEvery/6))]++
+	}
+	for i, n := range buckets {
+		if n < 850 || n > 1150 { // 1,000 ± 4.9 standard deviations
+			t.Errorf("first ticks in [%ds, %ds): %d of 6000; want about 1000 (all buckets: %v)", 10*i, 10*i+10, n, buckets)
+		}
+	}
+}

@@ -21,6 +21,14 @@ import (
 // periodicEvery is how often a simulative user polls statuses and reports client metrics.
 const periodicEvery = 60 * time.Second
 
+// periodicPhase is when a user's minute timer first fires after its login: a uniform draw
+// in (0, periodicEvery]. Users are added together (a ramp adds a probe's users within
+// seconds), and a timer started at the login would make all of them poll in the same second
+// of every minute, a burst no real population of webapps sends.
+func periodicPhase(rng *rand.Rand) time.Duration {
+	return time.Duration(rng.Int64N(int64(periodicEvery))) + 1
+}
+
 // maxPostsKept bounds the recent posts a user remembers per channel.
 const maxPostsKept = 200
 
@@ -112,7 +120,7 @@ func (s *Simulative) Run(ctx context.Context) error {
 	defer logout(ctx, c)
 	defer s.stopWS()
 
-	periodic := time.NewTicker(periodicEvery)
+	periodic := time.NewTimer(periodicPhase(s.rng))
 	defer periodic.Stop()
 	fails := 0
 	s.pos = -1
@@ -144,6 +152,7 @@ func (s *Simulative) Run(ctx context.Context) error {
 				freeAt = time.Now()
 			case <-periodic.C:
 				s.periodic(ctx)
+				periodic.Reset(periodicEvery)
 				freeAt = time.Now()
 			case <-t.C:
 				break waiting
