@@ -38,6 +38,7 @@ the answer), and writes report.json and report.html under --results.`,
 	f.Float64Var(&o.Utilization, "utilization", o.Utilization, "if not 0, the criterion instead of --threshold: the target workers' utilization a probe may reach (0 < U < 1; the model's answer is then U x W/S over the measured request rate per user)")
 	f.IntVar(&o.MaxUsers, "max-users", o.MaxUsers, "the most users the search may try")
 	f.DurationVar(&o.Hold, "hold", o.Hold, "how long each probe measures")
+	f.IntVar(&o.Teams, "teams", o.Teams, "simulative users: how many teams they are spread over (0: the seed's 2); each team's town square is a herd")
 	f.DurationVar(&o.MaxHold, "max-hold", o.MaxHold, "a probe whose value is within noise of the threshold measures longer, up to this (0: 4 x --hold; = --hold: never)")
 	f.DurationVar(&o.Settle, "settle", o.Settle, "wait after a ramp before measuring")
 	f.IntVar(&o.RampRate, "ramp-rate", o.RampRate, "users added per second at most")

@@ -45,8 +45,12 @@ type Options struct {
 	TimeBudget  time.Duration
 	Strategy    string
 	Users       string // "noop" (one request, then 1 s), "script" (the same, as a Starlark script) or "simulative" (Mattermost users)
-	ResultsDir  string // the report goes to ResultsDir/demo-<time>
-	Log         *slog.Logger
+	// Teams is how many teams simulative users are spread over (0: the seed's 2). Each user
+	// is in its team's town square, so a post there wakes every member: more teams, smaller
+	// herds.
+	Teams      int
+	ResultsDir string // the report goes to ResultsDir/demo-<time>
+	Log        *slog.Logger
 }
 
 // DefaultOptions finish in a few minutes on two cores: 4 workers x 10 ms is 400 requests/s,
@@ -106,29 +110,63 @@ func (o Options) TruthMeasured(probes []coordinator.Probe) (truth, lambda, r0 fl
 // UtilizationQuery is the workers' utilization from mmsim's metrics.
 const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum(mmsim_capacity_workers)"
 
-// TruthUtilization is the users at which the workers are busy Utilization of the time: by
-// the utilization law U = X·S/W with X = N·λ, that is U·(W/S)/λ, with λ the request rate per
-// user measured near the answer: over the valid probes (passed or failed) within 10 % of the
-// supported users, each weighted by its hold. Near, because simulative users' rate grows with
-// their number; several probes, because one short hold's rate is a few percent off (a 3 s
-// hold of 50 users each calling once a second counts 150 ± 4 requests). 0 when there is no
-// such probe.
+// TruthUtilization is the users at which the workers are busy Utilization of the time. By
+// the utilization law U = X·S/W, with X = N·λ(N), it is the N where N·λ(N) = U·W/S, and
+// λ(N), each user's request rate at N users, is measured by the agents at every probe.
+//
+// Simulative users' rate grows with their number (each reacts to the others' posts), so λ
+// is a hold-weighted least-squares line through the valid probes (passed or failed) within
+// 25 % of the supported users: taking the rate at the supported users as if it held at the
+// answer overestimates the answer by about 10 % (docs/benchmarks.md). When those probes do
+// not give a line with a crossing (one user count, or a slope with no positive root), λ is
+// their pooled rate, as for users whose rate does not move. It returns the answer and λ
+// there; 0, 0 when no valid probe is near.
 func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
-	var userSec, reqs float64
+	target := o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() // requests/s at U
+	var sw, sx, sy, sxx, sxy, userSec, reqs float64
 	for _, p := range probes {
-		near := math.Abs(float64(p.Users-supported)) <= 0.1*float64(supported)
+		near := math.Abs(float64(p.Users-supported)) <= 0.25*float64(supported)
 		if p.Verdict == coordinator.Invalid || !near || p.Throughput <= 0 {
 			continue
 		}
-		hold := cmp.Or(p.HoldSec, 1)
-		userSec += float64(p.Users) * hold
-		reqs += p.Throughput * hold
+		w, n := cmp.Or(p.HoldSec, 1), float64(p.Users)
+		l := p.Throughput / n
+		sw, sx, sy, sxx, sxy = sw+w, sx+w*n, sy+w*l, sxx+w*n*n, sxy+w*n*l
+		userSec, reqs = userSec+w*n, reqs+w*p.Throughput
 	}
 	if reqs == 0 {
 		return 0, 0
 	}
+	if n, l, ok := crossing(sw, sx, sy, sxx, sxy, target); ok {
+		return n, l
+	}
 	lambda = reqs / userSec
-	return o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() / lambda, lambda
+	return target / lambda, lambda
+}
+
+// crossing solves N·(a + b·N) = target for the weighted least-squares line λ = a + b·N given
+// by its sums (weights, w·N, w·λ, w·N², w·N·λ): the positive root, with λ > 0 there. ok is
+// false when the points have one N, or the line never reaches target.
+func crossing(sw, sx, sy, sxx, sxy, target float64) (n, lambda float64, ok bool) {
+	den := sw*sxx - sx*sx
+	if den <= 1e-9*sw*sxx { // a single user count: no slope
+		return 0, 0, false
+	}
+	b := (sw*sxy - sx*sy) / den
+	a := (sy - b*sx) / sw
+	switch disc := a*a + 4*b*target; {
+	case b == 0 && a > 0:
+		n = target / a
+	case b != 0 && disc >= 0:
+		n = (-a + math.Sqrt(disc)) / (2 * b)
+	default:
+		return 0, 0, false
+	}
+	lambda = a + b*n
+	if !(n > 0) || !(lambda > 0) || math.IsInf(n, 0) {
+		return 0, 0, false
+	}
+	return n, lambda, true
 }
 
 // Result is what the demo found.
@@ -158,6 +196,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf(`--users %q: must be "noop", "script" or "simulative"`, o.Users)
 	case o.Hold < 2*time.Second:
 		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
+	case o.Teams < 0 || o.Teams > 100:
+		return Result{}, fmt.Errorf("--teams %d: must be 0 (the seed's 2) to 100", o.Teams)
+	case o.Teams != 0 && o.Users != "simulative":
+		return Result{}, fmt.Errorf("--teams %d: only simulative users work in teams (--users %q)", o.Teams, o.Users)
 	case o.MaxHold != 0 && o.MaxHold < o.Hold:
 		return Result{}, fmt.Errorf("--max-hold %v: must be 0 (4 x --hold) or >= --hold (%v)", o.MaxHold, o.Hold)
 	case o.MaxUsers <= 0:
@@ -190,6 +232,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if o.Users == "simulative" { // teams, channels and users for them to work in
 		pop := loadtest.DefaultConfig()
 		pop.ConnectionConfiguration.ServerURL = targetURL
+		pop.InstanceConfiguration.NumTeams = cmp.Or(o.Teams, pop.InstanceConfiguration.NumTeams)
 		if _, err := populate.Run(ctx, populate.Options{Instance: pop.InstanceConfiguration, Connection: pop.ConnectionConfiguration,
 			AgentID: "demo", Seed: 1, Out: io.Discard, Log: o.Log}); err != nil {
 			return Result{}, fmt.Errorf("demo: populate mmsim: %w", err)
@@ -255,7 +298,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), who, criterion)
 	switch {
 	case o.Utilization > 0:
-		fmt.Fprintf(out, "demo: the model's answer, U x W/S / λ, comes from the users' request rate λ measured at the answer; searching (%s, hold %v)...\n", o.Strategy, o.Hold)
+		fmt.Fprintf(out, "demo: the model's answer is where N·λ(N) = U x W/S, with the users' request rate λ(N) measured at the probes near the answer; searching (%s, hold %v)...\n", o.Strategy, o.Hold)
 	case o.Users != "simulative":
 		fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v)...\n", truth, o.Strategy, o.Hold)
 	default:
@@ -280,7 +323,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	case o.Utilization > 0:
 		var lambda float64
 		truth, lambda = o.TruthUtilization(rep.Probes, rep.SupportedUsers)
-		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users measured at %.3f requests/s each at the answer, utilization <= %v",
+		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users' request rate fitted over the probes near the answer: %.3f requests/s each there, utilization <= %v",
 			o.Workers, o.ServiceTime, o.Users, lambda, o.Utilization)
 	case o.Users != "simulative":
 		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Users, o.Threshold)

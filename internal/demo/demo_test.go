@@ -127,6 +127,8 @@ func TestDemo_BadFlags(t *testing.T) {
 		{func(o *Options) { o.MaxUsers = 0 }, "--max-users 0"},
 		{func(o *Options) { o.Utilization = 1.5 }, "--utilization 1.5: must be 0 (the latency --threshold decides) or between 0 and 1"},
 		{func(o *Options) { o.Utilization = -0.1 }, "--utilization -0.1"},
+		{func(o *Options) { o.Users, o.Teams = "simulative", 101 }, "--teams 101: must be 0 (the seed's 2) to 100"},
+		{func(o *Options) { o.Teams = 5 }, `--teams 5: only simulative users work in teams (--users "noop")`},
 	} {
 		o := DefaultOptions()
 		tc.mutate(&o)
@@ -159,27 +161,42 @@ func TestTruthMeasured(t *testing.T) {
 	}
 }
 
-// TestTruthUtilization: λ comes from the valid probes within 10 % of the answer (simulative
-// users' rate grows with their number), weighted by their holds, and the answer is
-// U x W/S / λ.
+// TestTruthUtilization: the answer is where N·λ(N) reaches U·W/S, with λ(N) the line
+// through the valid probes within 25 % of the supported users, weighted by their holds.
 func TestTruthUtilization(t *testing.T) {
-	o := DefaultOptions() // 400 requests/s
-	o.Utilization = 0.5
+	o := DefaultOptions() // W/S = 400 requests/s
+	o.Utilization = 0.25  // 100 requests/s
+	// λ(N) = 0.3 + 0.001·N: 0.48 at 180 users, 0.5 at 200, 0.52 at 220, so N·λ(N) = 100 at
+	// N = 200. The rate at the supported users (180) taken as constant would say 208.
+	line := func(n int) float64 { return float64(n) * (0.3 + 0.001*float64(n)) }
 	probes := []coordinator.Probe{
-		{Users: 100, Verdict: coordinator.Pass, Throughput: 10, HoldSec: 10},     // too far
-		{Users: 400, Verdict: coordinator.Pass, Throughput: 190, HoldSec: 10},    // 1,900 requests in 4,000 user-s
-		{Users: 400, Verdict: coordinator.Pass, Throughput: 210, HoldSec: 30},    // 6,300 in 12,000
-		{Users: 440, Verdict: coordinator.Fail, Throughput: 220, HoldSec: 10},    // 2,200 in 4,400
-		{Users: 420, Verdict: coordinator.Invalid, Throughput: 400, HoldSec: 10}, // the agents' limit: not the users' rate
-		{Users: 450, Verdict: coordinator.Fail, Throughput: 900, HoldSec: 10},    // too far
+		{Users: 100, Verdict: coordinator.Pass, Throughput: 5, HoldSec: 10}, // more than 25 % off: ignored
+		{Users: 180, Verdict: coordinator.Pass, Throughput: line(180), HoldSec: 10},
+		{Users: 200, Verdict: coordinator.Fail, Throughput: line(200), HoldSec: 40},
+		{Users: 220, Verdict: coordinator.Fail, Throughput: line(220), HoldSec: 20},
+		{Users: 190, Verdict: coordinator.Invalid, Throughput: 900, HoldSec: 10}, // the agents' limit: ignored
 	}
-	truth, lambda := o.TruthUtilization(probes, 400)
-	// λ = (1,900 + 6,300 + 2,200) / (4,000 + 12,000 + 4,400) = 10,400 / 20,400 per s.
-	want := 10400.0 / 20400
-	if math.Abs(lambda-want) > 1e-9 || math.Abs(truth-0.5*400/want) > 1e-6 {
-		t.Fatalf("truth %v, λ %v; want %v, %v", truth, lambda, 0.5*400/want, want)
+	truth, lambda := o.TruthUtilization(probes, 180)
+	if math.Abs(truth-200) > 1e-6 || math.Abs(lambda-0.5) > 1e-9 {
+		t.Fatalf("truth %v, λ %v; want 200, 0.5 (the line's crossing)", truth, lambda)
 	}
-	if truth, _ := o.TruthUtilization(probes, 200); truth != 0 {
+	// One user count has no line: the pooled rate, (190 + 210) / 800 per user.
+	same := []coordinator.Probe{
+		{Users: 400, Verdict: coordinator.Pass, Throughput: 190, HoldSec: 10},
+		{Users: 400, Verdict: coordinator.Fail, Throughput: 210, HoldSec: 10},
+	}
+	if truth, lambda := o.TruthUtilization(same, 400); math.Abs(lambda-0.5) > 1e-9 || math.Abs(truth-200) > 1e-6 {
+		t.Fatalf("one user count: truth %v, λ %v; want 200, 0.5 (pooled)", truth, lambda)
+	}
+	// A line that falls so fast it never reaches the target: the pooled rate again.
+	falling := []coordinator.Probe{
+		{Users: 100, Verdict: coordinator.Pass, Throughput: 100 * 0.5, HoldSec: 10},
+		{Users: 120, Verdict: coordinator.Pass, Throughput: 120 * 0.1, HoldSec: 10},
+	}
+	if truth, lambda := o.TruthUtilization(falling, 110); math.Abs(lambda-62.0/220) > 1e-9 || math.Abs(truth-100/lambda) > 1e-6 {
+		t.Fatalf("falling rate: truth %v, λ %v; want the pooled %v", truth, lambda, 62.0/220)
+	}
+	if truth, _ := o.TruthUtilization(probes, 400); truth != 0 {
 		t.Fatalf("no probe near the answer: truth %v; want 0", truth)
 	}
 }
