@@ -21,8 +21,9 @@ threshold set to --threshold (or, with --utilization U, the target workers' util
 as the criterion instead of the latency).
 
 It prints progress, the supported users it finds and the number the model implies
-(W x (T + 1 s) / S; with --utilization, U x W/S over the request rate per user measured at
-the answer), and writes report.json and report.html under --results.`,
+(W x (T + 1 s) / S; with --utilization, the N where N x λ(N) = U x W/S, with the request
+rate per user λ(N) measured at the probes near the answer), and writes report.json and
+report.html under --results.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -35,7 +36,7 @@ the answer), and writes report.json and report.html under --results.`,
 	f.IntVar(&o.Workers, "workers", o.Workers, "capacity model: requests the target serves at once")
 	f.DurationVar(&o.ServiceTime, "service-time", o.ServiceTime, "capacity model: time each request takes")
 	f.DurationVar(&o.Threshold, "threshold", o.Threshold, "mean client latency a probe may reach")
-	f.Float64Var(&o.Utilization, "utilization", o.Utilization, "if not 0, the criterion instead of --threshold: the target workers' utilization a probe may reach (0 < U < 1; the model's answer is then U x W/S over the measured request rate per user)")
+	f.Float64Var(&o.Utilization, "utilization", o.Utilization, "if not 0, the criterion instead of --threshold: the target workers' utilization a probe may reach (0 < U < 1; the model's answer is then where N x λ(N) = U x W/S, λ the measured request rate per user)")
 	f.IntVar(&o.MaxUsers, "max-users", o.MaxUsers, "the most users the search may try")
 	f.DurationVar(&o.Hold, "hold", o.Hold, "how long each probe measures")
 	f.IntVar(&o.Teams, "teams", o.Teams, "simulative users: how many teams they are spread over (0: the seed's 2); each team's town square is a herd")
