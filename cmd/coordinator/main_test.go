@@ -33,6 +33,25 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 	return p
 }
 
+// runNoop runs the coordinator command with cfg (results in dir) over agents of noop users
+// against the target at url, as many as cfg allows, and returns its output; it fails the test
+// if run fails.
+func runNoop(t *testing.T, dir string, cfg coordinator.Config, url string) string {
+	t.Helper()
+	cfg.LogSettings.EnableConsole = false
+	lt := loadtest.DefaultConfig()
+	lt.ConnectionConfiguration.ServerURL = url
+	lt.UserControllerConfiguration.Type = "noop"
+	lt.UsersConfiguration.MaxActiveUsers = cfg.ClusterConfig.MaxActiveUsers
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--agent-config", writeJSON(t, dir, "config.json", lt),
+		"--results", dir, "--listen", "127.0.0.1:0"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
 // readReport reads the report.json whose path run printed.
 func readReport(t *testing.T, out string) coordinator.Report {
 	t.Helper()
@@ -77,21 +96,11 @@ func TestRun(t *testing.T) {
 	cfg.ClusterConfig.Agents = []coordinator.AgentConfig{{Id: "lt0", ApiURL: hs.URL}}
 	cfg.ClusterConfig.MaxActiveUsers = 20
 	cfg.Search.HoldSec, cfg.Search.SettleSec = 3, 2
-	cfg.LogSettings.EnableConsole = false
-	lt := loadtest.DefaultConfig()
-	lt.ConnectionConfiguration.ServerURL = mm.URL
-	lt.UserControllerConfiguration.Type = "noop"
-	lt.UsersConfiguration.MaxActiveUsers = 20
-	var out, errb strings.Builder
-	err := run(context.Background(), []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--agent-config", writeJSON(t, dir, "config.json", lt),
-		"--results", dir, "--listen", "127.0.0.1:0"}, &out, &errb)
-	if err != nil {
-		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+	out := runNoop(t, dir, cfg, mm.URL)
+	if !strings.HasSuffix(out, "supported users: >= 20\n") {
+		t.Fatalf("output:\n%s", out)
 	}
-	if !strings.HasSuffix(out.String(), "supported users: >= 20\n") {
-		t.Fatalf("output:\n%s", out.String())
-	}
-	if r := readReport(t, out.String()); !r.AtLeast || r.SupportedUsers != 20 || len(r.Probes) != 1 || r.Probes[0].Throughput < 10 {
+	if r := readReport(t, out); !r.AtLeast || r.SupportedUsers != 20 || len(r.Probes) != 1 || r.Probes[0].Throughput < 10 {
 		t.Fatalf("report: %+v", r)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // startPrometheus runs the real Prometheus server (Debian's package; `make deps` installs it)
@@ -106,28 +105,18 @@ func TestRun_Prometheus(t *testing.T) {
 	cfg.MonitorConfig.Queries = append(cfg.MonitorConfig.Queries, coordinator.Query{
 		Description: "Target's busy workers", Query: "sum(mmsim_capacity_busy_workers)", Threshold: 1e9})
 	cfg.Search.HoldSec, cfg.Search.SettleSec, cfg.Search.RampRate, cfg.Search.StartUsers = 4, 2, 25, 20
-	cfg.LogSettings.EnableConsole = false
-	lt := loadtest.DefaultConfig()
-	lt.ConnectionConfiguration.ServerURL = mm.URL
-	lt.UserControllerConfiguration.Type = "noop"
-	lt.UsersConfiguration.MaxActiveUsers = 400
-	var out, errb strings.Builder
-	err := run(context.Background(), []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--agent-config", writeJSON(t, dir, "config.json", lt),
-		"--results", dir, "--listen", "127.0.0.1:0"}, &out, &errb)
-	if err != nil {
-		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+	out := runNoop(t, dir, cfg, mm.URL)
+	if !strings.Contains(out, "monitor: Prometheus at "+prom) {
+		t.Errorf("the output does not name the Prometheus it asks:\n%s", out)
 	}
-	if !strings.Contains(out.String(), "monitor: Prometheus at "+prom) {
-		t.Errorf("the output does not name the Prometheus it asks:\n%s", out.String())
-	}
-	r := readReport(t, out.String())
+	r := readReport(t, out)
 	const truth = 110.0
 	if e := math.Abs(float64(r.SupportedUsers)-truth) / truth; e > 0.05 || r.AtLeast {
-		t.Fatalf("found %d users, the model says %.0f (%.1f%% off):\n%s", r.SupportedUsers, truth, 100*e, out.String())
+		t.Fatalf("found %d users, the model says %.0f (%.1f%% off):\n%s", r.SupportedUsers, truth, 100*e, out)
 	}
-	t.Logf("%s", out.String())
-	if !strings.HasSuffix(out.String(), fmt.Sprintf("supported users: %d\n", r.SupportedUsers)) {
-		t.Fatalf("output:\n%s", out.String())
+	t.Logf("%s", out)
+	if !strings.HasSuffix(out, fmt.Sprintf("supported users: %d\n", r.SupportedUsers)) {
+		t.Fatalf("output:\n%s", out)
 	}
 	// The server-side query was answered from mmsim's own metrics: a failing probe keeps
 	// both workers busy most of the time, a passing one less.
