@@ -4,6 +4,7 @@
 # model), restarted for each phase; the agent and wrk take turns on core 1. Everything is on
 # 127.0.0.1 and bounded in time.
 # Usage: bench/agent.sh   (needs wrk: apt-get install wrk; k6 is optional; SKIP_IDLE=1 measures CPU only)
+# Each CPU round also runs bench/fasthttp-getme, the same request from valyala/fasthttp's client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18065}
@@ -18,6 +19,7 @@ K6=${K6:-$(command -v k6 || { [ -x bin/k6 ] && echo bin/k6; } || true)}
 [ -n "$K6" ] || echo "k6 not found: the k6 rounds are skipped (GOBIN=\$PWD/bin go install go.k6.io/k6@v1.8.1)"
 go build -o bin/ ./cmd/mmsim ./cmd/loadtest
 go build -o bin/agentbench ./bench/agent
+(cd bench/fasthttp-getme && go build -o ../../bin/fasthttp-getme .) # a module of its own: the project does not depend on fasthttp
 cfg=$(mktemp --suffix=.json)
 echo "{\"ConnectionConfiguration\":{\"ServerURL\":\"$BASE\"},\"InstanceConfiguration\":{\"NumUsers\":3,\"NumTeams\":1}}" > "$cfg"
 pid=
@@ -53,6 +55,9 @@ for round in 1 2; do
   cpu=$(grep -o 'wrk_cpu=[0-9.+]*' <<<"$out" | cut -d= -f2 | bc -l)
   agent_us=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$a" | cut -d= -f2)
   python3 -c "w=$cpu*1e6/$reqs; print(f'wrk   requests=$reqs rate={$reqs/$DURATION:.0f}/s wrk_cpu=${cpu}s cpu_per_request={w:.1f}us  => agent/wrk = {$agent_us/w:.2f}x')"
+  f=$(GOMAXPROCS=1 taskset -c 1 bin/fasthttp-getme -url "$BASE/api/v4/users/me" -token "$TOKEN" -d "${DURATION}s")
+  fus=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$f" | cut -d= -f2)
+  python3 -c "w=$cpu*1e6/$reqs; print(f'$f  => agent/fasthttp = {$agent_us/$fus:.2f}x, fasthttp/wrk = {$fus/w:.2f}x')"
   if [ -n "$K6" ]; then # the same request from k6's 32 VUs, back to back, bodies discarded
     sum=$(mktemp --suffix=.json)
     out=$( { /usr/bin/time -f "k6_cpu=%U+%S" taskset -c 1 "$K6" run -q --no-usage-report --summary-export "$sum" \
