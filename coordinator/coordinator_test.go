@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,25 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v; want it to name %s", err, want)
 		}
+	}
+}
+
+// TestLeastSquaresSlope: the slope of users over time in users per second, and 0 where there
+// is none (one sample, or every sample at one time).
+func TestLeastSquaresSlope(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	var line []FixedSample
+	for i, noise := range []int{0, 1, -1, 0, 1, -1, 0} { // 100 + 0.5 users/s, with zero-sum noise
+		line = append(line, FixedSample{Time: t0.Add(time.Duration(10*i) * time.Second), Users: 100 + 5*i + noise})
+	}
+	if got := leastSquaresSlope(line); math.Abs(got-0.5) > 0.02 {
+		t.Errorf("slope %v; want 0.5 users/s", got)
+	}
+	if got := leastSquaresSlope(line[:1]); got != 0 {
+		t.Errorf("one sample: slope %v; want 0", got)
+	}
+	same := []FixedSample{{Time: t0, Users: 10}, {Time: t0, Users: 20}}
+	if got := leastSquaresSlope(same); got != 0 {
+		t.Errorf("samples at one time: slope %v; want 0", got)
 	}
 }

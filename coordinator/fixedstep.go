@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // FixedState is the seed's loop's memory (reference §3.3).
@@ -83,23 +85,20 @@ func FixedStep(cfg FixedStepConfig, st FixedState, now time.Time, alert bool, to
 	return st, FixedAction{Reason: "holding"}
 }
 
+// leastSquaresSlope is the users' least-squares slope over the window, in users per second
+// (0 with fewer than two samples, or all at one time).
 func leastSquaresSlope(w []FixedSample) float64 {
 	if len(w) < 2 {
 		return 0
 	}
-	t0 := w[0].Time
-	var sx, sy, sxx, sxy float64
-	for _, s := range w {
-		x := s.Time.Sub(t0).Seconds()
-		y := float64(s.Users)
-		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	xs, ys := make([]float64, len(w)), make([]float64, len(w))
+	for i, s := range w {
+		xs[i], ys[i] = s.Time.Sub(w[0].Time).Seconds(), float64(s.Users)
 	}
-	n := float64(len(w))
-	den := n*sxx - sx*sx
-	if den == 0 {
-		return 0
+	if _, slope := stat.LinearRegression(xs, ys, nil, false); !math.IsNaN(slope) && !math.IsInf(slope, 0) {
+		return slope
 	}
-	return (n*sxy - sx*sy) / den
+	return 0
 }
 
 // fixedStep runs the seed's loop, with one fix: a query that fails holds the loop instead

@@ -120,33 +120,15 @@ func run(server, mode string, users int, duration time.Duration) error {
 		return err
 	}
 	defer func() { _ = e.Stop() }()
-	connected := func() float64 { return gauge(reg, "loadtest_websocket_connections_total") }
-	waitConnected := func(n int) error {
-		deadline := time.Now().Add(2 * time.Minute)
-		for connected() < float64(n) {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("only %v of %d users connected in 2 minutes", connected(), n)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		return nil
-	}
 	// ramp adds users up to n, at most rampRate a second (as the coordinator's RampRate
-	// does), or all at once with no rate.
+	// does), or all at once with no rate, and waits until they are connected.
 	ramp := func(n int) error {
-		for cur := e.Status().ActiveUsers; cur < n; {
-			cur = n
-			if profiles.rampRate > 0 {
-				cur = min(n, e.Status().ActiveUsers+profiles.rampRate)
-			}
-			if _, err := e.SetUsers(cur); err != nil {
-				return err
-			}
-			if cur < n {
-				time.Sleep(time.Second)
-			}
+		if err := addUsers(e, n, profiles.rampRate); err != nil {
+			return err
 		}
-		return waitConnected(n)
+		connected := func() float64 { return gauge(reg, "loadtest_websocket_connections_total") }
+		return waitUntil(func() bool { return connected() >= float64(n) },
+			func() string { return fmt.Sprintf("only %v of %d users connected", connected(), n) })
 	}
 	if err := ramp(initial); err != nil {
 		return err
@@ -232,24 +214,13 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 	procs := float64(runtime.GOMAXPROCS(0))
 	best := 0
 	for n := step; n <= maxUsers; n += step {
-		for cur := e.Status().ActiveUsers; cur < n; {
-			cur = n
-			if rate > 0 {
-				cur = min(n, e.Status().ActiveUsers+rate)
-			}
-			if _, err := e.SetUsers(cur); err != nil {
-				return err
-			}
-			if cur < n {
-				time.Sleep(time.Second)
-			}
+		if err := addUsers(e, n, rate); err != nil {
+			return err
 		}
-		t0 := time.Now()
-		for gauge(reg, "loadtest_users_starting") > 0 {
-			if time.Since(t0) > 2*time.Minute {
-				return fmt.Errorf("%v of %d users still starting after 2 minutes", gauge(reg, "loadtest_users_starting"), n)
-			}
-			time.Sleep(100 * time.Millisecond)
+		starting := func() float64 { return gauge(reg, "loadtest_users_starting") }
+		if err := waitUntil(func() bool { return starting() == 0 },
+			func() string { return fmt.Sprintf("%v of %d users still starting", starting(), n) }); err != nil {
+			return err
 		}
 		time.Sleep(settle)
 		var utils, cpus []float64
@@ -283,6 +254,36 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 	}
 	fmt.Printf("ramp: most simulative users sustained (every 1 s utilization sample over %v <= %.1f): %d (of at most %d tried)\n",
 		window, usermetrics.SaturatedAbove, best, maxUsers)
+	return nil
+}
+
+// addUsers raises e's users to n, at most rate a second (0: at once), as the coordinator's
+// RampRate does.
+func addUsers(e *loadtest.Engine, n, rate int) error {
+	for cur := e.Status().ActiveUsers; cur < n; {
+		cur = n
+		if rate > 0 {
+			cur = min(n, e.Status().ActiveUsers+rate)
+		}
+		if _, err := e.SetUsers(cur); err != nil {
+			return err
+		}
+		if cur < n {
+			time.Sleep(time.Second)
+		}
+	}
+	return nil
+}
+
+// waitUntil polls cond every 100 ms for up to 2 minutes; then it fails with what's words.
+func waitUntil(cond func() bool, what func() string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s after 2 minutes", what())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	return nil
 }
 

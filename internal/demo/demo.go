@@ -14,9 +14,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
@@ -123,37 +126,33 @@ const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum
 // there; 0, 0 when no valid probe is near.
 func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
 	target := o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() // requests/s at U
-	var sw, sx, sy, sxx, sxy, userSec, reqs float64
+	var users, rates, holds []float64
+	var userSec, reqs float64
 	for _, p := range probes {
 		near := math.Abs(float64(p.Users-supported)) <= 0.25*float64(supported)
 		if p.Verdict == coordinator.Invalid || !near || p.Throughput <= 0 {
 			continue
 		}
 		w, n := cmp.Or(p.HoldSec, 1), float64(p.Users)
-		l := p.Throughput / n
-		sw, sx, sy, sxx, sxy = sw+w, sx+w*n, sy+w*l, sxx+w*n*n, sxy+w*n*l
+		users, rates, holds = append(users, n), append(rates, p.Throughput/n), append(holds, w)
 		userSec, reqs = userSec+w*n, reqs+w*p.Throughput
 	}
 	if reqs == 0 {
 		return 0, 0
 	}
-	if n, l, ok := crossing(sw, sx, sy, sxx, sxy, target); ok {
-		return n, l
+	if slices.Min(users) < slices.Max(users) { // a line needs two user counts
+		a, b := stat.LinearRegression(users, rates, holds, false)
+		if n, l, ok := crossing(a, b, target); ok {
+			return n, l
+		}
 	}
 	lambda = reqs / userSec
 	return target / lambda, lambda
 }
 
-// crossing solves N·(a + b·N) = target for the weighted least-squares line λ = a + b·N given
-// by its sums (weights, w·N, w·λ, w·N², w·N·λ): the positive root, with λ > 0 there. ok is
-// false when the points have one N, or the line never reaches target.
-func crossing(sw, sx, sy, sxx, sxy, target float64) (n, lambda float64, ok bool) {
-	den := sw*sxx - sx*sx
-	if den <= 1e-9*sw*sxx { // a single user count: no slope
-		return 0, 0, false
-	}
-	b := (sw*sxy - sx*sy) / den
-	a := (sy - b*sx) / sw
+// crossing solves N·(a + b·N) = target: the first positive root, with λ = a + b·N > 0 there.
+// ok is false when the line never reaches target.
+func crossing(a, b, target float64) (n, lambda float64, ok bool) {
 	switch disc := a*a + 4*b*target; {
 	case b == 0 && a > 0:
 		n = target / a
