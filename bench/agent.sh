@@ -19,7 +19,7 @@ K6=${K6:-$(command -v k6 || { [ -x bin/k6 ] && echo bin/k6; } || true)}
 [ -n "$K6" ] || echo "k6 not found: the k6 rounds are skipped (GOBIN=\$PWD/bin go install go.k6.io/k6@v1.8.1)"
 go build -o bin/ ./cmd/mmsim ./cmd/loadtest
 go build -o bin/agentbench ./bench/agent
-(cd bench/fasthttp-getme && go build -o ../../bin/fasthttp-getme .) # a module of its own: the project does not depend on fasthttp
+go build -o bin/fasthttp-getme ./bench/fasthttp-getme # fasthttp alone, without the agent around it
 cfg=$(mktemp --suffix=.json)
 echo "{\"ConnectionConfiguration\":{\"ServerURL\":\"$BASE\"},\"InstanceConfiguration\":{\"NumUsers\":3,\"NumTeams\":1}}" > "$cfg"
 pid=
@@ -48,13 +48,17 @@ echo "== CPU per GET /api/v4/users/me: agent ($CPU_USERS noop users back to back
 start_server
 TOKEN=$(curl -fsi -XPOST "$BASE/api/v4/users/login" -d '{"login_id":"sysadmin","password":"Sys@dmin-sample1"}' | awk -F': ' 'tolower($1)=="token"{print $2}' | tr -d '\r')
 for round in 1 2; do
+  # the agent as configured by default (HTTPClient fasthttp), then with HTTPClient net/http
+  std=$(GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode cpu -users "$CPU_USERS" -duration "${DURATION}s" -http-client net/http)
+  echo "net/http $std"
   a=$(GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode cpu -users "$CPU_USERS" -duration "${DURATION}s")
   echo "$a"
   out=$( { /usr/bin/time -f "wrk_cpu=%U+%S" taskset -c 1 wrk -t1 -c"$CPU_USERS" -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$BASE/api/v4/users/me"; } 2>&1 )
   reqs=$(awk '/requests in/{print $1}' <<<"$out")
   cpu=$(grep -o 'wrk_cpu=[0-9.+]*' <<<"$out" | cut -d= -f2 | bc -l)
   agent_us=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$a" | cut -d= -f2)
-  python3 -c "w=$cpu*1e6/$reqs; print(f'wrk   requests=$reqs rate={$reqs/$DURATION:.0f}/s wrk_cpu=${cpu}s cpu_per_request={w:.1f}us  => agent/wrk = {$agent_us/w:.2f}x')"
+  std_us=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$std" | cut -d= -f2)
+  python3 -c "w=$cpu*1e6/$reqs; print(f'wrk   requests=$reqs rate={$reqs/$DURATION:.0f}/s wrk_cpu=${cpu}s cpu_per_request={w:.1f}us  => agent/wrk = {$agent_us/w:.2f}x (net/http: {$std_us/w:.2f}x)')"
   f=$(GOMAXPROCS=1 taskset -c 1 bin/fasthttp-getme -url "$BASE/api/v4/users/me" -token "$TOKEN" -d "${DURATION}s")
   fus=$(grep -o 'cpu_per_request=[0-9.]*' <<<"$f" | cut -d= -f2)
   python3 -c "w=$cpu*1e6/$reqs; print(f'$f  => agent/fasthttp = {$agent_us/$fus:.2f}x, fasthttp/wrk = {$fus/w:.2f}x')"

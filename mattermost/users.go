@@ -19,14 +19,14 @@ func (c *Client) me() string {
 // RootPage fetches the server's root page, as a browser loads the webapp. It returns the
 // server version from X-Version-Id and the stylesheet and script paths the page links.
 func (c *Client) RootPage(ctx context.Context) (version string, assets []string, err error) {
-	resp, body, err := c.do(ctx, call{method: "GET", route: "/", path: "/"})
+	resp, body, err := c.do(ctx, call{method: "GET", route: "/", path: "/", headers: []string{"X-Version-Id"}, raw: true})
 	if err != nil {
 		return "", nil, err
 	}
 	for _, m := range assetRE.FindAllSubmatch(body, -1) {
 		assets = append(assets, string(m[1]))
 	}
-	return resp.Header.Get("X-Version-Id"), assets, nil
+	return resp.headers[0], assets, nil
 }
 
 var assetRE = regexp.MustCompile(`(?:<link[^>]+href|<script[^>]+src)="(/[^"]+)"`)
@@ -46,11 +46,11 @@ func (c *Client) Ping(ctx context.Context) error {
 func (c *Client) Login(ctx context.Context, loginID, password string) (User, error) {
 	var u User
 	resp, _, err := c.do(ctx, call{method: "POST", route: "/users/login", path: "/users/login",
-		body: map[string]string{"login_id": loginID, "password": password}, out: &u})
+		body: map[string]string{"login_id": loginID, "password": password}, out: &u, headers: []string{"Token"}})
 	if err != nil {
 		return User{}, err
 	}
-	c.SetSession(resp.Header.Get("Token"), u.ID)
+	c.SetSession(resp.headers[0], u.ID)
 	return u, nil
 }
 
@@ -162,11 +162,11 @@ func (c *Client) GetProfileImage(ctx context.Context, userID, etag string) (newE
 	if etag != "" {
 		h.Set("If-None-Match", etag)
 	}
-	resp, _, err := c.do(ctx, call{method: "GET", route: "/users/{user_id}/image", path: pathf("/users/%s/image", userID), header: h})
+	resp, _, err := c.do(ctx, call{method: "GET", route: "/users/{user_id}/image", path: pathf("/users/%s/image", userID), header: h, headers: []string{"ETag"}})
 	if err != nil {
 		return "", false, err
 	}
-	return resp.Header.Get("ETag"), resp.StatusCode == http.StatusNotModified, nil
+	return resp.headers[0], resp.status == http.StatusNotModified, nil
 }
 
 // AutocompleteUsers returns users whose name starts with name: in the channel, and in the

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -42,10 +43,11 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
 	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
 	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
+	httpClient := flag.String("http-client", "", "ConnectionConfiguration.HTTPClient: fasthttp or net/http (empty: the default)")
 	rampRate := flag.Int("ramp-rate", 0, "idle and ramp modes: add at most this many users a second (0: idle adds half at once, then the other half; ramp adds each step at once)")
 	hold := flag.Duration("hold", 0, "idle mode: keep the users connected this long after measuring (to inspect the process: GOTRACEBACK=system and SIGQUIT print each frame's sp and fp)")
 	flag.Parse()
-	profiles.cpu, profiles.mem, profiles.hold, profiles.rampRate = *cpuProfile, *memProfile, *hold, *rampRate
+	profiles.cpu, profiles.mem, profiles.hold, profiles.rampRate, profiles.httpClient = *cpuProfile, *memProfile, *hold, *rampRate, *httpClient
 	if *memProfile != "" {
 		runtime.MemProfileRate = 1 // every allocation: a user's objects are small and few
 	}
@@ -63,9 +65,10 @@ func main() {
 }
 
 var profiles struct {
-	cpu, mem string
-	hold     time.Duration
-	rampRate int
+	cpu, mem   string
+	hold       time.Duration
+	rampRate   int
+	httpClient string
 }
 
 func rssKB() int64 {
@@ -100,6 +103,7 @@ func cpuTime() time.Duration {
 func run(server, mode string, users int, duration time.Duration) error {
 	cfg := loadtest.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
+	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
 	cfg.UserControllerConfiguration.Type = "noop"
 	mult := 1e6 // idle: one GET /users/me every 11 days
 	if mode == "cpu" {
@@ -203,6 +207,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 func ramp(server string, maxUsers, step, rate int, settle, window time.Duration) error {
 	cfg := loadtest.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
+	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
 	e, m, reg, err := newEngine("ramp", cfg, 0, maxUsers)
 	if err != nil {
 		return err

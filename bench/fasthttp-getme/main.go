@@ -1,8 +1,8 @@
 // Command fasthttp-getme measures the CPU that valyala/fasthttp's client spends per request:
 // 32 goroutines send GET /api/v4/users/me back to back with a bearer token, as the agent's
-// noop users do in bench/agent -mode cpu, and it prints the CPU per request over -d. It is a
-// module of its own, so the project does not depend on fasthttp: bench/agent.sh builds it
-// to compare the agent's net/http client with a client built for high request rates.
+// noop users do in bench/agent -mode cpu, and it prints the CPU per request over -d.
+// bench/agent.sh runs it beside the agent, to show what fasthttp costs alone and so what the
+// agent adds around it (its users, metrics and histograms).
 package main
 
 import (

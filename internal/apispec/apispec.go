@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,11 +323,40 @@ func (c *Checker) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	c.check(r, body, resp.StatusCode, resp.Header, respBody)
+	return resp, nil
+}
+
+// Handler checks, as RoundTrip does, every request next serves and its response: the
+// server's side of the wire, for clients that do not send through net/http.
+func (c *Checker) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/v4/") || r.URL.Path == "/api/v4/websocket" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r.Clone(r.Context()))
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		c.check(r, body, rec.Code, rec.Header(), rec.Body.Bytes())
+	})
+}
+
+// check validates one exchange and keeps what failed.
+func (c *Checker) check(r *http.Request, body []byte, status int, hdr http.Header, respBody []byte) {
 	var problems []error
-	if resp.StatusCode < 400 {
+	if status < 400 {
 		problems = append(problems, c.Spec.CheckRequest(r, body))
 	}
-	problems = append(problems, c.Spec.CheckResponse(r, body, resp.StatusCode, resp.Header, respBody))
+	problems = append(problems, c.Spec.CheckResponse(r, body, status, hdr, respBody))
 	key, _ := c.Spec.Route(r.Method, r.URL.Path)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -338,7 +369,6 @@ func (c *Checker) RoundTrip(r *http.Request) (*http.Response, error) {
 			c.violations = append(c.violations, p.Error())
 		}
 	}
-	return resp, nil
 }
 
 // Violations returns what failed so far.

@@ -29,7 +29,8 @@ type Env struct {
 	Config  loadtest.Config
 	Metrics *usermetrics.Metrics
 	Log     *slog.Logger
-	http    *http.Client // shared pool, or nil for a pool per user
+	http    *http.Client         // shared pool, or nil for a pool per user; with fasthttp, the WebSocket dials only
+	fast    *mattermost.FastHTTP // shared pool of a fasthttp agent, or nil
 	script  *script.Runtime
 }
 
@@ -39,20 +40,47 @@ func NewEnv(agentID string, cfg loadtest.Config, m *usermetrics.Metrics, log *sl
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Env{AgentID: agentID, Config: cfg, Metrics: m, Log: log}
-	if cfg.ConnectionConfiguration.ConnectionPool == "agent" {
+	switch {
+	case e.fastHTTP():
+		e.http = e.newHTTP() // the WebSocket dials: their connections leave the pool, so one serves all users
+		if cfg.ConnectionConfiguration.ConnectionPool == "agent" {
+			e.fast = e.newFast()
+		}
+	case cfg.ConnectionConfiguration.ConnectionPool == "agent":
 		e.http = e.newHTTP()
 	}
 	return e
 }
 
-func (e *Env) newHTTP() *http.Client {
+// PoolPerUser says whether each user's client has its own connection pool, to close when
+// the user leaves.
+func (e *Env) PoolPerUser() bool {
+	return e.Config.ConnectionConfiguration.ConnectionPool != "agent"
+}
+
+// fastHTTP says whether REST calls go through fasthttp.
+func (e *Env) fastHTTP() bool {
+	return cmp.Or(e.Config.ConnectionConfiguration.HTTPClient, "fasthttp") == "fasthttp"
+}
+
+func (e *Env) transportConfig() mattermost.TransportConfig {
 	cc := e.Config.ConnectionConfiguration
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	return mattermost.NewHTTPClient(mattermost.TransportConfig{
+	return mattermost.TransportConfig{
 		RequestTimeout: ms(cc.RequestTimeoutMilliseconds), MaxIdleConns: cc.MaxIdleConns,
 		MaxIdleConnsPerHost: cc.MaxIdleConnsPerHost, IdleConnTimeout: ms(cc.IdleConnTimeoutMilliseconds),
-	})
+	}
 }
+
+func (e *Env) newFast() *mattermost.FastHTTP {
+	f, err := mattermost.NewFastHTTP(e.Config.ConnectionConfiguration.ServerURL, e.transportConfig())
+	if err != nil {
+		return nil // a bad ServerURL: mattermost.New reports it for every user
+	}
+	return f
+}
+
+func (e *Env) newHTTP() *http.Client { return mattermost.NewHTTPClient(e.transportConfig()) }
 
 // Username is user id's name: "{agent-id}-user{n}", so agents need no shared state.
 func (e *Env) Username(id int) string { return fmt.Sprintf("%s-user%d", e.AgentID, id) }
@@ -79,15 +107,17 @@ func (e *Env) Multiplier(id int) float64 {
 
 // NewClient returns a client for one user, with the agent's or its own connection pool.
 func (e *Env) NewClient() (*mattermost.Client, error) {
-	hc := e.http
-	if hc == nil {
-		hc = e.newHTTP()
+	opts := mattermost.Options{HTTPClient: e.http, FastHTTP: e.fast}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = e.newHTTP()
 	}
-	var obs mattermost.Observer
+	if e.fastHTTP() && opts.FastHTTP == nil {
+		opts.FastHTTP = e.newFast()
+	}
 	if e.Metrics != nil {
-		obs = e.Metrics.ObserveRequest
+		opts.Observer = e.Metrics.ObserveRequest
 	}
-	return mattermost.New(e.Config.ConnectionConfiguration.ServerURL, mattermost.Options{HTTPClient: hc, Observer: obs})
+	return mattermost.New(e.Config.ConnectionConfiguration.ServerURL, opts)
 }
 
 // LoginOrSignUp logs in, and signs the user up first if it cannot.
@@ -209,5 +239,8 @@ func (e *Env) Close() {
 	}
 	if e.http != nil {
 		e.http.CloseIdleConnections()
+	}
+	if e.fast != nil {
+		e.fast.CloseIdleConnections()
 	}
 }

@@ -80,7 +80,7 @@ func (u *Noop) connect(ctx context.Context) (_ *noopSession, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &noopSession{c: c, closeIdle: u.env.http == nil}
+	s := &noopSession{c: c, closeIdle: u.env.PoolPerUser()}
 	defer func() {
 		if err != nil {
 			s.close(ctx)

@@ -107,7 +107,7 @@ func (s *Simulative) Run(ctx context.Context) error {
 		return err
 	}
 	s.c = c
-	if s.env.http == nil {
+	if s.env.PoolPerUser() {
 		defer c.CloseIdleConnections()
 	}
 	started := s.env.Metrics.Starting()
