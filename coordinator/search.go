@@ -176,8 +176,13 @@ func analyze(cfg SearchConfig, h []Probe) state {
 			if p.Users > s.lo {
 				s.lo, s.loProbe, s.confirmsLo = p.Users, p, 0
 			}
-			if s.hi != 0 && p.Users >= s.hi { // the target does better than a fail said
+			if s.hi != 0 && p.Users >= s.hi { // the target does better than a fail said: the next fail above bounds it
 				s.hi = 0
+				for j := range i {
+					if q := &h[j]; q.Verdict == Fail && q.Users > p.Users && (s.hi == 0 || q.Users < s.hi) {
+						s.hi = q.Users
+					}
+				}
 			}
 		case Fail:
 			if s.hi == 0 || p.Users < s.hi {
@@ -234,6 +239,9 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 	}
 	width := upper - s.lo
 	if float64(width) <= math.Max(1, cfg.Precision*float64(s.lo)) {
+		if upper == s.hi && len(s.fails) > 0 && s.fails[0].WithinNoise && probesAt(h, s.hi) <= cfg.Confirmations {
+			return Decision{Users: s.hi, Phase: "confirm", Reason: fmt.Sprintf("bracket [%d, %d) is narrow, but the fail at %d was within noise; probing it again", s.lo, upper, s.hi)}
+		}
 		if s.lo == 0 || s.confirmsLo >= cfg.Confirmations || upper == s.ceiling {
 			return done(s, h, fmt.Sprintf("bracket [%d, %d) is within %.0f%%", s.lo, upper, 100*cfg.Precision))
 		}
@@ -245,6 +253,17 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 	}
 	next, how := refine(s)
 	return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("bracket [%d, %d): %s", s.lo, s.hi, how)}
+}
+
+// probesAt counts the valid probes at n users.
+func probesAt(h []Probe, n int) int {
+	k := 0
+	for _, p := range h {
+		if p.Users == n && p.Verdict != Invalid {
+			k++
+		}
+	}
+	return k
 }
 
 // refine picks a count strictly inside (lo, hi): the line through the two lowest fails (the
