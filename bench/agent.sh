@@ -3,7 +3,8 @@
 # wrk doing the same request in the same run. mmsim runs pinned to core 0 (no capacity
 # model), restarted for each phase; the agent and wrk take turns on core 1. Everything is on
 # 127.0.0.1 and bounded in time.
-# Usage: bench/agent.sh   (needs wrk: apt-get install wrk; k6 is optional; SKIP_IDLE=1 measures CPU only)
+# Usage: bench/agent.sh   (needs wrk: apt-get install wrk; k6 is optional; SKIP_IDLE=1 measures CPU only;
+#        ROUNDS=2 CPU rounds; WARMUP=5 seconds of unmeasured wrk load on the fresh server first)
 # Each CPU round also runs bench/fasthttp-getme, the same request from valyala/fasthttp's client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,10 @@ fi
 echo "== CPU per GET /api/v4/users/me: agent ($CPU_USERS noop users back to back) vs wrk ($CPU_USERS connections), ${DURATION}s each"
 start_server
 TOKEN=$(curl -fsi -XPOST "$BASE/api/v4/users/login" -d '{"login_id":"sysadmin","password":"Sys@dmin-sample1"}' | awk -F': ' 'tolower($1)=="token"{print $2}' | tr -d '\r')
-for round in 1 2; do
+# Warm the fresh server up first (not measured): a cold one (small heap, frequent GC) serves
+# whoever runs first more slowly, and a slower server costs a client more wake-ups a request.
+taskset -c 1 wrk -t1 -c"$CPU_USERS" -d"${WARMUP:-5}s" -H "Authorization: Bearer $TOKEN" "$BASE/api/v4/users/me" >/dev/null
+for round in $(seq "${ROUNDS:-2}"); do
   # the agent as configured by default (HTTPClient fasthttp), then with HTTPClient net/http
   std=$(GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode cpu -users "$CPU_USERS" -duration "${DURATION}s" -http-client net/http)
   echo "net/http $std"
