@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 			return nil
 		}
 		c.printf("probe %d: %d users (%s: %s)", len(probes)+1, d.Users, d.Phase, d.Reason)
-		p, err := c.probe(ctx, q, specs, d.Users)
+		p, err := c.probe(ctx, q, specs, d.Users, probes)
 		if err != nil {
 			return err
 		}
@@ -65,7 +66,7 @@ func (c *Coordinator) decided(d Decision, probes int) {
 
 // probe ramps to n users (at most RampRate more a second), settles, holds while measuring,
 // then evaluates the queries over exactly the hold and judges the probe.
-func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n int) (Probe, error) {
+func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n int, history []Probe) (Probe, error) {
 	s := c.cfg.Search
 	var problems []string
 	if c.cl.recover(ctx) == 0 {
@@ -117,12 +118,17 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	var values, stdErrs []float64
 	var t float64
 	extended := false
+	floor := NoiseFloor(history, len(specs), n, 2*step)
 	for {
 		values, err = c.evaluateHolding(ctx, q, holdEnd, holdEnd.Sub(holdStart))
 		if err != nil {
 			return Probe{}, err
 		}
 		stdErrs, t = c.noise(ctx, q, holdStart, holdEnd)
+		stdErrs = FloorStdErrs(stdErrs, values, floor, holdEnd.Sub(holdStart))
+		if t == 0 && slices.ContainsFunc(floor, func(f float64) bool { return f > 0 }) {
+			t = 1.96 // too short a hold for batches of its own: the pooled noise, at 95 %
+		}
 		if !ExtendHold(specs, values, stdErrs, t, holdEnd.Sub(holdStart), step, maxHold) {
 			break
 		}

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -76,6 +77,49 @@ func WithinNoise(qs []QuerySpec, values, stdErrs []float64, t float64) int {
 // second: a hold of 10 s measures a few milliseconds more).
 func ExtendHold(qs []QuerySpec, values, stdErrs []float64, t float64, held, step, maxHold time.Duration) bool {
 	return WithinNoise(qs, values, stdErrs, t) >= 0 && held.Round(time.Second)+step <= maxHold
+}
+
+// A short hold's own estimate of its noise is unreliable: 10 s give three batches of 3 s, and
+// bursts of requests (a post that wakes a channel) last about that long, so the batches move
+// together and understate the noise. The search therefore also pools the noise it measured in
+// earlier probes of similar size, which the same users' bursts make alike, and uses the larger.
+
+// NoiseFloor returns, for each query, the noise the history implies for a probe of n users
+// held for held (a pure function): the median over the valid probes of n/2 to 2n users held
+// at least minHold of their relative standard error x √hold, scaled by |value|/√held by
+// FloorStdErrs. It is 0 for a query that fewer than two such probes measured.
+func NoiseFloor(h []Probe, nq, n int, minHold time.Duration) []float64 {
+	floor := make([]float64, nq)
+	for i := range nq {
+		var rel []float64
+		for _, p := range h {
+			if p.Verdict == Invalid || p.Users < n/2 || p.Users > 2*n || p.HoldSec < minHold.Seconds() ||
+				i >= len(p.StdErrs) || i >= len(p.Values) || p.StdErrs[i] <= 0 || p.Values[i] == 0 {
+				continue
+			}
+			rel = append(rel, p.StdErrs[i]/math.Abs(p.Values[i])*math.Sqrt(p.HoldSec))
+		}
+		if len(rel) >= 2 {
+			slices.Sort(rel)
+			m := len(rel) / 2
+			floor[i] = rel[m]
+			if len(rel)%2 == 0 {
+				floor[i] = (rel[m-1] + rel[m]) / 2
+			}
+		}
+	}
+	return floor
+}
+
+// FloorStdErrs returns stdErrs, each raised to at least floor x |value| / √held.
+func FloorStdErrs(stdErrs, values, floor []float64, held time.Duration) []float64 {
+	out := slices.Clone(stdErrs)
+	for i := range out {
+		if i < len(floor) && i < len(values) && floor[i] > 0 && held > 0 {
+			out[i] = max(out[i], floor[i]*math.Abs(values[i])/math.Sqrt(held.Seconds()))
+		}
+	}
+	return out
 }
 
 // noiseNote describes the worst alert query's interval for a probe's reason.

@@ -240,3 +240,38 @@ func TestCoordinator_WaitsForStartingUsers(t *testing.T) {
 		}
 	})
 }
+
+// TestNoiseFloor: the pooled noise comes from valid, long enough probes of similar size, as a
+// median of relative noise x √hold, and raises a short hold's understated standard error so
+// that a burst within the pooled noise holds on instead of deciding the probe.
+func TestNoiseFloor(t *testing.T) {
+	h := []Probe{
+		{Users: 200, Verdict: Fail, Values: []float64{0.4}, StdErrs: []float64{0.04}, HoldSec: 25},  // 0.1 x 5 = 0.5
+		{Users: 160, Verdict: Pass, Values: []float64{0.2}, StdErrs: []float64{0.02}, HoldSec: 36},  // 0.1 x 6 = 0.6
+		{Users: 150, Verdict: Pass, Values: []float64{0.25}, StdErrs: []float64{0.05}, HoldSec: 49}, // 0.2 x 7 = 1.4
+		{Users: 170, Verdict: Invalid, Values: []float64{0.3}, StdErrs: []float64{0.3}, HoldSec: 40},
+		{Users: 170, Verdict: Pass, Values: []float64{0.3}, StdErrs: []float64{0.3}, HoldSec: 10},  // too short
+		{Users: 50, Verdict: Pass, Values: []float64{0.03}, StdErrs: []float64{0.03}, HoldSec: 40}, // too small
+	}
+	floor := NoiseFloor(h, 1, 170, 20*time.Second)
+	if math.Abs(floor[0]-0.6) > 1e-9 {
+		t.Fatalf("floor %v; want the median 0.6 of the three probes that count", floor)
+	}
+	if f := NoiseFloor(h[:1], 1, 170, 20*time.Second); f[0] != 0 {
+		t.Errorf("floor from one probe = %v; want 0 (not enough to pool)", f)
+	}
+	se := FloorStdErrs([]float64{0.02}, []float64{0.43}, floor, 9*time.Second)
+	if math.Abs(se[0]-0.6*0.43/3) > 1e-9 {
+		t.Errorf("floored se %v; want 0.6 x 0.43 / √9 = 0.086", se)
+	}
+	if se := FloorStdErrs([]float64{0.2}, []float64{0.43}, floor, 9*time.Second); se[0] != 0.2 {
+		t.Errorf("a larger measured se was lowered to %v", se)
+	}
+	qs := []QuerySpec{{Description: "utilization", Threshold: 0.3, Alert: true}}
+	if ExtendHold(qs, []float64{0.43}, []float64{0.02}, 4.303, 10*time.Second, 10*time.Second, 80*time.Second) {
+		t.Error("the understated se alone held on; the test's premise is wrong")
+	}
+	if !ExtendHold(qs, []float64{0.43}, se, 4.303, 10*time.Second, 10*time.Second, 80*time.Second) {
+		t.Error("with the pooled noise, 0.43 against 0.3 after 10 s did not hold on")
+	}
+}

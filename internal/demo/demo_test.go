@@ -129,6 +129,8 @@ func TestDemo_BadFlags(t *testing.T) {
 		{func(o *Options) { o.Utilization = -0.1 }, "--utilization -0.1"},
 		{func(o *Options) { o.Users, o.Teams = "simulative", 101 }, "--teams 101: must be 0 (the seed's 2) to 100"},
 		{func(o *Options) { o.Teams = 5 }, `--teams 5: only simulative users work in teams (--users "noop")`},
+		{func(o *Options) { o.MaxHold = 5 * time.Second }, "--max-hold 5s: must be 0 (4 x --hold; 8 x for simulative users) or >= --hold (10s)"},
+		{func(o *Options) { o.TimeBudget = -time.Minute }, "--time-budget -1m0s: must be 0 (15m; 30m for simulative users) or > 0"},
 	} {
 		o := DefaultOptions()
 		tc.mutate(&o)
@@ -138,6 +140,27 @@ func TestDemo_BadFlags(t *testing.T) {
 		}
 		if out.Len() != 0 {
 			t.Errorf("%s: it started before rejecting the flag: %s", tc.says, out.String())
+		}
+	}
+}
+
+// TestLimits: simulative users, whose throughput is noisier, get twice the hold and budget
+// when they are not set; set values are kept.
+func TestLimits(t *testing.T) {
+	for _, tc := range []struct {
+		users            string
+		maxHold, budget  time.Duration
+		wantHold, wantBu time.Duration
+	}{
+		{"noop", 0, 0, 40 * time.Second, 15 * time.Minute},
+		{"script", 0, 0, 40 * time.Second, 15 * time.Minute},
+		{"simulative", 0, 0, 80 * time.Second, 30 * time.Minute},
+		{"simulative", 30 * time.Second, 5 * time.Minute, 30 * time.Second, 5 * time.Minute},
+	} {
+		o := DefaultOptions()
+		o.Users, o.MaxHold, o.TimeBudget = tc.users, tc.maxHold, tc.budget
+		if h, b := o.Limits(); h != tc.wantHold || b != tc.wantBu {
+			t.Errorf("%s users, --max-hold %v, --time-budget %v: %v and %v; want %v and %v", tc.users, tc.maxHold, tc.budget, h, b, tc.wantHold, tc.wantBu)
 		}
 	}
 }
