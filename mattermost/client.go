@@ -201,10 +201,13 @@ type call struct {
 	ctype   string     // content type of an io.Reader body
 	header  http.Header
 	out     any      // decoded from a 2xx JSON body, if not nil
-	drop    bool     // a 2xx body is read to the end and dropped, not kept (do returns no body)
-	headers []string // response headers to return, by name
 	raw     bool     // do returns the 2xx body
+	headers []string // response headers to return, by name
 }
+
+// discards says a 2xx body is read to the end and dropped, not kept: nothing decodes or
+// returns it.
+func (k call) discards() bool { return k.out == nil && !k.raw }
 
 // do sends a call and returns the response's status, the headers the call asked for, and its
 // body.
@@ -293,7 +296,7 @@ func (c *Client) sendStd(ctx context.Context, k call, u *url.URL, body []byte, c
 	for _, h := range k.headers {
 		r.headers = append(r.headers, resp.Header.Get(h))
 	}
-	if k.drop && resp.StatusCode < 400 {
+	if k.discards() && resp.StatusCode < 400 {
 		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 			return r, nil, fmt.Errorf("mattermost: %s %s: read body: %w", k.method, k.route, err)
 		}
@@ -323,10 +326,10 @@ func (c *Client) finish(k call, r reply, body []byte, borrowed bool) (reply, []b
 			return r, nil, fmt.Errorf("mattermost: %s %s: decode %d response: %w", k.method, k.route, r.status, err)
 		}
 	}
-	switch {
-	case !k.raw:
-		body = nil
-	case borrowed:
+	if !k.raw {
+		return r, nil, nil
+	}
+	if borrowed {
 		body = bytes.Clone(body)
 	}
 	return r, body, nil

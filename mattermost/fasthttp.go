@@ -94,7 +94,8 @@ func (ctxTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, re
 		hc.CloseConn(cc)
 		return true, err
 	}
-	// Set after the deadline above, so that a context ending from here on wins over it.
+	// Registered after the deadline above, so that a context ending from here on (or already
+	// ended: AfterFunc then runs at once) wins over it.
 	discard := false // the connection is closed, not put back in the pool
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(longAgo) })
 	defer func() {
@@ -113,9 +114,6 @@ func (ctxTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, re
 			}
 		}
 	}()
-	if ctx.Err() != nil { // ended between the deadline and AfterFunc: AfterFunc may run before the deadline was set
-		return false, ctx.Err()
-	}
 
 	resp.ParseNetConn(conn)
 	bw := hc.AcquireWriter(conn)
@@ -189,7 +187,7 @@ func (c *Client) sendFast(ctx context.Context, k call, u *url.URL, body []byte, 
 	for _, h := range k.headers {
 		r.headers = append(r.headers, string(resp.Header.Peek(h)))
 	}
-	if k.drop && r.status < 400 {
+	if k.discards() && r.status < 400 {
 		return r, nil, nil
 	}
 	data, err := resp.BodyUncompressed()

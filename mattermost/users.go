@@ -78,7 +78,7 @@ func (c *Client) GetMe(ctx context.Context) (User, error) {
 // the noop baseline's request, which costs the client about what it costs wrk (decoding the
 // user would double the client's CPU per request beside the socket calls).
 func (c *Client) CheckMe(ctx context.Context) error {
-	_, _, err := c.do(ctx, call{method: "GET", route: "/users/{user_id}", path: "/users/me", drop: true})
+	_, _, err := c.do(ctx, call{method: "GET", route: "/users/{user_id}", path: "/users/me"})
 	return err
 }
 

@@ -70,20 +70,18 @@ func DefaultOptions() Options {
 // throughput varies by 9 % (docs/benchmarks.md). Against a model of that noise, 8 x 10 s
 // holds put 91 % of searches within 3 % of the truth, where 4 x 10 s put 77 %.
 func (o Options) Limits() (maxHold, budget time.Duration) {
-	maxHold, budget = o.MaxHold, o.TimeBudget
-	if maxHold == 0 {
-		maxHold = 4 * o.Hold
-		if o.Users == "simulative" {
-			maxHold = 8 * o.Hold
-		}
+	s := coordinator.SearchSettings{HoldSec: int(o.Hold.Seconds()), MaxHoldSec: int(o.MaxHold.Seconds())}
+	if s.MaxHoldSec == 0 && o.Users == "simulative" {
+		s.MaxHoldSec = 8 * s.HoldSec
 	}
+	budget = o.TimeBudget
 	if budget == 0 {
 		budget = 15 * time.Minute
 		if o.Users == "simulative" {
 			budget = 30 * time.Minute
 		}
 	}
-	return maxHold, budget
+	return time.Duration(s.MaxHold()) * time.Second, budget // MaxHold: 0 is the coordinator's 4 x HoldSec
 }
 
 // DemoScript is the scripted twin of the noop user: log in (signing up the first time),
