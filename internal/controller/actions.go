@@ -232,11 +232,15 @@ func (s *Simulative) typeMention(ctx context.Context, ch string) (string, error)
 	if err != nil || len(users) == 0 {
 		return "", err
 	}
+	s.learn(users)
 	name := users[s.rng.IntN(len(users))].Username
 	for i := 1; i <= min(len(name), 4); i++ {
-		if _, _, err := s.c.AutocompleteUsers(ctx, s.teamID, ch, name[:i], 25); err != nil {
+		in, out, err := s.c.AutocompleteUsers(ctx, s.teamID, ch, name[:i], 25)
+		if err != nil {
 			return "", err
 		}
+		s.learn(in)
+		s.learn(out)
 	}
 	return name, nil
 }
@@ -423,9 +427,11 @@ func (s *Simulative) deletePost(ctx context.Context) error {
 func (s *Simulative) searchUsers(ctx context.Context) error {
 	term := s.env.AgentID
 	for i := 1; i <= min(len(term), 3); i++ {
-		if _, err := s.c.SearchUsers(ctx, term[:i], s.teamID, 100); err != nil {
+		us, err := s.c.SearchUsers(ctx, term[:i], s.teamID, 100)
+		if err != nil {
 			return err
 		}
+		s.learn(us)
 	}
 	return nil
 }
@@ -435,13 +441,15 @@ func (s *Simulative) clickUserProfile(ctx context.Context) error {
 	if !ok {
 		return errSkipped
 	}
-	if _, err := s.c.GetUser(ctx, p.UserID); err != nil {
+	u, err := s.c.GetUser(ctx, p.UserID)
+	if err != nil {
 		return err
 	}
+	s.learn([]mattermost.User{u})
 	if _, err := s.c.GetUserStatus(ctx, p.UserID); err != nil {
 		return err
 	}
-	_, err := s.c.GetChannelMember(ctx, p.ChannelID, p.UserID)
+	_, err = s.c.GetChannelMember(ctx, p.ChannelID, p.UserID)
 	if mattermost.IsNotFound(err) {
 		return nil // the author has left the channel
 	}
@@ -481,6 +489,7 @@ func (s *Simulative) teamUsers(ctx context.Context) ([]mattermost.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.learn(us)
 	return slices.DeleteFunc(us, func(u mattermost.User) bool { return u.ID == s.c.UserID() }), nil
 }
 

@@ -139,18 +139,23 @@ func LoginOrSignUp(ctx context.Context, c *mattermost.Client, username string) (
 var ErrNoTeam = errors.New("no open team to join; run `loadtest init` first")
 
 // JoinTeam returns a team the user is in, joining one (chosen by a hash of the user name) if
-// it is in none.
-func JoinTeam(ctx context.Context, c *mattermost.Client, username string) (string, error) {
+// it is in none. Joining first lists the teams and the first page of users, as the
+// reference's joinTeam does; those users are returned for the caller's store.
+func JoinTeam(ctx context.Context, c *mattermost.Client, username string) (string, []mattermost.User, error) {
 	ms, err := c.GetTeamMembersForUser(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if len(ms) > 0 {
-		return ms[0].TeamID, nil
+		return ms[0].TeamID, nil, nil
 	}
 	teams, err := c.GetTeams(ctx, 0, 100)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	users, err := c.GetUsers(ctx, mattermost.UsersQuery{PerPage: 100}) // the team picker's first page, as the reference's joinTeam
+	if err != nil {
+		return "", nil, err
 	}
 	var open []mattermost.Team
 	for _, t := range teams {
@@ -159,15 +164,15 @@ func JoinTeam(ctx context.Context, c *mattermost.Client, username string) (strin
 		}
 	}
 	if len(open) == 0 {
-		return "", ErrNoTeam
+		return "", nil, ErrNoTeam
 	}
 	h := fnv.New32a()
 	h.Write([]byte(username))
 	t := open[int(h.Sum32())%len(open)]
 	if _, err := c.AddTeamMember(ctx, t.ID, c.UserID()); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return t.ID, nil
+	return t.ID, users, nil
 }
 
 // logout ends the session on the way out, on a context that outlives the user's.

@@ -90,7 +90,7 @@ func (u *Noop) connect(ctx context.Context) (_ *noopSession, err error) {
 	if _, err := LoginOrSignUp(ctx, c, name); err != nil {
 		return nil, err
 	}
-	if _, err := JoinTeam(ctx, c, name); err != nil {
+	if _, _, err := JoinTeam(ctx, c, name); err != nil {
 		return nil, err
 	}
 	s.ws = c.NewWebSocket(u.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{}))

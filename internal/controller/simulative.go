@@ -220,9 +220,11 @@ func (s *Simulative) start(ctx context.Context) error {
 		return err
 	}
 	s.startWS(ctx)
-	if s.teamID, err = JoinTeam(ctx, s.c, s.env.Username(s.id)); err != nil {
+	var users []mattermost.User
+	if s.teamID, users, err = JoinTeam(ctx, s.c, s.env.Username(s.id)); err != nil {
 		return err
 	}
+	s.learn(users)
 	if err := s.reload(ctx, false); err != nil {
 		return err
 	}
@@ -268,10 +270,16 @@ func (s *Simulative) stopWS() {
 func (s *Simulative) reload(ctx context.Context, full bool) error {
 	if full {
 		s.stopWS()
+		s.clearStore()
 		if err := s.loadRoot(ctx); err != nil {
 			return err
 		}
 		s.startWS(ctx)
+		users, err := s.c.GetUsers(ctx, mattermost.UsersQuery{PerPage: 100})
+		if err != nil {
+			return err
+		}
+		s.learn(users)
 	}
 	steps := []func() error{
 		func() error { _, err := s.c.GetPreferences(ctx); return err },
@@ -426,6 +434,26 @@ func (s *Simulative) fetchUsers(ctx context.Context, ids []string) {
 	}
 }
 
+// learn keeps the profiles of users a response carried, as the webapp's store (and the
+// reference's) keeps every user any call returned: an event from one of them needs no fetch.
+func (s *Simulative) learn(users []mattermost.User) {
+	for _, u := range users {
+		s.known[u.ID] = true
+	}
+}
+
+// clearStore forgets what the user had loaded, as a page reload empties the webapp's store.
+// The channels and the current one are kept: the reload that follows fetches the channels
+// again, and the page reloads at the same channel.
+func (s *Simulative) clearStore() {
+	clear(s.viewed)
+	clear(s.posts)
+	clear(s.known)
+	clear(s.statuses)
+	clear(s.etags)
+	s.threads = nil
+}
+
 // fetchPostsInfo fetches what a channel view needs besides the posts: unknown authors and
 // their statuses, profile pictures (with ETags), mentioned users, and image thumbnails.
 func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
@@ -474,9 +502,11 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		s.etags[id] = etag
 	}
 	if len(mentioned) > 0 {
-		if _, err := s.c.GetUsersByUsernames(ctx, mentioned); err != nil {
+		us, err := s.c.GetUsersByUsernames(ctx, mentioned)
+		if err != nil {
 			return err
 		}
+		s.learn(us)
 	}
 	for _, p := range ps {
 		if p.Metadata == nil {
