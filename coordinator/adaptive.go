@@ -17,8 +17,9 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 	if s.StartUsers > 0 {
 		sc.StartUsers = min(s.StartUsers, sc.MaxUsers)
 	}
-	sc.Growth, sc.Precision = s.Growth, s.Precision
-	budget := time.Now().Add(time.Duration(s.TimeBudgetSec) * time.Second)
+	sc.Growth, sc.Precision, sc.StaleSec = s.Growth, s.Precision, float64(s.Stale())
+	start := time.Now()
+	budget := start.Add(time.Duration(s.TimeBudgetSec) * time.Second)
 	specs := make([]QuerySpec, len(c.cfg.MonitorConfig.Queries))
 	for i, qq := range c.cfg.MonitorConfig.Queries {
 		specs[i] = QuerySpec{Description: qq.Description, Threshold: qq.Threshold, Alert: qq.Alert}
@@ -42,6 +43,7 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 		if err != nil {
 			return err
 		}
+		p.At = time.Since(start).Seconds()
 		probes = append(probes, p)
 		c.mu.Lock()
 		c.report.Probes = append(c.report.Probes, p)

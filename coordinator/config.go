@@ -93,6 +93,11 @@ type SearchSettings struct {
 	// then holds HoldSec more at a time until the verdict is clear (95 %, batch means over
 	// the hold) or MaxHoldSec is reached. 0: 4 x HoldSec; HoldSec: never extend.
 	MaxHoldSec int
+	// StaleSec: before the search ends, the fail bounding the answer is probed again when it
+	// ended more than StaleSec before the last probe: the target's capacity, or its users'
+	// demand, may have moved since (simulative users ask for less as their caches fill). 0:
+	// 3 x the longest hold (MaxHoldSec); -1: never.
+	StaleSec int
 	// SettleSec is the wait after a ramp before the hold starts (logins, caches).
 	SettleSec int
 	// RampRate caps users added per second across the cluster (logins are costly).
@@ -203,6 +208,7 @@ func (c *Config) Validate() error {
 	ck.Check(s.Precision > 0 && s.Precision < 1, "Search.Precision", s.Precision, "must be in (0, 1)")
 	ck.Check(s.HoldSec >= 2, "Search.HoldSec", s.HoldSec, "must be >= 2")
 	ck.Check(s.MaxHoldSec == 0 || s.MaxHoldSec >= s.HoldSec, "Search.MaxHoldSec", s.MaxHoldSec, fmt.Sprintf("must be 0 (4 x HoldSec) or >= HoldSec (%d)", s.HoldSec))
+	ck.Check(s.StaleSec >= -1, "Search.StaleSec", s.StaleSec, "must be -1 (never), 0 (3 x MaxHoldSec) or > 0")
 	ck.Check(s.SettleSec >= 0, "Search.SettleSec", s.SettleSec, "must be >= 0")
 	ck.Check(s.RampRate > 0, "Search.RampRate", s.RampRate, "must be > 0")
 	ck.Check(s.MaxAgentUtilization > 0 && s.MaxAgentUtilization <= 1, "Search.MaxAgentUtilization", s.MaxAgentUtilization, "must be in (0, 1]")
@@ -218,6 +224,18 @@ func (s SearchSettings) MaxHold() int {
 		return 4 * s.HoldSec
 	}
 	return s.MaxHoldSec
+}
+
+// Stale returns how old, in seconds, the fail bounding the answer may be when the search
+// ends: StaleSec, 3 x MaxHold() when it is 0, and 0 (no limit) when it is -1.
+func (s SearchSettings) Stale() int {
+	switch s.StaleSec {
+	case 0:
+		return 3 * s.MaxHold()
+	case -1:
+		return 0
+	}
+	return s.StaleSec
 }
 
 func httpURL(s string) bool {

@@ -210,11 +210,24 @@ func TestConfigValidate(t *testing.T) {
 	cfg.MonitorConfig.Queries[0].Query = "sum(rate(x[1m]"
 	cfg.Search.Strategy = "guess"
 	cfg.NumUsersInc = 0
+	cfg.Search.StaleSec = -2
 	err := cfg.Validate()
 	for _, want := range []string{"ClusterConfig.Agents[1].Id", "ClusterConfig.Agents[1].ApiURL", "MonitorConfig.Queries[0].Query",
-		"Search.Strategy", "NumUsersInc"} {
+		"Search.Strategy", "NumUsersInc", "Search.StaleSec: must be -1 (never), 0 (3 x MaxHoldSec) or > 0, got -2"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v; want it to name %s", err, want)
+		}
+	}
+}
+
+// TestSearchSettings_Stale: StaleSec 0 is three of the longest holds, -1 turns the rule off.
+func TestSearchSettings_Stale(t *testing.T) {
+	for _, tc := range []struct{ hold, maxHold, stale, want int }{
+		{10, 0, 0, 120}, {10, 80, 0, 240}, {10, 80, 100, 100}, {10, 80, -1, 0},
+	} {
+		s := SearchSettings{HoldSec: tc.hold, MaxHoldSec: tc.maxHold, StaleSec: tc.stale}
+		if got := s.Stale(); got != tc.want {
+			t.Errorf("%+v: Stale() = %d; want %d", s, got, tc.want)
 		}
 	}
 }

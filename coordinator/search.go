@@ -40,6 +40,8 @@ type Probe struct {
 	// WithinNoise says an alert query was still within noise of its threshold when the
 	// probe ended (at Search.MaxHoldSec): its verdict could have gone either way.
 	WithinNoise bool `json:"within_noise,omitempty"`
+	// At is when the hold ended, in seconds from the search's start (0: not recorded).
+	At float64 `json:"at_s,omitempty"`
 }
 
 // QuerySpec is what Judge needs of a monitor query.
@@ -102,6 +104,12 @@ type SearchConfig struct {
 	// InvalidRetries is how many invalid probes in a row at one count make it the agents'
 	// ceiling: the search then stays below it.
 	InvalidRetries int
+	// StaleSec: before the search ends, the fail at the bracket's top is probed again when
+	// its latest probe ended more than StaleSec before the last probe did (Probe.At). A
+	// target's capacity, or its users' demand, can move during a search (simulative users
+	// ask for less as their caches fill), and the fail bounding the answer must be as recent
+	// as the pass it bounds. 0: never.
+	StaleSec float64
 }
 
 // DefaultSearchConfig returns the defaults for a cluster of maxUsers.
@@ -242,6 +250,9 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 		if upper == s.hi && len(s.fails) > 0 && s.fails[0].WithinNoise && probesAt(h, s.hi) <= cfg.Confirmations {
 			return Decision{Users: s.hi, Phase: "confirm", Reason: fmt.Sprintf("bracket [%d, %d) is narrow, but the fail at %d was within noise; probing it again", s.lo, upper, s.hi)}
 		}
+		if age := staleness(h, s.hi); upper == s.hi && cfg.StaleSec > 0 && age > cfg.StaleSec {
+			return Decision{Users: s.hi, Phase: "confirm", Reason: fmt.Sprintf("bracket [%d, %d) is narrow, but the fail at %d ended %.0fs before the last probe (> %.0fs); probing it again, as the target or its users' demand may have moved since", s.lo, upper, s.hi, age, cfg.StaleSec)}
+		}
 		if s.lo == 0 || s.confirmsLo >= cfg.Confirmations || upper == s.ceiling {
 			return done(s, h, fmt.Sprintf("bracket [%d, %d) is within %.0f%%", s.lo, upper, 100*cfg.Precision))
 		}
@@ -253,6 +264,20 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 	}
 	next, how := refine(s)
 	return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("bracket [%d, %d): %s", s.lo, s.hi, how)}
+}
+
+// staleness is how long before the last probe the latest valid probe at n users ended, in
+// seconds (Probe.At); 0 when there is none or the times were not recorded.
+func staleness(h []Probe, n int) float64 {
+	for i := len(h) - 1; i >= 0; i-- {
+		if p := h[i]; p.Users == n && p.Verdict != Invalid {
+			if p.At <= 0 {
+				return 0
+			}
+			return h[len(h)-1].At - p.At
+		}
+	}
+	return 0
 }
 
 // probesAt counts the valid probes at n users.

@@ -147,6 +147,88 @@ func TestSearch_Drift(t *testing.T) {
 	}
 }
 
+// TestSearch_RisingCapacity: the target supports more users as the search goes on, as it
+// does when simulative users' demand falls while their stores fill: capacity rises from 160
+// toward 200 users with a 10-minute time constant, and each measurement is as noisy as the
+// simulative demo's (9 % per 40 s). The answers follow the capacity at the end of the
+// search, not at its start, with or without the stale rule (TestNext_StaleFail covers it).
+func TestSearch_RisingCapacity(t *testing.T) {
+	const threshold, cv = 0.3, 0.09
+	qs := []QuerySpec{{Description: "utilization", Threshold: threshold, Alert: true}}
+	capacity := func(at float64) float64 { return 200 - 40*math.Exp(-at/600) }
+	hold, maxHold := 10*time.Second, 80*time.Second
+	const seeds = 200
+	lean := map[float64]float64{}
+	for _, stale := range []float64{240, 0} {
+		sum, within := 0.0, 0
+		for seed := range uint64(seeds) {
+			rng := rand.New(rand.NewPCG(seed, 11))
+			at := 0.0
+			cfg := DefaultSearchConfig(2000)
+			cfg.StaleSec = stale
+			d, _ := search(t, cfg, func(n int) Probe {
+				at += 15 // ramp and settle
+				for held := hold; ; held += hold {
+					rel := cv * math.Sqrt(40/held.Seconds())
+					v := []float64{threshold * float64(n) / capacity(at+held.Seconds()) * (1 + rel*rng.NormFloat64())}
+					se := []float64{rel * v[0]}
+					if ExtendHold(qs, v, se, 2.571, held, hold, maxHold) {
+						continue
+					}
+					at += held.Seconds()
+					verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
+					return Probe{Users: n, Verdict: verdict, Margin: margin, Reason: why, Values: v, StdErrs: se,
+						HoldSec: held.Seconds(), At: at, WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
+				}
+			})
+			e := float64(d.Result.SupportedUsers)/capacity(at) - 1
+			sum += e
+			if math.Abs(e) <= 0.03 {
+				within++
+			}
+		}
+		lean[stale] = sum / seeds
+		t.Logf("StaleSec %.0f: mean error %+.1f%% against the capacity at the end; %d of %d within 3%%", stale, 100*lean[stale], within, seeds)
+	}
+	for stale, l := range lean {
+		if math.Abs(l) > 0.03 {
+			t.Errorf("StaleSec %.0f: the answers lean %+.1f%% from the capacity at the end; want within 3%%", stale, 100*l)
+		}
+	}
+}
+
+// TestNext_StaleFail: a fail that bounds the answer but ended long before the last probe is
+// probed again before the search ends, as in a demo run where 170 failed at minute 3 and
+// the passes below it climbed to 167 by minute 8; a recent one is not.
+func TestNext_StaleFail(t *testing.T) {
+	cfg := DefaultSearchConfig(2000)
+	cfg.StaleSec = 240
+	probe := func(n int, v Verdict, at float64) Probe {
+		return Probe{Users: n, Verdict: v, Margin: map[Verdict]float64{Pass: -0.2, Fail: 0.4}[v], HoldSec: 40, At: at}
+	}
+	h := []Probe{probe(50, Pass, 10), probe(100, Pass, 20), probe(200, Fail, 100), probe(170, Fail, 170),
+		probe(146, Pass, 200), probe(158, Pass, 310), probe(165, Pass, 390), probe(167, Pass, 480), probe(167, Pass, 500)}
+	d := Next(cfg, h)
+	if d.Done || d.Users != 170 || d.Phase != "confirm" || !strings.Contains(d.Reason, "ended 330s before the last probe") {
+		t.Fatalf("stale fail at 170: %+v; want 170 probed again", d)
+	}
+	if d := Next(cfg, append(h, probe(170, Fail, 560))); !d.Done || d.Result.SupportedUsers != 167 {
+		t.Fatalf("after 170 failed again: %+v; want done at 167", d)
+	}
+	if d := Next(cfg, append(h, probe(170, Pass, 560))); d.Done || d.Users <= 170 {
+		t.Fatalf("after 170 passed: %+v; want the search to go on above 170", d)
+	}
+	cfg.StaleSec = 0
+	if d := Next(cfg, h); !d.Done || d.Result.SupportedUsers != 167 {
+		t.Fatalf("StaleSec 0: %+v; want done at 167", d)
+	}
+	h[3].At = 470 // the fail is recent
+	cfg.StaleSec = 240
+	if d := Next(cfg, h); !d.Done {
+		t.Fatalf("recent fail: %+v; want done", d)
+	}
+}
+
 // TestSearch_CapacityDrop: the target loses a third of its capacity after the sixth probe.
 // The search must not report the old capacity: its answer is at most the new truth (+3 %).
 func TestSearch_CapacityDrop(t *testing.T) {
