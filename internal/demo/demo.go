@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/loadtest/loadtest/agent"
@@ -138,27 +139,37 @@ const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum
 // λ(N), each user's request rate at N users, is measured by the agents at every probe.
 //
 // Simulative users' rate grows with their number (each reacts to the others' posts), so λ
-// is a hold-weighted least-squares line through the valid probes (passed or failed) within
-// 25 % of the supported users: taking the rate at the supported users as if it held at the
-// answer overestimates the answer by about 10 % (docs/benchmarks.md). When those probes do
-// not give a line with a crossing (one user count, or a slope with no positive root), λ is
-// their pooled rate, as for users whose rate does not move. It returns the answer and λ
-// there; 0, 0 when no valid probe is near.
+// is a line in N through the valid probes (passed or failed) within 25 % of the supported
+// users: taking the rate at the supported users as if it held at the answer overestimates
+// the answer by about 10 % (docs/benchmarks.md). Their rate also falls while they run, as
+// their stores fill and fewer events send them to the server (docs/design.md), so the
+// search's answer is about the target at its end. When the probes carry their times
+// (Probe.At), the line's slope comes from a fit of λ = a + b·N + c·t, which keeps the
+// drift out of the slope, and its level from the last RecentProbes of them, the ones that
+// decided the answer: the truth as the search ended. Without times it is a plain line in N. When the probes do not give
+// a line with a crossing (one user count, or a slope with no positive root), λ is their
+// pooled rate, as for users whose rate does not move. It returns the answer and λ there;
+// 0, 0 when no valid probe is near.
 func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
 	target := o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() // requests/s at U
+	var near []coordinator.Probe
+	for _, p := range probes {
+		if p.Verdict != coordinator.Invalid && p.Throughput > 0 && math.Abs(float64(p.Users-supported)) <= 0.25*float64(supported) {
+			near = append(near, p)
+		}
+	}
+	if len(near) == 0 {
+		return 0, 0
+	}
+	if n, l, ok := drifting(near, target); ok {
+		return n, l
+	}
 	var users, rates, holds []float64
 	var userSec, reqs float64
-	for _, p := range probes {
-		near := math.Abs(float64(p.Users-supported)) <= 0.25*float64(supported)
-		if p.Verdict == coordinator.Invalid || !near || p.Throughput <= 0 {
-			continue
-		}
+	for _, p := range near {
 		w, n := cmp.Or(p.HoldSec, 1), float64(p.Users)
 		users, rates, holds = append(users, n), append(rates, p.Throughput/n), append(holds, w)
 		userSec, reqs = userSec+w*n, reqs+w*p.Throughput
-	}
-	if reqs == 0 {
-		return 0, 0
 	}
 	if slices.Min(users) < slices.Max(users) { // a line needs two user counts
 		a, b := stat.LinearRegression(users, rates, holds, false)
@@ -168,6 +179,53 @@ func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (tr
 	}
 	lambda = reqs / userSec
 	return target / lambda, lambda
+}
+
+// RecentProbes is how many of the last probes give the level of λ at the end of a search.
+const RecentProbes = 3
+
+// drifting is TruthUtilization for probes that carry their times: the slope of λ in N from
+// a hold-weighted fit of λ = a + b·N + c·t, the level from the last RecentProbes probes
+// (their hold-weighted rate at their hold-weighted users), and the crossing of that line.
+// ok is false when the probes have no times, too few of them or too little spread in users
+// or time for the fit, or the line has no crossing.
+func drifting(near []coordinator.Probe, target float64) (n, lambda float64, ok bool) {
+	if len(near) < RecentProbes+1 {
+		return 0, 0, false
+	}
+	x := mat.NewDense(len(near), 3, nil)
+	y := mat.NewVecDense(len(near), nil)
+	for i, p := range near {
+		if p.At <= 0 {
+			return 0, 0, false
+		}
+		w := math.Sqrt(cmp.Or(p.HoldSec, 1))
+		x.SetRow(i, []float64{w, w * float64(p.Users), w * p.At})
+		y.SetVec(i, w*p.Throughput/float64(p.Users))
+	}
+	var qr mat.QR
+	qr.Factorize(x)
+	var r mat.Dense
+	qr.RTo(&r)
+	for i := range 3 { // a column without spread (one user count, one time) leaves R singular
+		if math.Abs(r.At(i, i)) < 1e-9*math.Abs(r.At(0, 0)) {
+			return 0, 0, false
+		}
+	}
+	var coef mat.VecDense
+	if err := qr.SolveVecTo(&coef, false, y); err != nil {
+		return 0, 0, false
+	}
+	b := coef.AtVec(1)
+	recent := slices.Clone(near)
+	slices.SortStableFunc(recent, func(p, q coordinator.Probe) int { return cmp.Compare(p.At, q.At) })
+	var hold, users, rate float64
+	for _, p := range recent[len(recent)-RecentProbes:] {
+		w := cmp.Or(p.HoldSec, 1)
+		hold, users, rate = hold+w, users+w*float64(p.Users), rate+w*p.Throughput/float64(p.Users)
+	}
+	users, rate = users/hold, rate/hold
+	return crossing(rate-b*users, b, target)
 }
 
 // crossing solves N·(a + b·N) = target: the first positive root, with λ = a + b·N > 0 there.

@@ -223,3 +223,40 @@ func TestTruthUtilization(t *testing.T) {
 		t.Fatalf("no probe near the answer: truth %v; want 0", truth)
 	}
 }
+
+// TestTruthUtilization_Drift: the users' rate falls while the search runs, λ(N, t) = 0.36 +
+// 0.001·N − 0.0001·t (t in seconds). At the last three probes (t = 500, 600, 700; 600 on
+// average) it is the line of TestTruthUtilization, which crosses at 200 users; the same
+// probes without their times mix early and late rates, and the plain line in N says
+// otherwise.
+func TestTruthUtilization_Drift(t *testing.T) {
+	o := DefaultOptions()
+	o.Utilization = 0.25 // 100 requests/s
+	rate := func(n int, at float64) float64 { return 0.36 + 0.001*float64(n) - 0.0001*at }
+	var probes []coordinator.Probe
+	for i, n := range []int{220, 180, 200, 190, 205, 195, 200} {
+		at := float64(i+1) * 100
+		probes = append(probes, coordinator.Probe{Users: n, Verdict: coordinator.Pass,
+			Throughput: float64(n) * rate(n, at), HoldSec: 40, At: at})
+	}
+	probes = append(probes, coordinator.Probe{Users: 199, Verdict: coordinator.Invalid, Throughput: 900, HoldSec: 40, At: 750}) // ignored
+	truth, lambda := o.TruthUtilization(probes, 200)
+	if math.Abs(truth-200) > 1e-6 || math.Abs(lambda-0.5) > 1e-9 {
+		t.Fatalf("truth %v, λ %v; want 200, 0.5 (the crossing of the rate at the last probes)", truth, lambda)
+	}
+	for i := range probes {
+		probes[i].At = 0
+	}
+	if untimed, _ := o.TruthUtilization(probes, 200); math.Abs(untimed-200) < 2 {
+		t.Fatalf("without times the truth is %v; the test's drift should move it off 200", untimed)
+	}
+	// Times with one user count leave the slope unknown: the plain fit's fallback, pooled.
+	flat := []coordinator.Probe{}
+	for i := range 5 {
+		at := float64(i+1) * 100
+		flat = append(flat, coordinator.Probe{Users: 200, Verdict: coordinator.Pass, Throughput: 200 * rate(200, at), HoldSec: 10, At: at})
+	}
+	if truth, _ := o.TruthUtilization(flat, 200); math.IsNaN(truth) || truth <= 0 {
+		t.Fatalf("one user count with times: truth %v; want the pooled answer", truth)
+	}
+}
