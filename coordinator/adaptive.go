@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -30,12 +31,14 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 		c.decided(d, len(probes))
 		if d.Done {
 			c.printf("done: %s", d.Reason)
+			c.rateDrift(probes, d.Result.SupportedUsers)
 			return nil
 		}
 		if time.Now().After(budget) {
 			d = done(analyze(sc, probes), probes, "the time budget ran out")
 			c.decided(d, len(probes))
 			c.printf("time budget of %ds spent: %s", s.TimeBudgetSec, d.Reason)
+			c.rateDrift(probes, d.Result.SupportedUsers)
 			return nil
 		}
 		c.printf("probe %d: %d users (%s: %s)", len(probes)+1, d.Users, d.Phase, d.Reason)
@@ -50,6 +53,26 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 		c.mu.Unlock()
 		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f",
 			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization)
+	}
+}
+
+// DriftWorthNoting is the drift of the users' rate, relative a minute, from which the
+// coordinator says the users' demand was not steady.
+const DriftWorthNoting = 0.005
+
+// rateDrift records how each user's request rate moved during the search, and says so when
+// it moved enough to matter: the answer then describes the target as the search ended.
+func (c *Coordinator) rateDrift(probes []Probe, answer int) {
+	fit, ok := FitRate(NearAnswer(probes, answer))
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	c.report.RateDriftPerMin = fit.DriftPerMin()
+	c.mu.Unlock()
+	if math.Abs(fit.DriftPerMin()) >= DriftWorthNoting {
+		c.printf("note: each user's request rate moved %+.1f%% a minute during the search (%d probes within 25%% of the answer, mean %.3g/s): the users' demand was not steady, so the answer describes the target as the search ended",
+			100*fit.DriftPerMin(), fit.Probes, fit.Mean)
 	}
 }
 

@@ -26,7 +26,10 @@ type Report struct {
 	// WithinNoise: a probe bounding the answer was still within noise of its threshold.
 	WithinNoise bool   `json:"WithinNoise,omitempty"`
 	Knee        int    `json:"Knee"`
-	Strategy    string `json:"Strategy"`
+	// RateDriftPerMin is how much each user's request rate moved a minute during the search,
+	// relative to its mean, from FitRate over the probes near the answer (0: not measured).
+	RateDriftPerMin float64 `json:"RateDriftPerMin,omitempty"`
+	Strategy        string  `json:"Strategy"`
 	Reason      string `json:"Reason"`
 	Error       string `json:"Error,omitempty"`
 

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/loadtest/loadtest/agent"
@@ -153,8 +152,8 @@ const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum
 func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
 	target := o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() // requests/s at U
 	var near []coordinator.Probe
-	for _, p := range probes {
-		if p.Verdict != coordinator.Invalid && p.Throughput > 0 && math.Abs(float64(p.Users-supported)) <= 0.25*float64(supported) {
+	for _, p := range coordinator.NearAnswer(probes, supported) {
+		if p.Verdict != coordinator.Invalid && p.Throughput > 0 {
 			near = append(near, p)
 		}
 	}
@@ -185,38 +184,14 @@ func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (tr
 const RecentProbes = 3
 
 // drifting is TruthUtilization for probes that carry their times: the slope of λ in N from
-// a hold-weighted fit of λ = a + b·N + c·t, the level from the last RecentProbes probes
+// coordinator.FitRate (λ = a + b·N + c·t), the level from the last RecentProbes probes
 // (their hold-weighted rate at their hold-weighted users), and the crossing of that line.
-// ok is false when the probes have no times, too few of them or too little spread in users
-// or time for the fit, or the line has no crossing.
+// ok is false when the fit is not possible or the line has no crossing.
 func drifting(near []coordinator.Probe, target float64) (n, lambda float64, ok bool) {
-	if len(near) < RecentProbes+1 {
+	fit, ok := coordinator.FitRate(near)
+	if !ok || len(near) < RecentProbes+1 {
 		return 0, 0, false
 	}
-	x := mat.NewDense(len(near), 3, nil)
-	y := mat.NewVecDense(len(near), nil)
-	for i, p := range near {
-		if p.At <= 0 {
-			return 0, 0, false
-		}
-		w := math.Sqrt(cmp.Or(p.HoldSec, 1))
-		x.SetRow(i, []float64{w, w * float64(p.Users), w * p.At})
-		y.SetVec(i, w*p.Throughput/float64(p.Users))
-	}
-	var qr mat.QR
-	qr.Factorize(x)
-	var r mat.Dense
-	qr.RTo(&r)
-	for i := range 3 { // a column without spread (one user count, one time) leaves R singular
-		if math.Abs(r.At(i, i)) < 1e-9*math.Abs(r.At(0, 0)) {
-			return 0, 0, false
-		}
-	}
-	var coef mat.VecDense
-	if err := qr.SolveVecTo(&coef, false, y); err != nil {
-		return 0, 0, false
-	}
-	b := coef.AtVec(1)
 	recent := slices.Clone(near)
 	slices.SortStableFunc(recent, func(p, q coordinator.Probe) int { return cmp.Compare(p.At, q.At) })
 	var hold, users, rate float64
@@ -225,7 +200,7 @@ func drifting(near []coordinator.Probe, target float64) (n, lambda float64, ok b
 		hold, users, rate = hold+w, users+w*float64(p.Users), rate+w*p.Throughput/float64(p.Users)
 	}
 	users, rate = users/hold, rate/hold
-	return crossing(rate-b*users, b, target)
+	return crossing(rate-fit.B*users, fit.B, target)
 }
 
 // crossing solves N·(a + b·N) = target: the first positive root, with λ = a + b·N > 0 there.
