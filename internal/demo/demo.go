@@ -353,7 +353,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		targetURL, o.Workers, o.ServiceTime, float64(o.Workers)/o.ServiceTime.Seconds(), who, criterion)
 	switch {
 	case o.Utilization > 0:
-		fmt.Fprintf(out, "demo: the model's answer is where N·λ(N) = U x W/S, with the users' request rate λ(N) measured at the probes near the answer; searching (%s, hold %v, up to %v near the threshold)...\n", o.Strategy, o.Hold, maxHold)
+		fmt.Fprintf(out, "demo: the model's answer is where N·λ(N) = U x W/S, with the users' request rate λ(N) measured at the probes near the answer (its level at the last three); searching (%s, hold %v, up to %v near the threshold)...\n", o.Strategy, o.Hold, maxHold)
 	case o.Users != "simulative":
 		fmt.Fprintf(out, "demo: the model supports W(T+Z)/S = %.0f users; searching (%s, hold %v, up to %v near the threshold)...\n", truth, o.Strategy, o.Hold, maxHold)
 	default:
@@ -378,7 +378,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	case o.Utilization > 0:
 		var lambda float64
 		truth, lambda = o.TruthUtilization(rep.Probes, rep.SupportedUsers)
-		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users' request rate fitted over the probes near the answer: %.3f requests/s each there, utilization <= %v",
+		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users' request rate fitted over the probes near the answer, at its level over the last three: %.3f requests/s each there, utilization <= %v",
 			o.Workers, o.ServiceTime, o.Users, lambda, o.Utilization)
 	case o.Users != "simulative":
 		rep.Extra["model"] = fmt.Sprintf("mmsim %d workers x %v, %s users with 1 s think time, mean latency <= %v", o.Workers, o.ServiceTime, o.Users, o.Threshold)
