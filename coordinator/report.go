@@ -24,14 +24,14 @@ type Report struct {
 	AtLeast        bool   `json:"AtLeast"` // no failure up to the answer: it is a lower bound
 	AgentLimited   bool   `json:"AgentLimited"`
 	// WithinNoise: a probe bounding the answer was still within noise of its threshold.
-	WithinNoise bool   `json:"WithinNoise,omitempty"`
-	Knee        int    `json:"Knee"`
+	WithinNoise bool `json:"WithinNoise,omitempty"`
+	Knee        int  `json:"Knee"`
 	// RateDriftPerMin is how much each user's request rate moved a minute during the search,
 	// relative to its mean, from FitRate over the probes near the answer (0: not measured).
 	RateDriftPerMin float64 `json:"RateDriftPerMin,omitempty"`
 	Strategy        string  `json:"Strategy"`
-	Reason      string `json:"Reason"`
-	Error       string `json:"Error,omitempty"`
+	Reason          string  `json:"Reason"`
+	Error           string  `json:"Error,omitempty"`
 
 	StartTime time.Time `json:"StartTime"`
 	StopTime  time.Time `json:"StopTime"`
