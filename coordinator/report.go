@@ -209,10 +209,14 @@ type view struct {
 	Answer  string
 	Charts  []chart
 	Elapsed string
+	Drift   string // what the users' drifting demand means for the answer; "" when steady
 }
 
 func (r Report) view() view {
 	v := view{Report: r, Answer: r.Answer(), Elapsed: r.StopTime.Sub(r.StartTime).Round(time.Second).String()}
+	if math.Abs(r.RateDriftPerMin) >= DriftWorthNoting {
+		v.Drift = fmt.Sprintf("each user's request rate moved %+.1f%% a minute during the search: the answer describes the target as the search ended", 100*r.RateDriftPerMin)
+	}
 	if len(r.Series) == 0 {
 		return v
 	}
@@ -308,7 +312,7 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 <p style="font-size:13px">{{.LatencyNote}}</p>
 {{else}}<h1>How many users does the target support?</h1>
 <div class="answer" id="answer">{{.Answer}}</div>
-<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}{{if .WithinNoise}} &middot; <b>a probe bounding the answer was within noise of its threshold: another run may differ</b>{{end}}</p>
+<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}{{if .WithinNoise}} &middot; <b>a probe bounding the answer was within noise of its threshold: another run may differ</b>{{end}}{{if .Drift}} &middot; <b id="drift">{{.Drift}}</b>{{end}}</p>
 {{end}}<p>{{.Reason}}</p>
 {{if .Error}}<p class="err">Error: {{.Error}}</p>{{end}}
 {{range $k, $v := .Extra}}<p>{{$k}}: {{$v}}</p>{{end}}

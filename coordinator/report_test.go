@@ -53,6 +53,7 @@ func sampleReport() Report {
 // carries the answer, a chart per series and a row per probe.
 func TestReport_Write(t *testing.T) {
 	r := sampleReport()
+	r.RateDriftPerMin = -0.012
 	dir := filepath.Join(t.TempDir(), "results")
 	if err := r.Write(dir); err != nil {
 		t.Fatal(err)
@@ -64,6 +65,9 @@ func TestReport_Write(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
+	}
+	if back.RateDriftPerMin != -0.012 {
+		t.Errorf("report.json: RateDriftPerMin %v; want -0.012", back.RateDriftPerMin)
 	}
 	if back.SupportedUsers != 110 || back.Bracket != [2]int{110, 115} || len(back.Probes) != 6 || len(back.Series) != 120 || len(back.Thresholds) != 4 {
 		t.Fatalf("report.json: %d users, bracket %v, %d probes, %d seconds", back.SupportedUsers, back.Bracket, len(back.Probes), len(back.Series))
@@ -78,7 +82,8 @@ func TestReport_Write(t *testing.T) {
 	if n := strings.Count(string(html), "<circle"); n != 6 {
 		t.Errorf("%d probe marks; want 6", n)
 	}
-	for _, want := range []string{"supported users: 110", `class="fail"`, "Average client request duration threshold 0.1 s"} {
+	for _, want := range []string{"supported users: 110", `class="fail"`, "Average client request duration threshold 0.1 s",
+		"each user&#39;s request rate moved -1.2% a minute during the search"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report.html lacks %q", want)
 		}
