@@ -373,12 +373,12 @@ func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
 		case p.ChannelID == s.current:
 			s.updatePost(p, false)
 			if !s.known[p.UserID] {
-				s.fetchUsers(ctx, []string{p.UserID})
+				_ = s.fetchUsers(ctx, []string{p.UserID}) // a failure is counted by the observer; the next event retries
 			}
 		}
 	case "typing":
 		if uid, _ := ev.Data["user_id"].(string); uid != "" && !s.known[uid] {
-			s.fetchUsers(ctx, []string{uid})
+			_ = s.fetchUsers(ctx, []string{uid}) // as above
 		}
 	}
 }
@@ -426,12 +426,15 @@ func listPosts(l mattermost.PostList) []mattermost.Post {
 	return out
 }
 
-func (s *Simulative) fetchUsers(ctx context.Context, ids []string) {
-	if _, err := s.c.GetUsersByIDs(ctx, ids, 0); err == nil {
-		for _, id := range ids {
-			s.known[id] = true
-		}
+// fetchUsers loads the profiles of ids and keeps them as known.
+func (s *Simulative) fetchUsers(ctx context.Context, ids []string) error {
+	if _, err := s.c.GetUsersByIDs(ctx, ids, 0); err != nil {
+		return err
 	}
+	for _, id := range ids {
+		s.known[id] = true
+	}
+	return nil
 }
 
 // learn keeps the profiles of users a response carried, as the webapp's store (and the
@@ -484,11 +487,8 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		}
 	}
 	if len(unknown) > 0 {
-		if _, err := s.c.GetUsersByIDs(ctx, unknown, 0); err != nil {
+		if err := s.fetchUsers(ctx, unknown); err != nil {
 			return err
-		}
-		for _, id := range unknown {
-			s.known[id] = true
 		}
 	}
 	for _, id := range authors {

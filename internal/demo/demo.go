@@ -145,10 +145,10 @@ const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum
 // search's answer is about the target at its end. When the probes carry their times
 // (Probe.At), the line's slope comes from a fit of λ = a + b·N + c·t, which keeps the
 // drift out of the slope, and its level from the last RecentProbes of them, the ones that
-// decided the answer: the truth as the search ended. Without times it is a plain line in N. When the probes do not give
-// a line with a crossing (one user count, or a slope with no positive root), λ is their
-// pooled rate, as for users whose rate does not move. It returns the answer and λ there;
-// 0, 0 when no valid probe is near.
+// decided the answer: the truth as the search ended. Without times it is a plain line in
+// N. When the probes do not give a line with a crossing (one user count, or a slope with no
+// positive root), λ is their pooled rate, as for users whose rate does not move. It returns
+// the answer and λ there; 0, 0 when no valid probe is near.
 func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
 	target := o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() // requests/s at U
 	var near []coordinator.Probe
@@ -188,8 +188,8 @@ const RecentProbes = 3
 // (their hold-weighted rate at their hold-weighted users), and the crossing of that line.
 // ok is false when the fit is not possible or the line has no crossing.
 func drifting(near []coordinator.Probe, target float64) (n, lambda float64, ok bool) {
-	fit, ok := coordinator.FitRate(near)
-	if !ok || len(near) < RecentProbes+1 {
+	fit, ok := coordinator.FitRate(near) // ok needs four probes or more: RecentProbes are there
+	if !ok {
 		return 0, 0, false
 	}
 	recent := slices.Clone(near)
