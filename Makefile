@@ -20,6 +20,11 @@ deps:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# Mattermost's official JavaScript client, pinned by scripts/jsclient/package-lock.json,
+	@# for TestOfficialJSClient (mmsim's WebSocket as the webapp speaks it).
+	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	@[ -d scripts/jsclient/node_modules/@mattermost/client ] || (cd scripts/jsclient && npm ci --silent --no-audit --no-fund)
 
 check: fmt vet staticcheck
 

@@ -403,11 +403,10 @@ func (w *WebSocket) Send(ctx context.Context, action string, data any) (Reply, e
 			return Reply{}, fmt.Errorf("mattermost: websocket %s: %w", action, ErrNotConnected)
 		}
 		if r.Status != "OK" {
-			msg := "FAIL"
-			if r.Error != nil {
-				msg = r.Error.Message
+			if r.Error != nil { // typed, as a REST call's: StatusOf and ServerFault read it
+				return r, &Error{Method: "websocket", Route: action, AppError: *r.Error}
 			}
-			return r, fmt.Errorf("mattermost: websocket %s: %s", action, msg)
+			return r, fmt.Errorf("mattermost: websocket %s: FAIL", action)
 		}
 		return r, nil
 	case <-ctx.Done():
@@ -428,6 +427,56 @@ func (w *WebSocket) UserTyping(ctx context.Context, channelID, parentID string) 
 func (w *WebSocket) Presence(ctx context.Context, channelID string) error {
 	_, err := w.Send(ctx, "presence", map[string]string{"channel_id": channelID})
 	return err
+}
+
+// PingReply is the server's answer to the ping action.
+type PingReply struct {
+	Text       string `json:"text"` // "pong"
+	Version    string `json:"version"`
+	ServerTime int64  `json:"server_time"` // ms since the epoch
+	NodeID     string `json:"node_id"`
+}
+
+// Ping sends the ping action, as the webapp does to check its connection.
+func (w *WebSocket) Ping(ctx context.Context) (PingReply, error) {
+	var out PingReply
+	return out, w.call(ctx, "ping", nil, &out)
+}
+
+// GetStatuses returns every user's status (online, away, dnd, offline) by id.
+func (w *WebSocket) GetStatuses(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	return out, w.call(ctx, "get_statuses", nil, &out)
+}
+
+// GetStatusesByIDs returns the statuses of the users with these ids, by id.
+func (w *WebSocket) GetStatusesByIDs(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	return out, w.call(ctx, "get_statuses_by_ids", map[string]any{"user_ids": ids}, &out)
+}
+
+// UpdateActiveStatus tells the server whether the user is active (online) or idle (away);
+// manual says the user chose it.
+func (w *WebSocket) UpdateActiveStatus(ctx context.Context, active, manual bool) error {
+	return w.call(ctx, "user_update_active_status", map[string]bool{"user_is_active": active, "manual": manual}, nil)
+}
+
+// PostedNotifyAck acknowledges a posted event's notification, as the mobile and desktop
+// apps do (result: "successful", "not_sent", "error"; reason: why not).
+func (w *WebSocket) PostedNotifyAck(ctx context.Context, postID, result, reason string) error {
+	return w.call(ctx, "posted_notify_ack", map[string]string{"post_id": postID, "result": result, "reason": reason}, nil)
+}
+
+// call sends an action and decodes its reply's data into out (if not nil).
+func (w *WebSocket) call(ctx context.Context, action string, data, out any) error {
+	r, err := w.Send(ctx, action, data)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(r.Data, out); err != nil {
+		return fmt.Errorf("mattermost: websocket %s: decode the reply's data: %w", action, err)
+	}
+	return nil
 }
 
 // Connected reports whether a connection is open and has said hello.

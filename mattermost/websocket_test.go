@@ -3,6 +3,7 @@ package mattermost_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -72,31 +73,38 @@ func take(ws *mattermost.WebSocket, d time.Duration) (ev *mattermost.Event, clos
 	}
 }
 
+// twoUsers logs alice in on mmsim at base, who makes team1, and bob, in it, with bob's WebSocket
+// running under ctx and bob's channels. done stops the WebSocket and waits for it.
+func twoUsers(t *testing.T, base string, o mattermost.WebSocketOptions) (ctx context.Context, alice, bob *mattermost.Client, chans []mattermost.Channel, ws *mattermost.WebSocket, done func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	alice = loggedIn(t, base, "alice", "")
+	team := must[mattermost.Team](t, "CreateTeam")(alice.CreateTeam(ctx, "team1", "T", "O"))
+	bob = loggedIn(t, base, "bob", team.ID)
+	chans = must[[]mattermost.Channel](t, "channels")(bob.GetChannelsForTeamForUser(ctx, team.ID, false))
+	ws = bob.NewWebSocket(o)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ws.Run(ctx) })
+	return ctx, alice, bob, chans, ws, func() {
+		cancel()
+		wg.Wait()
+		alice.CloseIdleConnections()
+		bob.CloseIdleConnections()
+	}
+}
+
 // TestWebSocket_EventsActionsResume runs the client's WebSocket against mmsim: hello,
 // events from another user, a typing action and its reply, and a reconnect that resumes and
 // replays what was posted while it was away.
 func TestWebSocket_EventsActionsResume(t *testing.T) {
 	base := startServer(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx, cancel := context.WithCancel(context.Background())
-	alice := loggedIn(t, base, "alice", "")
-	team := must[mattermost.Team](t, "CreateTeam")(alice.CreateTeam(ctx, "team1", "T", "O"))
-	bob := loggedIn(t, base, "bob", team.ID)
-	chans := must[[]mattermost.Channel](t, "channels")(bob.GetChannelsForTeamForUser(ctx, team.ID, false))
+	ctx, alice, _, chans, ws, done := twoUsers(t, base, mattermost.WebSocketOptions{ReconnectDelay: 10 * time.Millisecond})
+	defer done()
 	town := chans[len(chans)-1]
 	if town.Name != "town-square" {
 		town = chans[0]
 	}
-
-	ws := bob.NewWebSocket(mattermost.WebSocketOptions{ReconnectDelay: 10 * time.Millisecond})
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = ws.Run(ctx) })
-	defer func() {
-		cancel()
-		wg.Wait()
-		alice.CloseIdleConnections()
-		bob.CloseIdleConnections()
-	}()
 	hello := nextEvent(t, ws, "hello")
 	connID, _ := hello.Data["connection_id"].(string)
 	if len(connID) != 26 {
@@ -300,6 +308,66 @@ func TestWebSocketOptions_Backoff(t *testing.T) {
 	}{{1, 3 * time.Second}, {7, 3 * time.Second}, {8, 192 * time.Second}, {9, 243 * time.Second}, {10, 5 * time.Minute}, {100, 5 * time.Minute}} {
 		if got := o.Backoff(tc.failures); got != tc.want {
 			t.Errorf("Backoff(%d) = %v; want %v", tc.failures, got, tc.want)
+		}
+	}
+}
+
+// TestWebSocket_Actions drives every client action the official clients send through our
+// client against mmsim, with the real server's reply and error shapes: ping's pong, the
+// statuses, active status (seen by another user's statuses), typing, acks, and the
+// invalid-parameter, bad-sequence and unknown-action errors.
+func TestWebSocket_Actions(t *testing.T) {
+	base := startServer(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, alice, bob, chans, ws, done := twoUsers(t, base, mattermost.WebSocketOptions{})
+	defer done()
+	nextEvent(t, ws, "hello")
+
+	before := time.Now().UnixMilli()
+	pong, err := ws.Ping(ctx)
+	if err != nil || pong.Text != "pong" || pong.Version == "" || pong.ServerTime < before || pong.ServerTime > time.Now().UnixMilli() {
+		t.Errorf("Ping = %+v, %v; want pong with the version and the server's time", pong, err)
+	}
+	all, err := ws.GetStatuses(ctx)
+	if err != nil || all[bob.UserID()] != "online" || len(all) < 2 {
+		t.Errorf("GetStatuses = %v, %v; want every user, bob online (his WebSocket is open)", all, err)
+	}
+	if err := ws.UpdateActiveStatus(ctx, false, false); err != nil {
+		t.Errorf("UpdateActiveStatus(idle): %v", err)
+	}
+	if st, err := ws.GetStatusesByIDs(ctx, []string{bob.UserID(), alice.UserID()}); err != nil || st[bob.UserID()] != "away" || len(st) != 2 {
+		t.Errorf("after going idle: statuses %v, %v; want bob away", st, err)
+	}
+	if err := ws.UpdateActiveStatus(ctx, true, false); err != nil {
+		t.Errorf("UpdateActiveStatus(active): %v", err)
+	}
+	if st, err := ws.GetStatusesByIDs(ctx, []string{bob.UserID()}); err != nil || st[bob.UserID()] != "online" {
+		t.Errorf("after coming back: statuses %v, %v; want bob online", st, err)
+	}
+	if err := ws.UserTyping(ctx, chans[0].ID, ""); err != nil {
+		t.Errorf("UserTyping in his channel: %v", err)
+	}
+	if err := ws.PostedNotifyAck(ctx, "abcdefghijklmnopqrstuvwxyz", "successful", ""); err != nil {
+		t.Errorf("PostedNotifyAck: %v", err)
+	}
+	for _, tc := range []struct {
+		action string
+		data   any
+		status int
+		id     string
+		msg    string
+	}{
+		{"get_statuses_by_ids", map[string]any{"user_ids": []string{}}, 400, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids parameter."},
+		{"get_statuses_by_ids", nil, 400, "api.websocket_handler.invalid_param.app_error", "Invalid user_ids parameter."},
+		{"user_typing", map[string]any{"channel_id": "nope"}, 400, "api.websocket_handler.invalid_param.app_error", "Invalid channel_id parameter."},
+		{"user_typing", map[string]any{"channel_id": "abcdefghijklmnopqrstuvwxyz"}, 400, "api.websocket_handler.invalid_param.app_error", "Invalid channel_id parameter."},
+		{"user_update_active_status", map[string]any{"user_is_active": "yes"}, 400, "api.websocket_handler.invalid_param.app_error", "Invalid user_is_active parameter."},
+		{"no_such_action", nil, 500, "api.web_socket_router.bad_action.app_error", `unknown action "no_such_action"`},
+	} {
+		_, err := ws.Send(ctx, tc.action, tc.data)
+		var e *mattermost.Error
+		if !errors.As(err, &e) || e.StatusCode != tc.status || e.ID != tc.id || e.Message != tc.msg || e.Where == "" {
+			t.Errorf("%s %v: %v; want a %d %s saying %q", tc.action, tc.data, err, tc.status, tc.id, tc.msg)
 		}
 	}
 }

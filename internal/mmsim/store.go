@@ -349,6 +349,39 @@ func (s *store) statusesByIDs(ids []string) []Status {
 	return out
 }
 
+// allStatuses returns every user's status.
+func (s *store) allStatuses() []Status {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Status, 0, len(s.statuses))
+	for _, st := range s.statuses {
+		out = append(out, *st)
+	}
+	return out
+}
+
+// setActive is the WebSocket's user_update_active_status: an active user is online, an
+// inactive one away, except that a status the user set by hand (manual) is changed only by
+// another manual change, and an offline user stays offline when it goes inactive.
+func (s *store) setActive(userID string, active, manual bool) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.statuses[userID]
+	if !ok || (st.Manual && !manual) {
+		return Status{}, false
+	}
+	want := "online"
+	if !active {
+		if st.Status == "offline" {
+			return Status{}, false
+		}
+		want = "away"
+	}
+	changed := st.Status != want
+	st.Status, st.Manual, st.LastActivityAt = want, manual, s.now()
+	return *st, changed
+}
+
 // setStatus sets a user's presence and reports whether it changed.
 func (s *store) setStatus(userID, status string, manual bool) (Status, bool, error) {
 	s.mu.Lock()

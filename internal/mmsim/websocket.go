@@ -375,52 +375,88 @@ func (s *Server) readLoop(ctx context.Context, c *websocket.Conn, uid string) {
 			return
 		}
 		var req wsRequest
-		if err := json.Unmarshal(b, &req); err != nil || req.Action == "" {
-			s.reply(ctx, c, wsReply{Status: "FAIL", SeqReply: req.Seq, Error: &AppError{
+		if err := json.Unmarshal(b, &req); err != nil {
+			s.reply(ctx, c, wsReply{Status: "FAIL", SeqReply: req.Seq, Error: &AppError{Where: "ServeWebSocket",
 				ID: "api.web_socket_router.bad_message.app_error", Message: "a message must be JSON with seq, action and data", StatusCode: 400}})
+			continue
+		}
+		if req.Action == "" {
+			s.reply(ctx, c, wsReply{Status: "FAIL", SeqReply: req.Seq, Error: &AppError{Where: "ServeWebSocket",
+				ID: "api.web_socket_router.no_action.app_error", Message: "No websocket action.", StatusCode: 400}})
 			continue
 		}
 		s.reply(ctx, c, s.handleAction(uid, req))
 	}
 }
 
+// handleAction answers one client action as Mattermost's WebSocket router and its wsapi
+// handlers do: a seq of 1 or more is required, an unknown action is a 500
+// (api.web_socket_router.bad_action), and a bad parameter a 400 whose id is
+// api.websocket_handler.invalid_param and whose message names the parameter.
 func (s *Server) handleAction(uid string, req wsRequest) wsReply {
 	ok := wsReply{Status: "OK", SeqReply: req.Seq}
-	bad := func(msg string) wsReply {
-		return wsReply{Status: "FAIL", SeqReply: req.Seq, Error: &AppError{
-			ID: "api.web_socket_router.bad_param.app_error", Message: msg, StatusCode: 400}}
+	fail := func(status int, id, where, msg string) wsReply {
+		return wsReply{Status: "FAIL", SeqReply: req.Seq, Error: &AppError{ID: id, Message: msg, StatusCode: status, Where: where}}
+	}
+	invalid := func(name string) wsReply { // wsapi's NewInvalidWebSocketParamError
+		return fail(http.StatusBadRequest, "api.websocket_handler.invalid_param.app_error", "websocket: "+req.Action,
+			"Invalid "+name+" parameter.")
+	}
+	if req.Seq <= 0 {
+		return fail(http.StatusBadRequest, "api.web_socket_router.bad_seq.app_error", "ServeWebSocket",
+			"Invalid sequence for WebSocket message: seq must be 1 or more.")
 	}
 	var data map[string]any
-	if len(req.Data) > 0 && json.Unmarshal(req.Data, &data) != nil {
-		return bad("data must be a JSON object")
+	if len(req.Data) > 0 && string(req.Data) != "null" && json.Unmarshal(req.Data, &data) != nil {
+		return fail(http.StatusBadRequest, "api.web_socket_router.bad_message.app_error", "ServeWebSocket", "data must be a JSON object")
 	}
 	str := func(k string) string { v, _ := data[k].(string); return v }
 	switch req.Action {
+	case "ping":
+		ok.Data = map[string]any{"text": "pong", "version": s.versionID(), "server_time": time.Now().UnixMilli(), "node_id": ""}
+		return ok
 	case "user_typing":
 		ch := str("channel_id")
-		if !isID(ch) {
-			return bad("user_typing needs a channel_id")
-		}
-		if !s.st.isChannelMember(ch, uid) {
-			return bad("you are not a member of channel " + ch)
+		if !isID(ch) || !s.st.isChannelMember(ch, uid) { // the server says the same when the user may not post there
+			return invalid("channel_id")
 		}
 		s.hub.send(event{name: "typing", channelID: ch, data: map[string]any{"parent_id": str("parent_id"), "user_id": uid}},
 			s.st.channelMemberIDs(ch), uid)
 		return ok
+	case "user_update_active_status":
+		active, isBool := data["user_is_active"].(bool)
+		if !isBool {
+			return invalid("user_is_active")
+		}
+		manual, _ := data["manual"].(bool)
+		if st, changed := s.st.setActive(uid, active, manual); changed {
+			s.broadcastStatus(st)
+		}
+		return ok
 	case "presence":
 		for _, k := range []string{"channel_id", "team_id", "thread_channel_id"} {
 			if v := str(k); v != "" && !isID(v) {
-				return bad("presence: " + k + " is not a 26-character id")
+				return invalid(k)
 			}
 		}
+		return ok
+	case "get_statuses":
+		out := map[string]string{}
+		for _, st := range s.st.allStatuses() {
+			out[st.UserID] = st.Status
+		}
+		ok.Data = out
 		return ok
 	case "get_statuses_by_ids":
 		raw, _ := data["user_ids"].([]any)
 		ids := make([]string, 0, len(raw))
 		for _, v := range raw {
-			if id, _ := v.(string); isID(id) {
+			if id, _ := v.(string); id != "" {
 				ids = append(ids, id)
 			}
+		}
+		if len(ids) == 0 {
+			return invalid("user_ids")
 		}
 		out := map[string]string{}
 		for _, st := range s.st.statusesByIDs(ids) {
@@ -431,8 +467,8 @@ func (s *Server) handleAction(uid string, req wsRequest) wsReply {
 	case "posted_notify_ack", wsChallengeName:
 		return ok
 	}
-	return wsReply{Status: "FAIL", SeqReply: req.Seq, Error: &AppError{
-		ID: "api.web_socket_router.bad_action.app_error", Message: "unknown action " + strconv.Quote(req.Action), StatusCode: 400}}
+	return fail(http.StatusInternalServerError, "api.web_socket_router.bad_action.app_error", "ServeWebSocket",
+		"unknown action "+strconv.Quote(req.Action))
 }
 
 // broadcastStatus tells a user's own connections about a change of their status, as
