@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -37,6 +38,7 @@ type Status struct {
 	UsersSeq        uint64         // the sequence number of the last SetUsers applied; 0: none yet
 	Utilization     float64        // the agent's utilization (0..1) over the last second; > 0.8 is saturated
 	MetricsCursor   uint64         // the newest complete metrics interval (see MetricsPage)
+	UsersStarting   int            // users in their start-up sequence (login, team, first loads) now
 }
 
 // Response is the body of every /loadagent response: the load test's id, what happened, its
@@ -61,6 +63,9 @@ type Interval struct {
 	// Counters are what users added to each named counter in the interval (scripts'
 	// inc_counter); absent when nothing was.
 	Counters map[string]int64 `json:"counters,omitempty"`
+	// Users is how the users fared in the interval: actions and sessions, and the failures
+	// that were the workload's, not the target's (see usermetrics.Health).
+	Users usermetrics.Health `json:"users"`
 }
 
 // MetricsPage answers "what was recorded after interval Since": the intervals Since+1 up to

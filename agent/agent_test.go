@@ -233,8 +233,9 @@ func TestAPI_Errors(t *testing.T) {
 		{"POST", "/loadagent/lt1/addusers?amount=170000", "", 400, "it would make 170001 users active; UsersConfiguration.MaxActiveUsers is 100000"},
 		{"POST", "/loadagent/lt1/removeusers?amount=0", "", 400, "must be > 0"},
 		{"POST", "/loadagent/lt1/setusers?amount=-1", "", 400, "must be >= 0"},
-		{"POST", "/loadagent/lt1/setusers?amount=2&seq=0", "", 400, `seq "0": must be an integer >= 1`},
-		{"POST", "/loadagent/lt1/setusers?amount=2&seq=x", "", 400, "must be an integer >= 1"},
+		{"POST", "/loadagent/lt1/setusers?amount=2&seq=0", "", 400, `seq "0": must be an integer from 1 to 9007199254740991`},
+		{"POST", "/loadagent/lt1/setusers?amount=2&seq=x", "", 400, "must be an integer from 1 to"},
+		{"POST", "/loadagent/lt1/setusers?amount=2&seq=18446744073709551615", "", 400, `seq "18446744073709551615": must be an integer from 1 to 9007199254740991`},
 		{"GET", "/loadagent/lt1/metrics?since=99999", "", 400, "since 99999: must be <="},
 		{"GET", "/loadagent/lt1/metrics?since=-1", "", 400, "must be an integer >= 0"},
 		{"GET", "/loadagent/lt1/run", "", 405, "allowed: POST"},
@@ -457,6 +458,19 @@ func TestToken(t *testing.T) {
 	}
 	if list, _ := good.List(ctx); len(list) != 1 {
 		t.Errorf("%d load tests; the unauthorized create made one", len(list))
+	}
+	// The scheme is case-insensitive (RFC 7235); the token is not.
+	for auth, want := range map[string]int{"bearer s3cret": 200, "BEARER s3cret": 200, "Bearer S3CRET": 401, "Basic s3cret": 401, "Bearer  s3cret": 401} {
+		req, _ := http.NewRequest(http.MethodGet, good.URL()+"/loadagent/lt1/status", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Authorization %q: %d; want %d", auth, resp.StatusCode, want)
+		}
 	}
 }
 

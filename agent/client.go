@@ -197,6 +197,9 @@ func (c *Client) LoadTest(id string) *Remote { return &Remote{c: c, id: id} }
 // ID returns the load test's id.
 func (r *Remote) ID() string { return r.id }
 
+// Version returns the agent's build.
+func (r *Remote) Version(ctx context.Context) (Version, error) { return r.c.Version(ctx) }
+
 // Create creates the load test with cfg.
 func (r *Remote) Create(ctx context.Context, cfg loadtest.Config) error {
 	_, err := r.c.Create(ctx, r.id, cfg)

@@ -85,9 +85,11 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 	if s.opts.Token == "" {
 		return next
 	}
-	want := []byte("Bearer " + s.opts.Token)
+	want := []byte(s.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// The scheme is case-insensitive (RFC 7235, 2.1); the token is compared exactly.
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if r.URL.Path != "/healthz" && (!strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="loadtest agent"`)
 			writeError(w, "", errorf(http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer ...)"))
 			return
@@ -256,6 +258,11 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// MaxSeq is the largest set-users sequence number accepted (2^53 - 1, exact in every JSON
+// reader): a caller counts up from 1, and a wild one would refuse every later call of the
+// run as stale.
+const MaxSeq = 1<<53 - 1
+
 func (s *Server) handleSet(w http.ResponseWriter, r *http.Request) {
 	s.op(w, r, []string{"amount", "seq"}, func(id string, q map[string]string) (Status, string, error) {
 		n, err := amount(q)
@@ -264,8 +271,8 @@ func (s *Server) handleSet(w http.ResponseWriter, r *http.Request) {
 		}
 		var seq uint64
 		if v, ok := q["seq"]; ok {
-			if seq, err = strconv.ParseUint(v, 10, 64); err != nil || seq == 0 {
-				return Status{}, "", errorf(http.StatusBadRequest, "seq %q: must be an integer >= 1", v)
+			if seq, err = strconv.ParseUint(v, 10, 64); err != nil || seq == 0 || seq > MaxSeq {
+				return Status{}, "", errorf(http.StatusBadRequest, "seq %q: must be an integer from 1 to %d", v, uint64(MaxSeq))
 			}
 		}
 		st, err := s.SetUsers(id, n, seq)

@@ -49,13 +49,14 @@ type loadTest struct {
 // storedInterval is an Interval whose histograms are already encoded: cheap to keep, and
 // sent as they are.
 type storedInterval struct {
-	Seq         uint64           `json:"seq"`
-	Start       time.Time        `json:"start"`
-	End         time.Time        `json:"end"`
-	ActiveUsers int              `json:"active_users"`
-	Utilization float64          `json:"utilization"`
-	Histograms  json.RawMessage  `json:"histograms"`
-	Counters    map[string]int64 `json:"counters,omitempty"`
+	Seq         uint64             `json:"seq"`
+	Start       time.Time          `json:"start"`
+	End         time.Time          `json:"end"`
+	ActiveUsers int                `json:"active_users"`
+	Utilization float64            `json:"utilization"`
+	Histograms  json.RawMessage    `json:"histograms"`
+	Counters    map[string]int64   `json:"counters,omitempty"`
+	Users       usermetrics.Health `json:"users"`
 }
 
 // newLoadTest builds a load test from a validated config. It starts the interval loop, which
@@ -75,7 +76,7 @@ func newLoadTest(runCtx context.Context, id string, cfg loadtest.Config, newUser
 		}
 	}
 	eng, err := loadtest.New(loadtest.Options{InitialActiveUsers: cfg.UsersConfiguration.InitialActiveUsers,
-		MaxActiveUsers: cfg.UsersConfiguration.MaxActiveUsers}, newUser, lt.log, wrapped)
+		MaxActiveUsers: cfg.UsersConfiguration.MaxActiveUsers, SessionEnded: lt.m.SessionEnded, WaitOver: lt.m.WaitOver}, newUser, lt.log, wrapped)
 	if err != nil {
 		if lt.env != nil {
 			lt.env.Close()
@@ -119,7 +120,7 @@ func (lt *loadTest) flush() {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	lt.ring = append(lt.ring, storedInterval{Seq: lt.next, Start: lt.lastStart, End: now,
-		ActiveUsers: users, Utilization: util, Histograms: b, Counters: lt.m.TakeCounters()})
+		ActiveUsers: users, Utilization: util, Histograms: b, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth()})
 	if len(lt.ring) > keepIntervals {
 		lt.ring = append(lt.ring[:0], lt.ring[len(lt.ring)-keepIntervals:]...)
 	}
@@ -145,7 +146,7 @@ func (lt *loadTest) status() Status {
 	return Status{State: s.State, StartTime: s.StartTime, ActiveUsers: s.ActiveUsers, NumUsers: s.ActiveUsers,
 		NumUsersAdded: s.NumUsersAdded, NumUsersRemoved: s.NumUsersRemoved, NumUsersStopped: s.NumUsersStopped,
 		NumErrors: s.NumErrors, MaxActiveUsers: lt.eng.MaxActiveUsers(), UsersSeq: lt.seq,
-		Utilization: lt.lastUtil, MetricsCursor: lt.next - 1}
+		Utilization: lt.lastUtil, MetricsCursor: lt.next - 1, UsersStarting: lt.m.UsersStarting()}
 }
 
 func (lt *loadTest) run() error {

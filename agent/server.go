@@ -284,6 +284,9 @@ func (s *Server) LoadTest(id string) *Local { return &Local{s: s, id: id} }
 // ID returns the load test's id.
 func (l *Local) ID() string { return l.id }
 
+// Version returns this process's build.
+func (l *Local) Version(context.Context) (Version, error) { return BuildVersion(), nil }
+
 // Create creates the load test with cfg.
 func (l *Local) Create(_ context.Context, cfg loadtest.Config) error { return l.s.Create(l.id, cfg) }
 

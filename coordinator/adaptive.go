@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/controller"
 )
 
 // adaptive runs our search: probe, judge, decide, until Next says done or the budget ends.
@@ -35,7 +36,7 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 			return nil
 		}
 		if time.Now().After(budget) {
-			d = done(analyze(sc, probes), probes, "the time budget ran out")
+			d = BudgetSpent(sc, probes)
 			c.decided(d, len(probes))
 			c.printf("time budget of %ds spent: %s", s.TimeBudgetSec, d.Reason)
 			c.rateDrift(probes, d.Result.SupportedUsers)
@@ -51,9 +52,30 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 		c.mu.Lock()
 		c.report.Probes = append(c.report.Probes, p)
 		c.mu.Unlock()
-		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f",
-			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization)
+		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f%s",
+			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization, populationNote(p))
 	}
+}
+
+// populationNote says what a probe's users did besides their steady work, if anything.
+func populationNote(p Probe) string {
+	var parts []string
+	if p.NotStarted > 0 {
+		parts = append(parts, fmt.Sprintf("%d users still starting when the hold began", p.NotStarted))
+	}
+	if p.Restarts > 0 {
+		parts = append(parts, fmt.Sprintf("%d sessions restarted", p.Restarts))
+	}
+	if p.UserFaults > 0 && !p.WorkloadBroken {
+		parts = append(parts, fmt.Sprintf("%d user-side failures (%.1f%%)", p.UserFaults, 100*p.FaultShare))
+	}
+	if p.RateNote != "" {
+		parts = append(parts, "warning: "+p.RateNote)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, "; ")
 }
 
 // DriftWorthNoting is the drift of the users' rate, relative a minute, from which the
@@ -130,6 +152,7 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		return Probe{}, err
 	}
 	c.tick(ctx, "settle", nil) // drain what the settle recorded, so the hold starts clean
+	notStarted := c.starting
 	acc := window{hist: histogram.Snapshot{}}
 	holdStart := time.Now()
 	p, err = c.hold(ctx, time.Duration(s.HoldSec)*time.Second, "hold", &acc)
@@ -174,16 +197,31 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	} else if acc.missed > 0 {
 		problem = fmt.Sprintf("%d metrics intervals were lost", acc.missed)
 	}
+	if acc.users.LastFault == "" { // users still waiting after failures before the hold
+		acc.users.LastFault = c.lastFault
+	}
+	userProblem := UserProblem(acc.users, n, s.MaxUserFailureShare)
+	if problem == "" {
+		problem = userProblem
+	}
 	verdict, margin, why := Judge(specs, values, acc.utilization, s.MaxAgentUtilization, problem)
 	if problem == "" && acc.utilization <= s.MaxAgentUtilization {
 		why += noiseNote(specs, values, stdErrs, t, holdEnd.Sub(holdStart), extended)
 	}
 	count, mean := acc.requests()
+	held := holdEnd.Sub(holdStart).Seconds()
 	pr := Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
-		Utilization: acc.utilization, StdErrs: stdErrs, HoldSec: holdEnd.Sub(holdStart).Seconds(),
-		WithinNoise: WithinNoise(specs, values, stdErrs, t) >= 0}
+		Utilization: acc.utilization, StdErrs: stdErrs, HoldSec: held,
+		WithinNoise: WithinNoise(specs, values, stdErrs, t) >= 0,
+		NotStarted:  notStarted, Restarts: acc.users.SessionsEnded, UserFaults: acc.users.Faults(), FaultShare: acc.users.FaultShare(),
+		Waiting:        acc.users.Broken,
+		WorkloadBroken: verdict == Invalid && problem == userProblem && userProblem != ""}
 	if acc.seconds > 0 {
-		pr.Throughput = float64(count) / holdEnd.Sub(holdStart).Seconds()
+		pr.Throughput = float64(count) / held
+	}
+	if actions, latency := acc.actions(); n > 0 && held > 0 && actions > 0 {
+		pr.ActionRate = float64(actions) / held / float64(n)
+		pr.RateNote = RateNote(pr.ActionRate, controller.ExpectedActionRate(c.lt, latency))
 	}
 	return pr, nil
 }

@@ -46,6 +46,7 @@ type AgentHealth struct {
 	Users       int     `json:"users"`
 	Utilization float64 `json:"utilization"`
 	NumErrors   int64   `json:"num_errors"`
+	Starting    int     `json:"starting"` // users in their start-up sequence
 	Problem     string  `json:"problem,omitempty"`
 }
 
@@ -82,6 +83,64 @@ func (c *cluster) start(ctx context.Context) error {
 		}
 	}
 	return errors.Join(all...)
+}
+
+// versioned is an agent that says which build it runs (agent.Local and agent.Remote).
+type versioned interface {
+	Version(ctx context.Context) (agent.Version, error)
+}
+
+// preflight checks that every agent answers and runs the coordinator's build (a different
+// one may speak another API or export other metrics). One error names every agent that
+// failed.
+func (c *cluster) preflight(ctx context.Context) error {
+	mine := agent.BuildVersion()
+	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
+		va, ok := a.(versioned)
+		if !ok {
+			_, err := a.Status(ctx)
+			if errors.Is(err, agent.ErrNotFound) { // it answers; the load test is not created yet
+				err = nil
+			}
+			return err
+		}
+		v, err := va.Version(ctx)
+		if err != nil {
+			return err
+		}
+		if !SameBuild(mine, v) {
+			return fmt.Errorf("it runs loadtest %s, the coordinator %s: run the same version on both", describe(v), describe(mine))
+		}
+		return nil
+	})
+	var all []error
+	for i, err := range errs {
+		if err != nil {
+			all = append(all, fmt.Errorf("preflight: agent %s: %w; no users were started", c.agents[i].ID(), err))
+		}
+	}
+	return errors.Join(all...)
+}
+
+// SameBuild says whether two builds are the same as far as they tell: module versions must
+// match unless one is a development build, and commits must match when both are known.
+func SameBuild(a, b agent.Version) bool {
+	known := func(v string) bool { return v != "" && v != "(devel)" }
+	if known(a.Version) && known(b.Version) && a.Version != b.Version {
+		return false
+	}
+	return a.Commit == "" || b.Commit == "" || a.Commit == b.Commit
+}
+
+func describe(v agent.Version) string {
+	s := v.Version
+	if s == "" {
+		s = "(unknown)"
+	}
+	if v.Commit != "" {
+		s += " " + v.Commit[:min(12, len(v.Commit))]
+	}
+	return s
 }
 
 // bringUp creates and starts the load test on agent i, with no users.
@@ -250,7 +309,7 @@ func (c *cluster) status(ctx context.Context) ([]AgentHealth, int, int64, []stri
 			users += sts[i].ActiveUsers
 		}
 		out[i] = AgentHealth{ID: a.ID(), Up: s.up, Users: sts[i].ActiveUsers, Utilization: sts[i].Utilization,
-			NumErrors: s.errBase + s.lastErr, Problem: s.problem}
+			NumErrors: s.errBase + s.lastErr, Starting: sts[i].UsersStarting, Problem: s.problem}
 		numErr += s.errBase + s.lastErr
 	}
 	return out, users, numErr, problems
@@ -264,6 +323,7 @@ type window struct {
 	missed      uint64
 	counters    map[string]int64   // scripts' counters, summed
 	agentUtil   map[string]float64 // each agent's highest utilization
+	users       usermetrics.Health // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
 }
 
 // add merges o into w.
@@ -275,6 +335,7 @@ func (w *window) add(o window) {
 	w.seconds += o.seconds
 	w.utilization = max(w.utilization, o.utilization)
 	w.missed += o.missed
+	w.users.Add(o.users)
 	for k, n := range o.counters {
 		if w.counters == nil {
 			w.counters = map[string]int64{}
@@ -310,7 +371,9 @@ func (c *cluster) drain(ctx context.Context) (window, []string) {
 		w.missed += p.Missed
 		span := 0.0
 		id := c.agents[i].ID()
+		var h usermetrics.Health
 		for _, iv := range p.Intervals {
+			h.Add(iv.Users)
 			w.hist.Merge(iv.Histograms)
 			span += iv.End.Sub(iv.Start).Seconds()
 			w.utilization = max(w.utilization, iv.Utilization)
@@ -323,16 +386,29 @@ func (c *cluster) drain(ctx context.Context) (window, []string) {
 			}
 		}
 		w.seconds = max(w.seconds, span)
+		starting, broken := w.users.Starting+h.Starting, w.users.Broken+h.Broken
+		w.users.Add(h)
+		w.users.Starting, w.users.Broken = starting, broken // over agents, a sum
 	}
 	return w, problems
 }
 
 // requests returns the count and mean latency (seconds) of all requests in a window.
 func (w window) requests() (int64, float64) {
+	n, mean := w.totals(usermetrics.RoutePrefix)
+	return n, mean.Seconds()
+}
+
+// actions returns the count and mean duration of the users' actions in a window (the ones
+// that ran: skipped actions are not measured).
+func (w window) actions() (int64, time.Duration) { return w.totals(usermetrics.ActionPrefix) }
+
+// totals returns the count and mean duration of every series whose key has prefix.
+func (w window) totals(prefix string) (int64, time.Duration) {
 	var n int64
 	sum := 0.0
 	for k, s := range w.hist {
-		if strings.HasPrefix(k, usermetrics.RoutePrefix) {
+		if strings.HasPrefix(k, prefix) {
 			c := s.Hist.TotalCount()
 			n += c
 			sum += s.Hist.Mean() * float64(c)
@@ -341,7 +417,7 @@ func (w window) requests() (int64, float64) {
 	if n == 0 {
 		return 0, 0
 	}
-	return n, sum / float64(n) / 1e6
+	return n, time.Duration(sum / float64(n) * float64(time.Microsecond))
 }
 
 // shutdown destroys every load test (users log out).

@@ -104,6 +104,11 @@ type SearchSettings struct {
 	RampRate int
 	// MaxAgentUtilization: a probe during which an agent goes above it is invalid.
 	MaxAgentUtilization float64
+	// MaxUserFailureShare: a probe whose users failed on their own side (a 4xx other than
+	// 408 and 429, no team to join, a script's error) in more than this share of their
+	// actions and sessions is invalid: the workload, not the target, is broken. Two such
+	// probes in a row end the search without an answer.
+	MaxUserFailureShare float64
 	// TimeBudgetSec ends the search with the best bracket so far.
 	TimeBudgetSec int
 	// ConvergenceWindowSec is the fixed-step loop's window for its stop rule (the seed's 30
@@ -121,13 +126,19 @@ func DefaultConfig() Config {
 			Queries: DefaultQueries()},
 		NumUsersInc: 8, NumUsersDec: 8, RestTimeSec: 2,
 		Search: SearchSettings{Strategy: "adaptive", Growth: 2, Precision: 0.02, HoldSec: 15, SettleSec: 5,
-			RampRate: 50, MaxAgentUtilization: 0.8, TimeBudgetSec: 1800, ConvergenceWindowSec: 1800},
+			RampRate: 50, MaxAgentUtilization: 0.8, MaxUserFailureShare: 0.02, TimeBudgetSec: 1800, ConvergenceWindowSec: 1800},
 		LogSettings: ls,
 	}
 }
 
 // DefaultQueries are the seed's client-side queries (reference §3.5), on the agents' own
-// metrics, so they work against any target.
+// metrics, so they work against any target. The error query counts every failure that is
+// the target's (as mattermost.ServerFault does): 5xx, 408, 429, requests that got no
+// response at all (refused or reset connections) and timeouts; the seed's counted 5xx only,
+// so a target that was down failed fast and passed on latency. Both failure queries read
+// loadtest_http_failures_total, whose every kind is exported from the start at 0: a
+// labelled counter that first appears in the middle of a hold has one sample in its window,
+// and rate() then sees nothing, so a probe that held through an outage passed.
 func DefaultQueries() []Query {
 	return []Query{
 		{Description: "Average client request duration", Legend: "seconds",
@@ -136,11 +147,11 @@ func DefaultQueries() []Query {
 		{Description: "99th percentile of client request duration", Legend: "seconds",
 			Query:     `histogram_quantile(0.99, sum(rate(loadtest_http_request_time_bucket[1m])) by (le))`,
 			Threshold: 2.0, MinIntervalSec: 60, Alert: true},
-		{Description: "Percentage of HTTP 5xx client errors", Legend: "%",
-			Query:     `(sum(rate(loadtest_http_errors_total{status_code=~"5.."}[1m])) or vector(0)) / sum(rate(loadtest_http_request_time_count[1m])) * 100`,
+		{Description: "Percentage of server errors (HTTP 5xx, 408, 429, no response)", Legend: "%",
+			Query:     `sum(rate(loadtest_http_failures_total{kind=~"server_error|no_response|timeout"}[1m])) / sum(rate(loadtest_http_request_time_count[1m])) * 100`,
 			Threshold: 0.025, MinIntervalSec: 60, Alert: true},
 		{Description: "Percentage of client timeouts", Legend: "%",
-			Query:     `(sum(rate(loadtest_http_timeouts_total[1m])) or vector(0)) / sum(rate(loadtest_http_request_time_count[1m])) * 100`,
+			Query:     `sum(rate(loadtest_http_failures_total{kind="timeout"}[1m])) / sum(rate(loadtest_http_request_time_count[1m])) * 100`,
 			Threshold: 0.025, MinIntervalSec: 60, Alert: true},
 	}
 }
@@ -212,6 +223,7 @@ func (c *Config) Validate() error {
 	ck.Check(s.SettleSec >= 0, "Search.SettleSec", s.SettleSec, "must be >= 0")
 	ck.Check(s.RampRate > 0, "Search.RampRate", s.RampRate, "must be > 0")
 	ck.Check(s.MaxAgentUtilization > 0 && s.MaxAgentUtilization <= 1, "Search.MaxAgentUtilization", s.MaxAgentUtilization, "must be in (0, 1]")
+	ck.Check(s.MaxUserFailureShare > 0 && s.MaxUserFailureShare <= 1, "Search.MaxUserFailureShare", s.MaxUserFailureShare, "must be in (0, 1] (1: never judge the users' own failures)")
 	ck.Check(s.TimeBudgetSec > 0, "Search.TimeBudgetSec", s.TimeBudgetSec, "must be > 0")
 	ck.Check(s.ConvergenceWindowSec > 0, "Search.ConvergenceWindowSec", s.ConvergenceWindowSec, "must be > 0")
 	ck.Add("LogSettings", c.LogSettings.Validate())

@@ -106,6 +106,8 @@ type Coordinator struct {
 	plan *Plan // nil: a capacity search
 
 	joinedGen map[string]uint64         // the loop's: the joined connections taken in
+	starting  int                       // the loop's: users starting on the agents at the last tick
+	lastFault string                    // the loop's: the last workload-side failure the agents reported
 	addScrape func(t promengine.Target) // the loop's: scrape a joined agent (nil: no embedded engine)
 
 	mu     sync.Mutex
@@ -222,6 +224,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 		}
 	}
 	if c.plan != nil {
+		if err := c.cl.preflight(ctx); err != nil {
+			return err
+		}
 		c.printf("starting the load test on %d agents", len(c.cl.agents))
 		if err := c.cl.start(ctx); err != nil {
 			return fmt.Errorf("start the agents: %w", err)
@@ -262,6 +267,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 		c.printf("monitor: embedded Prometheus engine scraping %d agents and %d more targets every %dms",
 			len(c.cfg.ClusterConfig.Agents), len(c.cfg.MonitorConfig.ScrapeTargets), c.cfg.MonitorConfig.ScrapeIntervalMs)
 	}
+	if err := c.preflight(ctx, q); err != nil {
+		return err
+	}
 	c.printf("starting the load test on %d agents", len(c.cl.agents))
 	if err := c.cl.start(ctx); err != nil {
 		return fmt.Errorf("start the agents: %w", err)
@@ -272,6 +280,27 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return c.fixedStep(ctx, q)
 	}
 	return c.adaptive(ctx, q)
+}
+
+// LivenessQuery is what the preflight asks the monitor: any working PromQL engine answers 1.
+const LivenessQuery = "vector(1)"
+
+// preflight checks, before any user starts, that every agent answers and runs this
+// coordinator's version, and that the monitor answers a query. Each failure is one line.
+func (c *Coordinator) preflight(ctx context.Context, q Querier) error {
+	if err := c.cl.preflight(ctx); err != nil {
+		return err
+	}
+	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := q.Query(qctx, LivenessQuery, time.Now()); err != nil {
+		where := "the embedded engine"
+		if u := c.cfg.MonitorConfig.PrometheusURL; u != "" {
+			where = "Prometheus at " + u + " (MonitorConfig.PrometheusURL)"
+		}
+		return fmt.Errorf("preflight: the monitor, %s, does not answer a query: %w; no users were started", where, err)
+	}
+	return nil
 }
 
 // syncJoined takes the agents that joined (or joined again) since the last call into the
@@ -290,6 +319,12 @@ func (c *Coordinator) syncJoined(ctx context.Context) bool {
 			continue
 		}
 		c.joinedGen[id] = a.gen
+		if va, ok := a.agent.(versioned); ok {
+			if v, err := va.Version(ctx); err == nil && !SameBuild(agent.BuildVersion(), v) {
+				c.printf("agent %s joined but runs loadtest %s, the coordinator %s: it is not used (run the same version on both)", id, describe(v), describe(agent.BuildVersion()))
+				continue
+			}
+		}
 		changed = true
 		if err := c.cl.adopt(ctx, a.agent); err != nil {
 			c.printf("agent %s joined but could not start: %v", id, err)
@@ -319,20 +354,44 @@ func (c *Coordinator) finish(err error) {
 	c.status.Phase = "done"
 	c.report.StopTime = c.status.StopTime
 	c.report.Agents = c.report.lastAgents
-	if err != nil && !errors.Is(err, context.Canceled) {
-		c.report.Error = err.Error()
-		c.status.Message = err.Error()
-	} else if errors.Is(err, context.Canceled) {
+	switch {
+	case c.plan != nil:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.report.Error, c.status.Message = err.Error(), err.Error()
+		}
+	case errors.Is(err, context.Canceled):
+		c.report.Outcome = Interrupted
 		c.report.Reason = "stopped before an answer: " + c.report.Reason
+		c.passedSoFar()
+	case err != nil:
+		c.report.Outcome = NoAnswer
+		c.report.Error, c.status.Message = err.Error(), err.Error()
+		c.passedSoFar()
+	case c.report.Outcome == "":
+		c.report.Outcome = NoAnswer
 	}
 	c.status.SupportedUsers = c.report.SupportedUsers
+}
+
+// passedSoFar sets the answer of a search that ended early to what it knew: the best pass
+// below the lowest fail, as a lower bound (0: none passed). c.mu is held.
+func (c *Coordinator) passedSoFar() {
+	s := analyze(DefaultSearchConfig(c.cfg.ClusterConfig.MaxActiveUsers), c.report.Probes)
+	c.report.SupportedUsers, c.report.Bracket, c.report.AtLeast = s.lo, [2]int{s.lo, s.hi}, true
 }
 
 // tick records one second of the cluster: status, metrics, the per-second series.
 func (c *Coordinator) tick(ctx context.Context, phase string, acc *window) []string {
 	c.syncJoined(ctx)
 	health, users, errs, p1 := c.cl.status(ctx)
+	c.starting = 0
+	for _, h := range health {
+		c.starting += h.Starting
+	}
 	w, p2 := c.cl.drain(ctx)
+	if w.users.LastFault != "" {
+		c.lastFault = w.users.LastFault
+	}
 	if acc != nil {
 		acc.add(w)
 	}

@@ -24,6 +24,9 @@ type fakeQuerier struct {
 
 func (f *fakeQuerier) Query(_ context.Context, q string, _ time.Time) (float64, error) {
 	f.calls.Add(1)
+	if q == LivenessQuery {
+		return 1, nil
+	}
 	if !strings.Contains(q, "[") && !strings.Contains(q, "vector") {
 		return 0, errors.New("unexpected query " + q)
 	}
@@ -51,26 +54,7 @@ func clusterUsers(srv *agent.Server) func() int {
 // queries answer value(users).
 func setup(t *testing.T, mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
 	t.Helper()
-	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	cfg := DefaultConfig()
-	cfg.ClusterConfig.Agents = []AgentConfig{{Id: "a1"}, {Id: "a2"}}
-	cfg.ClusterConfig.MaxActiveUsers = 2000
-	cfg.Search.HoldSec, cfg.Search.SettleSec = 5, 1
-	cfg.Search.RampRate = 1000
-	cfg.MonitorConfig.Queries = cfg.MonitorConfig.Queries[:1] // mean latency, threshold 0.1 s
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	lt := loadtest.DefaultConfig()
-	lt.UsersConfiguration.MaxActiveUsers = 1000
-	var c *Coordinator
-	q := &fakeQuerier{value: value, users: clusterUsers(srv)}
-	c, err := New(&cfg, lt, Options{Agents: []Agent{srv.LoadTest("a1"), srv.LoadTest("a2")}, Querier: q})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, srv
+	return setupUsers(t, blockingUsers, mutate, value)
 }
 
 // TestCoordinator_Search runs the adaptive search in fake time against a target whose

@@ -2,11 +2,14 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/loadtest/loadtest/internal/promengine"
 )
 
 // FixedState is the seed's loop's memory (reference §3.3).
@@ -135,8 +138,8 @@ func (c *Coordinator) fixedStep(ctx context.Context, q Querier) error {
 			d := Decision{Done: true, Phase: "done", Reason: act.Reason,
 				Result: Result{SupportedUsers: act.Supported, Knee: Knee(nil)}}
 			if !act.Done {
-				d.Reason = "the time budget ran out before the loop converged"
-				d.Result.SupportedUsers = 0
+				d.Reason = "no answer: the time budget ran out before the loop converged"
+				d.Result.SupportedUsers, d.Result.NoAnswer = 0, true
 			}
 			c.decided(d, 0)
 			c.printf("done: %s", d.Reason)
@@ -155,19 +158,26 @@ func (c *Coordinator) fixedStep(ctx context.Context, q Querier) error {
 }
 
 // alert evaluates the queries as the seed does (their own ranges, MinIntervalSec honoured):
-// true if any alert query reached its threshold.
+// true if any alert query reached its threshold. One fix: a query still inside its
+// MinIntervalSec is evaluated too, and its value ignored, so that the loop never adds users
+// while the monitor does not answer (the seed's loop counted a skipped query as no alert,
+// and ramped blind for a minute against a Prometheus that was not there). Before then,
+// "no data yet" (an empty or NaN result) is fine; any other error holds the loop.
 func (c *Coordinator) alert(ctx context.Context, q Querier, now time.Time, elapsed time.Duration) (bool, error) {
+	alert := false
 	for i, qq := range c.cfg.MonitorConfig.Queries {
-		if !qq.Alert || elapsed < time.Duration(qq.MinIntervalSec)*time.Second {
+		if !qq.Alert {
 			continue
 		}
+		early := elapsed < time.Duration(qq.MinIntervalSec)*time.Second
 		v, err := q.Query(ctx, qq.Query, now)
-		if err != nil {
+		switch {
+		case err != nil && early && (errors.Is(err, promengine.ErrEmpty) || errors.Is(err, promengine.ErrNaN)):
+		case err != nil:
 			return false, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %w", i, qq.Description, err)
-		}
-		if v >= qq.Threshold {
-			return true, nil
+		case !early && v >= qq.Threshold:
+			alert = true
 		}
 	}
-	return false, nil
+	return alert, nil
 }

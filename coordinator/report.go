@@ -32,6 +32,13 @@ type Report struct {
 	Strategy        string  `json:"Strategy"`
 	Reason          string  `json:"Reason"`
 	Error           string  `json:"Error,omitempty"`
+	// Outcome is how the search ended: "answered", "no-answer" (it ended without the
+	// answer asked for: the workload broke, the budget ran out before the bracket narrowed,
+	// the monitor or the agents failed; SupportedUsers is then what passed, a lower bound)
+	// or "interrupted" (stopped by a signal or Stop, the same). Empty for a plan.
+	Outcome Outcome `json:"Outcome,omitempty"`
+	// WorkloadBroken says the users failed on their own side (see Probe.WorkloadBroken).
+	WorkloadBroken bool `json:"WorkloadBroken,omitempty"`
 
 	StartTime time.Time `json:"StartTime"`
 	StopTime  time.Time `json:"StopTime"`
@@ -91,8 +98,22 @@ func newReport(cfg Config, lt loadtest.Config) Report {
 func (r *Report) setResult(d Decision) {
 	r.SupportedUsers, r.Bracket, r.AtLeast = d.Result.SupportedUsers, d.Result.Bracket, d.Result.AtLeast
 	r.AgentLimited, r.Knee, r.Reason = d.Result.AgentLimited, d.Result.Knee, d.Reason
-	r.WithinNoise = d.Result.WithinNoise
+	r.WithinNoise, r.WorkloadBroken = d.Result.WithinNoise, d.Result.WorkloadBroken
+	r.Outcome = Answered
+	if d.Result.NoAnswer {
+		r.Outcome = NoAnswer
+	}
 }
+
+// Outcome is how a search ended.
+type Outcome string
+
+// Outcomes; cmd/coordinator maps each to its exit code (README, "Exit codes").
+const (
+	Answered    Outcome = "answered"
+	NoAnswer    Outcome = "no-answer"
+	Interrupted Outcome = "interrupted"
+)
 
 func (r Report) clone() Report {
 	r.Probes = slices.Clone(r.Probes)
@@ -138,6 +159,25 @@ func (r Report) Answer() string {
 			s += fmt.Sprintf(" (%d periods with a saturated agent)", saturated)
 		}
 		return s
+	}
+	known := "unknown"
+	if r.SupportedUsers > 0 {
+		known = fmt.Sprintf(">= %d", r.SupportedUsers)
+	}
+	switch r.Outcome {
+	case Interrupted:
+		return fmt.Sprintf("supported users: %s (interrupted)", known)
+	case NoAnswer:
+		why := "no answer"
+		switch {
+		case r.WorkloadBroken:
+			why += ": the workload broke"
+		case r.Error != "":
+			why += ": the search failed"
+		default:
+			why += ": the time budget ran out"
+		}
+		return fmt.Sprintf("supported users: %s (%s)", known, why)
 	}
 	if r.AtLeast {
 		return fmt.Sprintf("supported users: >= %d", r.SupportedUsers)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Verdict is what one probe found.
@@ -42,6 +43,24 @@ type Probe struct {
 	WithinNoise bool `json:"within_noise,omitempty"`
 	// At is when the hold ended, in seconds from the search's start (0: not recorded).
 	At float64 `json:"at_s,omitempty"`
+
+	// The population the probe measured (see UserProblem): users still starting when the
+	// hold began, sessions that ended during it (those users restarted), and the actions
+	// and sessions that failed on the users' own side.
+	NotStarted int     `json:"not_started,omitempty"`
+	Restarts   int64   `json:"restarts,omitempty"`
+	UserFaults int64   `json:"user_faults,omitempty"`
+	FaultShare float64 `json:"user_fault_share,omitempty"`
+	// Waiting is the most users waiting at once during the hold to restart after failing on
+	// their own side: they were not in the population.
+	Waiting int64 `json:"users_waiting,omitempty"`
+	// WorkloadBroken says the probe is invalid because the users failed on their own side:
+	// the workload, not the target or the agents.
+	WorkloadBroken bool `json:"workload_broken,omitempty"`
+	// ActionRate is the actions per second per user over the hold; RateNote warns when it
+	// is far from what the configured behaviour makes.
+	ActionRate float64 `json:"action_rate,omitempty"`
+	RateNote   string  `json:"rate_note,omitempty"`
 }
 
 // QuerySpec is what Judge needs of a monitor query.
@@ -143,6 +162,11 @@ type Result struct {
 	// WithinNoise says a probe bounding the answer (the pass at Bracket[0] or the fail at
 	// Bracket[1]) ended within noise of its threshold: its verdict could have gone either way.
 	WithinNoise bool `json:"within_noise,omitempty"`
+	// NoAnswer says the search ended without the answer it was asked for: the workload
+	// broke (WorkloadBroken), or the time budget ran out before the bracket narrowed.
+	// SupportedUsers is then only what passed (a lower bound; 0: nothing did).
+	NoAnswer       bool `json:"no_answer,omitempty"`
+	WorkloadBroken bool `json:"workload_broken,omitempty"`
 	// Knee is where throughput stops growing with users, from the operational laws:
 	// Xmax x (R0 + Z), the highest throughput times the lightest probe's cycle time per user.
 	Knee int `json:"knee"`
@@ -164,6 +188,9 @@ func analyze(cfg SearchConfig, h []Probe) state {
 	invalidRun, invalidAt := 0, -1
 	for i := range h {
 		p := &h[i]
+		if p.WorkloadBroken { // the users, not the agents: no ceiling (BrokenProbes ends the search)
+			continue
+		}
 		if p.Verdict == Invalid {
 			if p.Users == invalidAt {
 				invalidRun++
@@ -221,6 +248,12 @@ func analyze(cfg SearchConfig, h []Probe) state {
 func Next(cfg SearchConfig, h []Probe) Decision {
 	s := analyze(cfg, h)
 	top := cfg.MaxUsers
+	if k := len(h); k >= BrokenProbes && !slices.ContainsFunc(h[k-BrokenProbes:], func(p Probe) bool { return !p.WorkloadBroken }) {
+		last := h[k-1]
+		d := done(s, h, fmt.Sprintf("no answer: the workload broke at %d users in %d probes in a row (%s)", last.Users, BrokenProbes, last.Reason))
+		d.Result.NoAnswer, d.Result.WorkloadBroken = true, true
+		return d
+	}
 	if len(h) > 0 && h[len(h)-1].Verdict == Invalid && (s.ceiling == 0 || h[len(h)-1].Users < s.ceiling) {
 		last := h[len(h)-1]
 		return Decision{Users: last.Users, Phase: "retry", Reason: "the last probe was invalid (" + last.Reason + "); probing it again"}
@@ -264,6 +297,34 @@ func Next(cfg SearchConfig, h []Probe) Decision {
 	}
 	next, how := refine(s)
 	return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("bracket [%d, %d): %s", s.lo, s.hi, how)}
+}
+
+// BrokenProbes is how many probes in a row whose workload broke end the search without an
+// answer: one is retried, as any invalid probe is, in case the failures were passing.
+const BrokenProbes = 2
+
+// BudgetSpent is the decision when the time budget ran out (a pure function): what the
+// history says, an answer only if the bracket was already within Precision.
+func BudgetSpent(cfg SearchConfig, h []Probe) Decision {
+	s := analyze(cfg, h)
+	d := done(s, h, "the time budget ran out")
+	upper := s.hi
+	if s.ceiling > 0 && (upper == 0 || s.ceiling < upper) {
+		upper = s.ceiling
+	}
+	if upper == 0 || s.lo == 0 || float64(upper-s.lo) > math.Max(1, cfg.Precision*float64(s.lo)) {
+		d.Result.NoAnswer = true
+		d.Reason = fmt.Sprintf("no answer: the time budget ran out with the bracket at [%d, %s), wider than %.0f%%; a longer Search.TimeBudgetSec narrows it",
+			s.lo, bound(upper), 100*cfg.Precision) + strings.TrimPrefix(d.Reason, "the time budget ran out")
+	}
+	return d
+}
+
+func bound(n int) string {
+	if n == 0 {
+		return "?"
+	}
+	return fmt.Sprint(n)
 }
 
 // staleness is how long before the last probe the latest valid probe at n users ended, in

@@ -103,6 +103,11 @@ type Options struct {
 	// RestartBackoff is the first wait before a user whose session ended is started again;
 	// it doubles on each consecutive failure up to MaxRestartBackoff. Defaults 1s and 30s.
 	RestartBackoff, MaxRestartBackoff time.Duration
+	// SessionEnded, if set, is told of every session of user id that ended on its own (err
+	// nil: it returned), before the user waits to restart; the agent classifies the errors.
+	// WaitOver is told when that wait is over: the user starts again, or was removed.
+	SessionEnded func(id int, err error)
+	WaitOver     func(id int)
 }
 
 // Status is a snapshot of the engine, with the seed's field names.
@@ -274,7 +279,11 @@ func (e *Engine) runSlot(ctx context.Context, id int) {
 			return
 		}
 		var ok bool
-		if backoff, ok = e.restart(ctx, id, err, time.Since(start), backoff); !ok {
+		backoff, ok = e.restart(ctx, id, err, time.Since(start), backoff)
+		if e.opts.WaitOver != nil {
+			e.opts.WaitOver(id)
+		}
+		if !ok {
 			return
 		}
 	}
@@ -285,6 +294,9 @@ func (e *Engine) runSlot(ctx context.Context, id int) {
 // that a running user's stack holds none of its frame (see Noop.steady).
 func (e *Engine) restart(ctx context.Context, id int, err error, ran, backoff time.Duration) (time.Duration, bool) {
 	e.stopped.Add(1)
+	if e.opts.SessionEnded != nil {
+		e.opts.SessionEnded(id, err)
+	}
 	if err != nil {
 		e.errs.Add(1)
 		e.m.userErrors.Inc()

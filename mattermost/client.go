@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -186,6 +187,24 @@ func StatusOf(err error) int {
 		return e.StatusCode
 	}
 	return 0
+}
+
+// ServerFault reports whether a failed call is the server's failure rather than the
+// caller's: a 5xx, 408 (request timeout) or 429 (too many requests) answer, or no complete
+// answer at all (a refused or reset connection, a timeout, a body cut short). A 4xx other
+// than those says the request itself was wrong for this server (bad credentials, no team,
+// no permission, an unknown route): the workload's fault, not the server's.
+func ServerFault(err error) bool {
+	if err == nil {
+		return false
+	}
+	if s := StatusOf(err); s != 0 {
+		return s >= 500 || s == http.StatusRequestTimeout || s == http.StatusTooManyRequests
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, fasthttp.ErrDialTimeout)
 }
 
 // IsNotFound reports whether err is a 404 from the server.

@@ -8,7 +8,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +23,8 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/planrun"
 	"github.com/loadtest/loadtest/loadtest"
@@ -32,10 +33,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "coordinator:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitcode.Exit(os.Stderr, "coordinator", run(ctx, os.Args[1:], os.Stdout, os.Stderr)))
 }
 
 // readOr reads path, or def if it exists, over the defaults in dst, and names what it used.
@@ -44,8 +42,11 @@ func readOr(path, def string, dst any) (string, error) {
 	return cmp.Or(used, "defaults"), err
 }
 
+// run is the command; its error carries the exit code (internal/exitcode): bad input 2,
+// no answer 3 (preflight included), interrupted 130.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfgPath, ltPath, results, listen, strategy, planPath, joinListen string
+	started := false // RunE began: an error before it is a usage error
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Find how many users the target supports, driving load-test agents",
@@ -65,10 +66,11 @@ says so, Prometheus exposition and CloudWatch.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			started = true
 			cfg := coordinator.DefaultConfig()
 			used, err := readOr(cfgPath, "config/coordinator.json", &cfg)
 			if err != nil {
-				return err
+				return exitcode.With(exitcode.BadInput, err)
 			}
 			if cmd.Flags().Changed("strategy") {
 				cfg.Search.Strategy = strategy
@@ -80,7 +82,10 @@ says so, Prometheus exposition and CloudWatch.`,
 				}
 			}
 			if err := cfg.Validate(); err != nil {
-				return err
+				return exitcode.With(exitcode.BadInput, err)
+			}
+			if err := writable(results); err != nil {
+				return exitcode.With(exitcode.NoAnswer, err)
 			}
 			joiner, stopJoin, err := startJoiner(cfg.ClusterConfig.JoinListen, stdout)
 			if err != nil {
@@ -93,7 +98,7 @@ says so, Prometheus exposition and CloudWatch.`,
 			lt := loadtest.DefaultConfig()
 			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
 			if err != nil {
-				return err
+				return exitcode.With(exitcode.BadInput, err)
 			}
 			fmt.Fprintf(stdout, "coordinator: config %s, agent config %s\n", used, ltUsed)
 			log, closeLog, err := logging.New(cfg.LogSettings, stderr)
@@ -103,6 +108,9 @@ says so, Prometheus exposition and CloudWatch.`,
 			defer closeLog()
 			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents})
 			if err != nil {
+				return exitcode.With(exitcode.BadInput, err)
+			}
+			if err := preflightUsers(cmd.Context(), &cfg, lt, stdout); err != nil {
 				return err
 			}
 			if listen != "" {
@@ -132,12 +140,13 @@ says so, Prometheus exposition and CloudWatch.`,
 			}
 			fmt.Fprintf(stdout, "coordinator: report: %s, %s\n", filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
 			if rep.Error != "" {
-				return errors.New(rep.Error)
+				fmt.Fprintln(stderr, "coordinator:", rep.Error)
 			}
 			fmt.Fprintln(stdout, rep.Answer())
-			return nil
+			return outcomeErr(rep.Outcome)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "coordinator config (default config/coordinator.json if it exists)")
 	f.StringVar(&ltPath, "agent-config", "", "agent config sent to every agent (default config/config.json if it exists)")
@@ -149,7 +158,59 @@ says so, Prometheus exposition and CloudWatch.`,
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	return cmd.ExecuteContext(ctx)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && !started {
+		return exitcode.With(exitcode.BadInput, err)
+	}
+	return err
+}
+
+// outcomeErr is the exit of a search that ended as o: nothing for an answer; the answer
+// line already said the rest.
+func outcomeErr(o coordinator.Outcome) error {
+	switch o {
+	case coordinator.Answered:
+		return nil
+	case coordinator.Interrupted:
+		return exitcode.Silent(exitcode.Interrupted)
+	}
+	return exitcode.Silent(exitcode.NoAnswer)
+}
+
+// writable checks, before any load, that the results folder can take the report.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("preflight: the results folder (--results) %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".preflight-")
+	if err != nil {
+		return fmt.Errorf("preflight: the results folder (--results) %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// preflightUsers checks, before any load, that a user of the agent config can log in (or
+// sign up) and join a team on the target, from this host, as the first agent's first user.
+func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Config, stdout io.Writer) error {
+	id := "preflight"
+	if len(cfg.ClusterConfig.Agents) > 0 {
+		id = cfg.ClusterConfig.Agents[0].Id
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := controller.Preflight(pctx, lt, id); err != nil {
+		if ctx.Err() != nil {
+			return exitcode.With(exitcode.Interrupted, err)
+		}
+		return exitcode.With(exitcode.NoAnswer, fmt.Errorf("preflight: %w; no load was started", err))
+	}
+	what := "answers, and its users can log in and join a team"
+	if lt.UserControllerConfiguration.Type == "script" {
+		what = "answers"
+	}
+	fmt.Fprintf(stdout, "coordinator: preflight: %s %s\n", lt.ConnectionConfiguration.ServerURL, what)
+	return nil
 }
 
 // runPlan runs a plan on the agents (the plan's, else the config's).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loadtest/loadtest/internal/basicrun"
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/loadtest"
 )
@@ -27,10 +28,7 @@ const DefaultConfigPath = "config/config.json"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitcode.Exit(os.Stderr, "loadtest", run(ctx, os.Args[1:], os.Stdout, os.Stderr)))
 }
 
 // loadConfig reads path, or DefaultConfigPath when path is empty and that file exists, over
@@ -49,14 +47,14 @@ func loadConfig(path string, stderr io.Writer) (loadtest.Config, error) {
 func setup(path string, stderr io.Writer, override func(*loadtest.Config)) (loadtest.Config, *slog.Logger, func() error, error) {
 	cfg, err := loadConfig(path, stderr)
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, exitcode.With(exitcode.BadInput, err)
 	}
 	override(&cfg)
 	if err := cfg.Validate(); err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, exitcode.With(exitcode.BadInput, err)
 	}
 	log, closeLog, err := logging.New(cfg.LogSettings, stderr)
-	return cfg, log, closeLog, err
+	return cfg, log, closeLog, exitcode.With(exitcode.BadInput, err)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfgPath, serverURL, agentID, summary, typ string
 		users                                     int
 		duration                                  time.Duration
+		started                                   bool // a command's Run began: later errors are not usage errors
 	)
 	root := &cobra.Command{
 		Use:   "loadtest",
@@ -96,11 +95,16 @@ The configuration is --config, else config/config.json if it exists, else the de
 			if !f.Changed("users") && cfg.UsersConfiguration.InitialActiveUsers > 0 {
 				users = cfg.UsersConfiguration.InitialActiveUsers
 			}
-			_, err = basicrun.Run(cmd.Context(), basicrun.Options{Config: cfg, AgentID: agentID, Users: users,
+			sum, err := basicrun.Run(cmd.Context(), basicrun.Options{Config: cfg, AgentID: agentID, Users: users,
 				Duration: duration, SummaryPath: summary}, stdout, log)
+			if err == nil && sum.Interrupted {
+				return exitcode.Silent(exitcode.Interrupted)
+			}
 			return err
 		},
 	}
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
 	f := root.Flags()
 	f.StringVar(&cfgPath, "config", "", "agent config file (default config/config.json if it exists)")
 	f.StringVar(&serverURL, "server-url", "", "overrides ConnectionConfiguration.ServerURL")
@@ -113,5 +117,9 @@ The configuration is --config, else config/config.json if it exists, else the de
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !started { // cobra's own: an unknown command or flag, wrong arguments
+		return exitcode.With(exitcode.BadInput, err)
+	}
+	return err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loadtest/loadtest/internal/basicrun"
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/loadtest"
 )
@@ -79,7 +80,7 @@ func TestRun_Noop(t *testing.T) {
 	for _, r := range s.Routes {
 		wantErrs := int64(0)
 		if r.Key == "POST /users/login" {
-			wantErrs = 5 // each new user's first login fails, then it signs up
+			wantErrs = 4 // each new user's first login fails, then it signs up; user 1 was signed up by the preflight
 		}
 		if r.Errors != wantErrs {
 			t.Errorf("route %s: %d errors; want %d", r.Key, r.Errors, wantErrs)
@@ -100,8 +101,8 @@ func TestRun_Interrupt(t *testing.T) {
 	time.AfterFunc(1500*time.Millisecond, cancel)
 	var out syncBuffer
 	start := time.Now()
-	if err := run(ctx, []string{"--server-url", base, "-n", "3", "-d", "1m", "--summary", sumPath}, &out, &out); err != nil {
-		t.Fatalf("run: %v", err)
+	if err := run(ctx, []string{"--server-url", base, "-n", "3", "-d", "1m", "--summary", sumPath}, &out, &out); exitcode.Of(err) != exitcode.Interrupted {
+		t.Fatalf("run: %v (exit %d); want exit %d, interrupted", err, exitcode.Of(err), exitcode.Interrupted)
 	}
 	if el := time.Since(start); el > 20*time.Second {
 		t.Errorf("an interrupted run took %v to stop", el)
@@ -128,10 +129,12 @@ func TestRun_BadInput(t *testing.T) {
 		{"Name": "gone", "File": "gone.star"}]}}}`), 0o600)
 	rates := filepath.Join(dir, "rates.json")
 	_ = os.WriteFile(rates, []byte(`{"UserControllerConfiguration": {"Type": "noop", "RatesDistribution": [{"Rate": 1, "Percentage": 0.5}]}}`), 0o600)
+	empty := mmsimtest.Start(t, nil).URL // no teams: `loadtest init` was not run
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--server-url", empty, "--type", "noop", "-n", "1", "-d", "1s"}, "preflight: user lt0-user1 cannot join a team on " + empty + ": no open team to join; run `loadtest init` first; no users were started"},
 		{[]string{"--config", bad}, "UsersConfiguration.MaxActiveUsers: must be > 0, got 0"},
 		{[]string{"--config", typo}, `unknown field "ServerUrl2"`},
 		{[]string{"--config", rates}, "percentages must add up to 1, got 0.5"},
@@ -146,6 +149,13 @@ func TestRun_BadInput(t *testing.T) {
 		err := run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q) = %v; want an error mentioning %q", tc.args, err, tc.want)
+		}
+		want := exitcode.BadInput
+		if strings.Contains(tc.want, "does not answer") || strings.Contains(tc.want, "preflight") {
+			want = exitcode.NoAnswer // a preflight check: the input was fine, the target is not
+		}
+		if got := exitcode.Of(err); got != want {
+			t.Errorf("run(%q): exit code %d; want %d", tc.args, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/planrun"
 )
@@ -27,7 +28,7 @@ machines, run "loadtest server" on each and "coordinator --plan plan.json".`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := coordinator.ReadPlan(args[0])
 			if err != nil {
-				return err
+				return exitcode.With(exitcode.BadInput, err)
 			}
 			ls := logging.DefaultSettings()
 			ls.ConsoleLevel, ls.EnableFile = level, false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/exitcode"
 )
 
 // TestPlan_InProcessInterrupted runs `loadtest plan` on mmsim and interrupts it (as Ctrl-C
@@ -29,8 +30,8 @@ func TestPlan_InProcessInterrupted(t *testing.T) {
 	var out syncBuffer
 	start := time.Now()
 	err := run(ctx, []string{"plan", path, "--results", dir}, &out, &out)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
+	if exitcode.Of(err) != exitcode.Interrupted {
+		t.Fatalf("run: %v (exit %d); want exit %d, interrupted\n%s", err, exitcode.Of(err), exitcode.Interrupted, out.String())
 	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("an interrupted plan took %v to stop", d)

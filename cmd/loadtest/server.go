@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/loadtest"
 )
@@ -57,6 +58,9 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 			if !cmd.Flags().Changed("token") {
 				token = os.Getenv(TokenEnv)
 			}
+			if token != strings.TrimSpace(token) { // " " is no token: refused, not taken as one
+				return exitcode.With(exitcode.BadInput, fmt.Errorf("--token (or $%s): must not be blank or start or end with spaces, got %q", TokenEnv, token))
+			}
 			if listen != "" || joinURL == "" {
 				if err := checkExposure(listen, token, insecure); err != nil {
 					return err
@@ -81,7 +85,9 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 			}
 			defer closeLog()
 			srv := agent.NewServer(agent.ServerOptions{Log: log, Token: token, MaxBodyBytes: maxBody})
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			// A request's body must arrive within ReadTimeout: a slow one cannot hold a
+			// connection (the API's bodies are configs of a few KB).
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 			errc := make(chan error, 1)
 			if listen != "" {
 				ln, err := net.Listen("tcp", listen)

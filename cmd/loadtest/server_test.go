@@ -97,6 +97,8 @@ func TestServer_Exposure(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:0", "--log-level", "loud"}, "", "--log-level"},
 		{[]string{"--listen", "", "--join", "http://coord:9696/join"}, "", `--join "http://coord:9696/join": must be a ws:// or wss:// URL`},
 		{[]string{"--listen", "", "--join", "ws://127.0.0.1:1/join", "--join-id", "Bad ID"}, "", `--join-id: id "Bad ID"`},
+		{[]string{"--listen", "0.0.0.0:0", "--token", " "}, "", `--token (or $LOADTEST_AGENT_TOKEN): must not be blank or start or end with spaces, got " "`},
+		{[]string{"--listen", "0.0.0.0:0"}, " s3cret", `must not be blank or start or end with spaces, got " s3cret"`},
 	} {
 		t.Setenv(TokenEnv, tc.env)
 		var out, errb syncBuffer
@@ -149,4 +151,20 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestSignals runs scripts/signals.sh: SIGTERM and SIGINT to the built coordinator, plain
+// run, plan and agent, each checked for its exit code, its report or summary, and users
+// stopped.
+func TestSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	cmd := exec.Command("bash", "../../scripts/signals.sh")
+	cmd.Env = append(os.Environ(), "AGENT_PORT="+freePort(t), "MMSIM_PORT="+freePort(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "signals: PASS") {
+		t.Fatalf("signals.sh: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }

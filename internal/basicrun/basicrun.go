@@ -18,9 +18,9 @@ import (
 
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
-	"github.com/loadtest/loadtest/mattermost"
 )
 
 // Options configure a basic run.
@@ -54,16 +54,18 @@ type Summary struct {
 // the summary. Progress and the summary go to out.
 func Run(ctx context.Context, o Options, out io.Writer, log *slog.Logger) (Summary, error) {
 	if o.Users <= 0 {
-		return Summary{}, fmt.Errorf("users must be > 0, got %d", o.Users)
+		return Summary{}, exitcode.With(exitcode.BadInput, fmt.Errorf("users must be > 0, got %d", o.Users))
 	}
 	if o.Duration <= 0 {
-		return Summary{}, fmt.Errorf("duration must be > 0, got %v", o.Duration)
+		return Summary{}, exitcode.With(exitcode.BadInput, fmt.Errorf("duration must be > 0, got %v", o.Duration))
 	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 2 * time.Second
 	}
-	if err := preflight(ctx, o.Config.ConnectionConfiguration.ServerURL); err != nil {
-		return Summary{}, err
+	// Before any user starts, so a wrong URL or an empty instance is one clear error, not
+	// thousands of failed logins.
+	if err := controller.Preflight(ctx, o.Config, o.AgentID); err != nil {
+		return Summary{}, exitcode.With(exitcode.NoAnswer, fmt.Errorf("preflight: %w; no users were started", err))
 	}
 	reg := prometheus.NewRegistry()
 	m := usermetrics.New(reg, nil)
@@ -123,20 +125,6 @@ loop:
 		fmt.Fprintf(out, "loadtest: summary written to %s\n", o.SummaryPath)
 	}
 	return sum, nil
-}
-
-// preflight checks that the server answers before any user starts, so a wrong URL is one
-// clear error, not thousands of failed logins.
-func preflight(ctx context.Context, serverURL string) error {
-	c, err := mattermost.New(serverURL, mattermost.Options{HTTPClient: mattermost.NewHTTPClient(mattermost.TransportConfig{RequestTimeout: 10 * time.Second})})
-	if err != nil {
-		return fmt.Errorf("ConnectionConfiguration.ServerURL: %w", err)
-	}
-	defer c.CloseIdleConnections()
-	if err := c.Ping(ctx); err != nil {
-		return fmt.Errorf("the server at ConnectionConfiguration.ServerURL %s does not answer GET /api/v4/system/ping: %w", serverURL, err)
-	}
-	return nil
 }
 
 func progress(out io.Writer, elapsed time.Duration, st loadtest.Status, win histogram.Snapshot, span time.Duration, util float64) {

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -116,3 +117,45 @@ func Message(rng *rand.Rand, avg int) string {
 
 // Emoji returns a random emoji name.
 func Emoji(rng *rand.Rand) string { return emojiNames[rng.IntN(len(emojiNames))] }
+
+// ExpectedActionRate is how many actions a second one user of cfg makes when each action
+// takes latency (a pure function): one per think time plus latency, with the think time's
+// mean multiplied by the mean of RatesDistribution; for scripts, one iteration per PaceMs
+// when every script is paced. 0 when the behaviour sets no rate (unpaced scripts).
+func ExpectedActionRate(cfg loadtest.Config, latency time.Duration) float64 {
+	uc := cfg.UserControllerConfiguration
+	mult := 1.0
+	if len(uc.RatesDistribution) > 0 {
+		mult = 0
+		for _, r := range uc.RatesDistribution {
+			mult += r.Percentage * r.Multiplier()
+		}
+	}
+	var think time.Duration
+	switch uc.Type {
+	case "noop":
+		think = time.Duration(float64(NoopPeriod) * mult)
+	case "simulative", "simple":
+		think = time.Duration(float64(uc.Simulative.AvgIdleTimeMs) * mult * float64(time.Millisecond))
+	case "script":
+		rate, shares := 0.0, 0.0
+		for _, s := range uc.Script.Scripts {
+			if s.PaceMs <= 0 {
+				return 0
+			}
+			share := cmp.Or(s.Share, 1)
+			rate += share * 1000 / float64(s.PaceMs)
+			shares += share
+		}
+		if shares == 0 {
+			return 0
+		}
+		return rate / shares
+	default:
+		return 0
+	}
+	if think+latency <= 0 {
+		return 0
+	}
+	return 1 / (think + latency).Seconds()
+}

@@ -83,7 +83,38 @@ func (e *Env) newFast() *mattermost.FastHTTP {
 func (e *Env) newHTTP() *http.Client { return mattermost.NewHTTPClient(e.transportConfig()) }
 
 // Username is user id's name: "{agent-id}-user{n}", so agents need no shared state.
-func (e *Env) Username(id int) string { return fmt.Sprintf("%s-user%d", e.AgentID, id) }
+func (e *Env) Username(id int) string { return Username(e.AgentID, id) }
+
+// Username is the account of user id on the agent (or load test) agentID.
+func Username(agentID string, id int) string { return fmt.Sprintf("%s-user%d", agentID, id) }
+
+// Preflight checks, before any load, that the users of cfg can work against its target:
+// the server answers its ping, and (for Mattermost users) the first user of agentID logs
+// in, signing up if needed, and joins a team; it then logs out. Each failure is one error
+// that says what to do. Scripted users only need the ping: scripts decide what they call.
+func Preflight(ctx context.Context, cfg loadtest.Config, agentID string) error {
+	url := cfg.ConnectionConfiguration.ServerURL
+	c, err := mattermost.New(url, mattermost.Options{HTTPClient: mattermost.NewHTTPClient(mattermost.TransportConfig{RequestTimeout: 10 * time.Second})})
+	if err != nil {
+		return fmt.Errorf("ConnectionConfiguration.ServerURL: %w", err)
+	}
+	defer c.CloseIdleConnections()
+	if err := c.Ping(ctx); err != nil {
+		return fmt.Errorf("the server at ConnectionConfiguration.ServerURL %s does not answer GET /api/v4/system/ping: %w", url, err)
+	}
+	if cfg.UserControllerConfiguration.Type == "script" {
+		return nil
+	}
+	name := Username(agentID, 1)
+	if _, err := LoginOrSignUp(ctx, c, name); err != nil {
+		return fmt.Errorf("user %s cannot log in or sign up on %s: %w (the server must allow sign-up, or the users must exist: `loadtest init` creates them)", name, url, err)
+	}
+	defer logout(ctx, c)
+	if _, _, err := JoinTeam(ctx, c, name); err != nil {
+		return fmt.Errorf("user %s cannot join a team on %s: %w", name, url, err)
+	}
+	return nil
+}
 
 // Multiplier is user id's think-time multiplier, drawn from RatesDistribution by a hash of
 // the id: the same user always gets the same one, and the shares hold over many users.

@@ -329,7 +329,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if o.Utilization > 0 {
 		qs := []coordinator.Query{{Description: "Workers' utilization", Query: UtilizationQuery, Threshold: o.Utilization, Alert: true}}
 		for _, q := range cfg.MonitorConfig.Queries {
-			if strings.Contains(q.Query, "errors_total") || strings.Contains(q.Query, "timeouts_total") {
+			if strings.Contains(q.Query, "failures_total") { // the server errors and the timeouts
 				qs = append(qs, q)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/exitcode"
 )
 
 // Options say what to run and where the results go.
@@ -58,7 +59,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	}
 	c, err := coordinator.NewPlan(o.Config, &p, opts)
 	if err != nil {
-		return coordinator.Report{}, "", err
+		return coordinator.Report{}, "", exitcode.With(exitcode.BadInput, err)
 	}
 	done, err := c.Run()
 	if err != nil {
@@ -80,5 +81,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 		return rep, dir, errors.New(rep.Error)
 	}
 	fmt.Fprintln(out, rep.Answer())
+	if ctx.Err() != nil {
+		return rep, dir, exitcode.Silent(exitcode.Interrupted)
+	}
 	return rep, dir, nil
 }

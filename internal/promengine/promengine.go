@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/tsdb"
 )
@@ -52,7 +53,10 @@ type Engine struct {
 	mu      sync.Mutex
 	targets map[string]Target // guarded by mu, by URL
 	health  map[string]error  // guarded by mu: the last scrape's error, by URL
-	wake    chan struct{}     // a new target arrived
+	// series is what each target's last successful scrape stored (guarded by mu, by URL):
+	// the series a later scrape lacks, or all of them when it fails, are marked stale.
+	series map[string]map[uint64]labels.Labels
+	wake   chan struct{} // a new target arrived
 }
 
 // New opens an empty in-memory TSDB (its write-ahead log is off; blocks live in a temporary
@@ -83,7 +87,8 @@ func New(opts Options) (*Engine, error) {
 		LookbackDelta: 5 * time.Minute})
 	return &Engine{opts: opts, log: opts.Log, dir: dir, db: db, eng: eng,
 		hc:      &http.Client{Timeout: opts.Timeout},
-		targets: map[string]Target{}, health: map[string]error{}, wake: make(chan struct{}, 1)}, nil
+		targets: map[string]Target{}, health: map[string]error{}, series: map[string]map[uint64]labels.Labels{},
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // AddTarget adds an endpoint to scrape (once per URL); Run picks it up.
@@ -148,12 +153,29 @@ func (e *Engine) ScrapeOnce(ctx context.Context, ts time.Time) {
 	wg.Wait()
 }
 
+// scrape stores one scrape of t at ts, with up, and marks stale the series of t's last
+// scrape that this one lacks (all of them when it fails), as Prometheus does: a query then
+// stops seeing a dead agent's last values at once, instead of for the 5-minute lookback.
 func (e *Engine) scrape(ctx context.Context, t Target, ts time.Time) error {
 	ms := ts.UnixMilli()
 	up := 0.0
+	seen := map[uint64]labels.Labels{}
 	defer func() {
 		app := e.db.Appender(context.Background())
 		_, _ = app.Append(0, labels.FromStrings("__name__", "up", "job", t.Job, "instance", t.URL), ms, up)
+		e.mu.Lock()
+		last := e.series[t.URL]
+		if up == 1 {
+			e.series[t.URL] = seen
+		} else {
+			delete(e.series, t.URL)
+		}
+		e.mu.Unlock()
+		for h, ls := range last {
+			if _, ok := seen[h]; !ok || up == 0 {
+				_, _ = app.Append(0, ls, ms, math.Float64frombits(value.StaleNaN))
+			}
+		}
 		_ = app.Commit()
 	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
@@ -200,10 +222,13 @@ func (e *Engine) scrape(ctx context.Context, t Target, ts time.Time) error {
 		b := labels.NewBuilder(lset)
 		b.Set("job", t.Job)
 		b.Set("instance", t.URL)
-		if _, err := app.Append(0, b.Labels(), ms, v); err != nil {
+		ls := b.Labels()
+		if _, err := app.Append(0, ls, ms, v); err != nil {
 			_ = app.Rollback()
+			clear(seen)
 			return fmt.Errorf("store %s: %w", lset, err)
 		}
+		seen[ls.Hash()] = ls
 	}
 	up = 1
 	return app.Commit()

@@ -91,3 +91,44 @@ func TestDownTarget(t *testing.T) {
 		t.Fatal("no scrape error recorded")
 	}
 }
+
+// TestStaleness: a target whose scrape fails has its series marked stale at once, as
+// Prometheus does, so a query no longer reads a dead agent's last value for the 5-minute
+// lookback; a series a later scrape lacks goes stale the same way, and the others stay.
+func TestStaleness(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	starting := prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_users_starting"})
+	gone := prometheus.NewGauge(prometheus.GaugeOpts{Name: "gone"})
+	reg.MustRegister(starting, gone)
+	starting.Set(25)
+	gone.Set(1)
+	hs := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	other := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer other.Close()
+	e, err := New(Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.AddTarget(Target{Job: "agents", URL: hs.URL})
+	e.AddTarget(Target{Job: "agents", URL: other.URL})
+	ctx := context.Background()
+	t0 := time.Now()
+	e.ScrapeOnce(ctx, t0)
+	if v, err := e.Query(ctx, `sum(loadtest_users_starting)`, t0.Add(time.Second)); err != nil || v != 50 {
+		t.Fatalf("before: %v, %v; want 50 from both targets", v, err)
+	}
+	reg.Unregister(gone) // the series leaves both targets' pages
+	hs.Close()           // and one target dies
+	e.ScrapeOnce(ctx, t0.Add(time.Second))
+	at := t0.Add(2 * time.Second)
+	if v, err := e.Query(ctx, `sum(loadtest_users_starting)`, at); err != nil || v != 25 {
+		t.Errorf("after one target died: %v, %v; want 25, the live target's alone", v, err)
+	}
+	if _, err := e.Query(ctx, `sum(gone)`, at); !errors.Is(err, ErrEmpty) {
+		t.Errorf("a series no scrape has any more: %v; want no data", err)
+	}
+	if v, err := e.Query(ctx, `count(up == 0)`, at); err != nil || v != 1 {
+		t.Errorf("up == 0 for %v targets, %v; want the dead one", v, err)
+	}
+}

@@ -33,6 +33,7 @@ type Metrics struct {
 	reqTime   prometheus.Histogram
 	errors    *prometheus.CounterVec
 	timeouts  *prometheus.CounterVec
+	failures  *prometheus.CounterVec // by kind; every kind exists from the start
 	ws        prometheus.Gauge
 	starting  prometheus.Gauge
 	wsDropped prometheus.Counter
@@ -42,6 +43,7 @@ type Metrics struct {
 	lag       prometheus.Histogram
 	util      *utilization
 	counters  counters
+	health    health
 }
 
 // New registers the metrics in reg (nil: not exported) and records histograms in rec.
@@ -57,6 +59,9 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			[]string{"path", "method", "status_code"}),
 		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_timeouts_total",
 			Help: "HTTP requests that timed out."}, []string{"path", "method"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_failures_total",
+			Help: "Failed HTTP requests by kind: server_error (5xx, 408, 429), no_response (refused, reset, cut short), timeout (the target's), client_error (other 4xx: the workload's). Every kind is exported from the start, at 0, so a rate over a window sees the first failures."},
+			[]string{"kind"}),
 		ws: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_websocket_connections_total",
 			Help: "Open WebSocket connections (a gauge, named as the seed names it)."}),
 		starting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_users_starting",
@@ -74,7 +79,10 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.failures, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
+	}
+	for _, k := range FailureKinds {
+		m.failures.WithLabelValues(k)
 	}
 	if m.Recorder == nil {
 		m.Recorder = histogram.NewRecorder()
@@ -93,12 +101,30 @@ func (m *Metrics) ObserveRequest(r mattermost.Request) {
 	failed := r.Err != nil
 	if failed {
 		m.errors.WithLabelValues(r.Route, r.Method, strconv.Itoa(r.Status)).Inc()
+		m.failures.WithLabelValues(FailureKind(r)).Inc()
 	}
 	if r.Timeout {
 		m.timeouts.WithLabelValues(r.Route, r.Method).Inc()
 	}
 	m.Recorder.Record(RoutePrefix+r.Method+" "+r.Route, r.Duration, failed)
 	m.Window.Record("requests", r.Duration, failed)
+}
+
+// FailureKinds are the values of loadtest_http_failures_total's kind label.
+var FailureKinds = []string{"server_error", "no_response", "timeout", "client_error"}
+
+// FailureKind says what kind of failure a failed request was (a pure function): the
+// target's (server_error, no_response, timeout) or the workload's (client_error).
+func FailureKind(r mattermost.Request) string {
+	switch {
+	case r.Timeout:
+		return "timeout"
+	case r.Status == 0:
+		return "no_response"
+	case r.Status >= 500 || r.Status == 408 || r.Status == 429:
+		return "server_error"
+	}
+	return "client_error"
 }
 
 // ErrSkipped is returned by an action that found nothing to act on (no post of the user's
@@ -115,7 +141,12 @@ func (m *Metrics) ObserveAction(name string, d time.Duration, err error) {
 		return
 	case err != nil:
 		result = "error"
+		if WorkloadFault(err) {
+			m.health.actionFaults.Add(1)
+			m.health.fault(err)
+		}
 	}
+	m.health.actions.Add(1)
 	m.actions.WithLabelValues(name, result).Inc()
 	m.Recorder.Record(ActionPrefix+name, d, err != nil)
 }
@@ -141,8 +172,14 @@ func (m *Metrics) WebSocketOptions(o mattermost.WebSocketOptions) mattermost.Web
 // logins are not the steady state.
 func (m *Metrics) Starting() (done func()) {
 	m.starting.Inc()
+	m.health.starting.Add(1)
 	var once sync.Once
-	return func() { once.Do(m.starting.Dec) }
+	return func() {
+		once.Do(func() {
+			m.starting.Dec()
+			m.health.starting.Add(-1)
+		})
+	}
 }
 
 func (m *Metrics) EventReceived() {
