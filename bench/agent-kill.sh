@@ -5,8 +5,9 @@
 # engine. When probe KILL_AT starts, agent 2 gets SIGKILL; RESTART_AFTER seconds later it is
 # started again on the same port. Prints the answer against the truth, the probes that
 # were invalid because of the loss, and whether the agent was taken back; exit 1 if the
-# answer is more than 3 % off.
-# Usage: bench/agent-kill.sh   (WORKERS=4 SERVICE=10ms KILL_AT=3 RESTART_AFTER=20 PORT=18600)
+# answer is more than 3 % off. JOIN=1: the agents join the coordinator (loadtest server
+# --join) instead of being listed, and the killed one joins again.
+# Usage: bench/agent-kill.sh   (WORKERS=4 SERVICE=10ms KILL_AT=3 RESTART_AFTER=20 PORT=18600 JOIN=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-4}
@@ -14,16 +15,24 @@ SERVICE=${SERVICE:-10ms}
 KILL_AT=${KILL_AT:-3}
 RESTART_AFTER=${RESTART_AFTER:-20}
 PORT=${PORT:-18600}
+JOIN=${JOIN:-0}
 go build -o bin/ ./cmd/mmsim ./cmd/loadtest ./cmd/coordinator
 dir=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 bin/mmsim --listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$((PORT + 1))" --workers "$WORKERS" --service-time "$SERVICE" --log-level WARN >/dev/null 2>&1 &
 pids+=($!)
-agent() { bin/loadtest server --listen "127.0.0.1:$((PORT + 10 + $1))" --log-level warn >>"$dir/agent$1.log" 2>&1 & echo $!; }
+agent() {
+  if [ "$JOIN" = 1 ]; then
+    bin/loadtest server --listen "" --join "ws://127.0.0.1:$((PORT + 20))/join" --join-id "a$1" --log-level warn >>"$dir/agent$1.log" 2>&1 &
+  else
+    bin/loadtest server --listen "127.0.0.1:$((PORT + 10 + $1))" --log-level warn >>"$dir/agent$1.log" 2>&1 &
+  fi
+  echo $!
+}
 for i in 1 2 3; do pids+=("$(agent $i)"); done
 a2=${pids[2]}
-for _ in $(seq 100); do curl -fs "127.0.0.1:$PORT/api/v4/system/ping" >/dev/null && curl -fs "127.0.0.1:$((PORT + 13))/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -fs "127.0.0.1:$PORT/api/v4/system/ping" >/dev/null && { [ "$JOIN" = 1 ] || curl -fs "127.0.0.1:$((PORT + 13))/healthz" >/dev/null; } && break; sleep 0.1; done
 echo "{\"ConnectionConfiguration\":{\"ServerURL\":\"http://127.0.0.1:$PORT\"},\"UserControllerConfiguration\":{\"Type\":\"noop\"},\"UsersConfiguration\":{\"MaxActiveUsers\":1000}}" >"$dir/config.json"
 bin/loadtest init --config "$dir/config.json" >/dev/null 2>&1
 cat >"$dir/coordinator.json" <<JSON
@@ -33,6 +42,14 @@ cat >"$dir/coordinator.json" <<JSON
  "Search": {"HoldSec": 10, "SettleSec": 3, "TimeBudgetSec": 1200},
  "LogSettings": {"EnableConsole": false}}
 JSON
+if [ "$JOIN" = 1 ]; then
+  python3 - "$dir/coordinator.json" "127.0.0.1:$((PORT + 20))" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["ClusterConfig"]["Agents"] = []; c["ClusterConfig"]["MinJoinedAgents"] = 3
+c["ClusterConfig"]["JoinListen"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+fi
 start=$(date +%s)
 bin/coordinator --config "$dir/coordinator.json" --agent-config "$dir/config.json" --results "$dir/results" --listen "" >"$dir/coord.out" 2>&1 &
 cp=$!
