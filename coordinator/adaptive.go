@@ -246,7 +246,7 @@ func (c *Coordinator) waitStarted(ctx context.Context, q Querier) ([]string, err
 	}
 	deadline := time.Now().Add(MaxStartWait)
 	for waited := false; ; waited = true {
-		v, err := q.Query(ctx, startingQuery, time.Now())
+		v, err := queryWithin(ctx, q, startingQuery, time.Now())
 		if err != nil || v < 1 {
 			if waited {
 				c.log.Info("users started", "query", startingQuery)

@@ -93,6 +93,10 @@ type Options struct {
 	// MinAgents is how many agents must have joined before the run starts (default 1 when
 	// no agents are configured, else 0).
 	MinAgents int
+	// Preflight, if set, is checked after the agents and the monitor and before any user
+	// starts (cmd/coordinator: a user of the agent config logs in and joins a team); its
+	// error ends the search with no answer, and the report says why.
+	Preflight func(ctx context.Context) error
 }
 
 // Coordinator drives a cluster of agents to find the supported users.
@@ -291,14 +295,15 @@ func (c *Coordinator) preflight(ctx context.Context, q Querier) error {
 	if err := c.cl.preflight(ctx); err != nil {
 		return err
 	}
-	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if _, err := q.Query(qctx, LivenessQuery, time.Now()); err != nil {
+	if _, err := queryWithin(ctx, q, LivenessQuery, time.Now()); err != nil {
 		where := "the embedded engine"
 		if u := c.cfg.MonitorConfig.PrometheusURL; u != "" {
 			where = "Prometheus at " + u + " (MonitorConfig.PrometheusURL)"
 		}
 		return fmt.Errorf("preflight: the monitor, %s, does not answer a query: %w; no users were started", where, err)
+	}
+	if c.opts.Preflight != nil {
+		return c.opts.Preflight(ctx)
 	}
 	return nil
 }

@@ -170,7 +170,7 @@ func (c *Coordinator) alert(ctx context.Context, q Querier, now time.Time, elaps
 			continue
 		}
 		early := elapsed < time.Duration(qq.MinIntervalSec)*time.Second
-		v, err := q.Query(ctx, qq.Query, now)
+		v, err := queryWithin(ctx, q, qq.Query, now)
 		switch {
 		case err != nil && early && (errors.Is(err, promengine.ErrEmpty) || errors.Is(err, promengine.ErrNaN)):
 		case err != nil:

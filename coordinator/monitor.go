@@ -60,13 +60,22 @@ func evaluate(ctx context.Context, q Querier, qs []Query, ts time.Time, window t
 				return nil, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %w", i, query.Description, err)
 			}
 		}
-		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		v, err := q.Query(qctx, expr, ts)
-		cancel()
+		v, err := queryWithin(ctx, q, expr, ts)
 		if err != nil {
 			return nil, fmt.Errorf("MonitorConfig.Queries[%d] (%s): %s at %s: %w", i, query.Description, expr, ts.Format(time.RFC3339Nano), err)
 		}
 		out[i] = v
 	}
 	return out, nil
+}
+
+// QueryTimeout bounds every query: a monitor that hangs is a failed query, never a search
+// that waits for ever.
+const QueryTimeout = 30 * time.Second
+
+// queryWithin evaluates expr at ts within QueryTimeout.
+func queryWithin(ctx context.Context, q Querier, expr string, ts time.Time) (float64, error) {
+	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
+	defer cancel()
+	return q.Query(qctx, expr, ts)
 }

@@ -374,8 +374,8 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 {{range $k, $v := .Counters}}<tr><td>counter {{$k}}</td><td colspan="7">{{$v}}</td></tr>{{end}}
 </table>{{end}}
 {{else}}<h2 style="font-size:16px">Probes</h2>
-<table><tr><th>#</th><th>users</th><th>verdict</th><th>why</th><th>hold s</th><th>req/s</th><th>mean ms</th><th>agent util</th></tr>
-{{range $i, $p := .Probes}}<tr><td>{{$i}}</td><td>{{$p.Users}}</td><td class="{{$p.Verdict}}">{{$p.Verdict}}</td><td>{{$p.Reason}}</td><td>{{printf "%.0f" $p.HoldSec}}</td><td>{{printf "%.0f" $p.Throughput}}</td><td>{{printf "%.1f" $p.MeanMs}}</td><td>{{printf "%.2f" $p.Utilization}}</td></tr>{{end}}
+<table><tr><th>#</th><th>users</th><th>verdict</th><th>why</th><th>hold s</th><th>req/s</th><th>mean ms</th><th>agent util</th><th>population</th></tr>
+{{range $i, $p := .Probes}}<tr><td>{{$i}}</td><td>{{$p.Users}}</td><td class="{{$p.Verdict}}">{{$p.Verdict}}{{if $p.WorkloadBroken}} (workload){{end}}</td><td>{{$p.Reason}}</td><td>{{printf "%.0f" $p.HoldSec}}</td><td>{{printf "%.0f" $p.Throughput}}</td><td>{{printf "%.1f" $p.MeanMs}}</td><td>{{printf "%.2f" $p.Utilization}}</td><td class="population">{{$p.Population}}</td></tr>{{end}}
 </table>
 <h2 style="font-size:16px">Decisions</h2>
 <table><tr><th>time</th><th>phase</th><th>users</th><th>reason</th></tr>
@@ -406,6 +406,9 @@ func niceStep(s float64) float64 {
 	}
 	return 10 * p
 }
+
+// Population says what the probe's users did besides their steady work ("" when nothing).
+func (p Probe) Population() string { return strings.TrimPrefix(populationNote(p), "; ") }
 
 // MeanMs is the probe's mean latency in milliseconds.
 func (p Probe) MeanMs() float64 { return 1000 * p.MeanLatency }

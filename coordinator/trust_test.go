@@ -3,6 +3,8 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -248,4 +250,62 @@ func TestRateNote(t *testing.T) {
 			t.Errorf("RateNote(%v, %v) = %q; warn %v", tc.got, tc.want, note, tc.warn)
 		}
 	}
+}
+
+// TestReport_Population: report.html shows what a probe's users did besides their steady
+// work, and marks a probe invalid because of the workload.
+func TestReport_Population(t *testing.T) {
+	r := Report{Outcome: NoAnswer, WorkloadBroken: true, Probes: []Probe{
+		{Users: 50, Verdict: Pass, NotStarted: 3, Restarts: 2, RateNote: "each user made 0.154 actions/s"},
+		{Users: 100, Verdict: Invalid, WorkloadBroken: true, Reason: "the workload, not the target, is failing"},
+	}}
+	dir := t.TempDir()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3 users still starting when the hold began; 2 sessions restarted; warning: each user made 0.154 actions/s",
+		"invalid (workload)", "supported users: unknown (no answer: the workload broke)"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}
+
+// TestCoordinator_MonitorHangs: a monitor that answers the preflight and then never answers
+// (each query cut at its 30 s timeout) judges no probe, and the search stops after
+// QueryFailureTimeoutSec without an answer.
+func TestCoordinator_MonitorHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, srv := setup(t, func(c *Config) { c.MonitorConfig.QueryFailureTimeoutSec = 90 }, nil)
+		c.opts.Querier = ctxQuerier(func(ctx context.Context, q string) (float64, error) {
+			if q == LivenessQuery {
+				return 1, nil
+			}
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		start := time.Now()
+		done, _ := c.Run()
+		<-done
+		r := c.Report()
+		if len(r.Probes) != 0 || r.Outcome != NoAnswer || !strings.Contains(r.Error, "kept failing for 90s") || !strings.Contains(r.Error, "deadline exceeded") {
+			t.Fatalf("probes %v, outcome %q, error %q; want none judged and no answer", r.Probes, r.Outcome, r.Error)
+		}
+		if took := time.Since(start); took > 3*time.Minute {
+			t.Errorf("it took %v to give up; want about QueryFailureTimeoutSec plus a query timeout", took)
+		}
+		if len(srv.List()) != 0 {
+			t.Errorf("load tests left: %v", srv.List())
+		}
+	})
+}
+
+type ctxQuerier func(ctx context.Context, q string) (float64, error)
+
+func (f ctxQuerier) Query(ctx context.Context, q string, _ time.Time) (float64, error) {
+	return f(ctx, q)
 }

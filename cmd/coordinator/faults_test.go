@@ -215,6 +215,11 @@ func TestRun_Preflight(t *testing.T) {
 			if strings.Contains(out, "starting the load test") || strings.Contains(out, "supported users: >=") {
 				t.Errorf("load was started, or an answer printed:\n%s", out)
 			}
+			if tc.name != "results not writable" { // the others write a report that says why
+				if r := readReport(t, out); r.Outcome != coordinator.NoAnswer || !strings.Contains(r.Error, tc.want) || len(r.Series) != 0 {
+					t.Errorf("report: outcome %q, error %q, %d seconds of load; want no answer, the reason, no load", r.Outcome, r.Error, len(r.Series))
+				}
+			}
 		})
 	}
 }

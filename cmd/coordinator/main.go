@@ -106,12 +106,10 @@ says so, Prometheus exposition and CloudWatch.`,
 				return err
 			}
 			defer closeLog()
-			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents})
+			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents,
+				Preflight: func(ctx context.Context) error { return preflightUsers(ctx, &cfg, lt, stdout) }})
 			if err != nil {
 				return exitcode.With(exitcode.BadInput, err)
-			}
-			if err := preflightUsers(cmd.Context(), &cfg, lt, stdout); err != nil {
-				return err
 			}
 			if listen != "" {
 				ln, err := net.Listen("tcp", listen)
@@ -192,6 +190,7 @@ func writable(dir string) error {
 
 // preflightUsers checks, before any load, that a user of the agent config can log in (or
 // sign up) and join a team on the target, from this host, as the first agent's first user.
+// The coordinator runs it after its agents and monitor answered (Options.Preflight).
 func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Config, stdout io.Writer) error {
 	id := "preflight"
 	if len(cfg.ClusterConfig.Agents) > 0 {
@@ -201,9 +200,9 @@ func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Co
 	defer cancel()
 	if err := controller.Preflight(pctx, lt, id); err != nil {
 		if ctx.Err() != nil {
-			return exitcode.With(exitcode.Interrupted, err)
+			return ctx.Err()
 		}
-		return exitcode.With(exitcode.NoAnswer, fmt.Errorf("preflight: %w; no load was started", err))
+		return fmt.Errorf("preflight: %w; no load was started", err)
 	}
 	what := "answers, and its users can log in and join a team"
 	if lt.UserControllerConfiguration.Type == "script" {
@@ -217,7 +216,7 @@ func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Co
 func runPlan(ctx context.Context, path string, cfg *coordinator.Config, joiner *coordinator.Joiner, results string, stdout, stderr io.Writer) error {
 	p, err := coordinator.ReadPlan(path)
 	if err != nil {
-		return err
+		return exitcode.With(exitcode.BadInput, err)
 	}
 	log, closeLog, err := logging.New(cfg.LogSettings, stderr)
 	if err != nil {

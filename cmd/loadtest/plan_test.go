@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,5 +59,25 @@ func TestPlan_InProcessInterrupted(t *testing.T) {
 	csv, _ := os.ReadFile(m[1])
 	if !strings.Contains(string(csv), ",route GET ping,") {
 		t.Errorf("the CSV lacks the period:\n%s", csv)
+	}
+}
+
+// TestPlan_TargetDown: a plan whose target does not answer starts no user: one line, exit 3.
+func TestPlan_TargetDown(t *testing.T) {
+	dead := httptest.NewServer(nil)
+	dead.Close()
+	dir := t.TempDir()
+	plan := map[string]any{"Name": "down", "Targets": []string{dead.URL}, "Users": 2, "RampUpSec": 1, "SustainSec": 5,
+		"Scripts": []map[string]any{{"Name": "ping", "Source": "def main():\n    get('/')\n"}}}
+	b, _ := json.Marshal(plan)
+	path := filepath.Join(dir, "plan.json")
+	_ = os.WriteFile(path, b, 0o644)
+	var out syncBuffer
+	err := run(context.Background(), []string{"plan", path, "--results", dir}, &out, &out)
+	if exitcode.Of(err) != exitcode.NoAnswer || !strings.Contains(err.Error(), "preflight: the plan's target "+dead.URL+" (Targets[0]) does not answer") {
+		t.Fatalf("exit %d, %v; want 3 naming the target\n%s", exitcode.Of(err), err, out.String())
+	}
+	if strings.Contains(out.String(), "starting the load test") {
+		t.Errorf("load was started:\n%s", out.String())
 	}
 }

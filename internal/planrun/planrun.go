@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,7 +36,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	p := *o.Plan
 	dir := filepath.Join(o.Results, "plan-"+p.Name+"-"+time.Now().Format("20060102-150405"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return coordinator.Report{}, "", err
+		return coordinator.Report{}, "", exitcode.With(exitcode.NoAnswer, fmt.Errorf("preflight: the results folder: %w", err))
+	}
+	if err := reachable(ctx, p.Targets); err != nil {
+		return coordinator.Report{}, "", exitcode.With(exitcode.NoAnswer, err)
 	}
 	if p.Writers.CSV == "" {
 		p.Writers.CSV = filepath.Join(dir, "metrics.csv")
@@ -85,4 +89,24 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 		return rep, dir, exitcode.Silent(exitcode.Interrupted)
 	}
 	return rep, dir, nil
+}
+
+// reachable checks, before any load, that every target of the plan answers HTTP at all (any
+// status will do: the scripts decide what they call).
+func reachable(ctx context.Context, targets []string) error {
+	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer hc.CloseIdleConnections()
+	for i, t := range targets {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t, nil)
+		if err != nil {
+			return fmt.Errorf("preflight: Targets[%d] %q: %w", i, t, err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("preflight: the plan's target %s (Targets[%d]) does not answer: %w; no users were started", t, i, err)
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+	}
+	return nil
 }
