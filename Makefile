@@ -6,12 +6,12 @@ GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test deps check fmt vet staticcheck unit build bench-mmsim bench-agent seed-curl
+.PHONY: test deps check fmt vet staticcheck cross unit build release bench-mmsim bench-agent seed-curl
 
 # Programs the tests run, installed from the distribution when missing (CI starts bare).
 APT_TOOLS ?= curl prometheus chromium
 
-test: deps check unit
+test: deps check cross unit
 
 deps:
 	@missing=""; for p in $(APT_TOOLS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
@@ -41,11 +41,36 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
+# The packages build on the other systems agents run on (the tests themselves run on linux);
+# make release builds every one of RELEASE_TARGETS.
+CROSS ?= windows/amd64 darwin/arm64
+cross:
+	@for t in $(CROSS); do echo "go vet ./... for $$t"; GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... || exit 1; done
+
 unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 build:
 	$(GO) build -buildvcs=auto -o bin/ ./cmd/...
+
+# Release archives: the three binaries, static (no cgo), for each target, with the README,
+# the default configs and the docs, as dist/loadtest_VERSION_OS_ARCH.tar.gz, and
+# dist/SHA256SUMS. VERSION is the git tag or commit (with -dirty for uncommitted changes).
+RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+release:
+	@rm -rf dist && mkdir -p dist
+	@for t in $(RELEASE_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		name=loadtest_$(VERSION)_$${os}_$${arch}; d=dist/$$name; mkdir -p $$d/config; \
+		echo "building $$name"; \
+		for c in loadtest coordinator mmsim; do \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w" -o $$d/$$c$$ext ./cmd/$$c || exit 1; \
+		done; \
+		cp README.md $$d/ && cp config/*.default.json $$d/config/ && cp -r docs $$d/docs && \
+		tar -C dist -czf dist/$$name.tar.gz $$name && rm -rf $$d; \
+	done
+	@cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
 
 # Seed 001's curl walkthrough against the real binaries on the seed's ports (4000, 8065).
 seed-curl:

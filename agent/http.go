@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime/debug"
+
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loadtest/loadtest/internal/buildinfo"
 )
 
 // route is one path of the API and its handlers by method.
@@ -323,35 +325,11 @@ func handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// Version is what GET /version returns, from the binary's build info.
-type Version struct {
-	Version   string `json:"version"` // the module version, or "(devel)"
-	Commit    string `json:"commit"`
-	BuildTime string `json:"build_time"`
-	Modified  bool   `json:"modified"`
-	GoVersion string `json:"go_version"`
-}
+// Version is the agent's build, as /version shows it.
+type Version = buildinfo.Info
 
 // BuildVersion reads the running binary's Version.
-func BuildVersion() Version {
-	var v Version
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	v.Version, v.GoVersion = bi.Main.Version, bi.GoVersion
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v.Commit = s.Value
-		case "vcs.time":
-			v.BuildTime = s.Value
-		case "vcs.modified":
-			v.Modified = s.Value == "true"
-		}
-	}
-	return v
-}
+func BuildVersion() Version { return buildinfo.Read() }
 
 func handleVersion(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, BuildVersion())

@@ -109,7 +109,7 @@ func (c *cluster) preflight(ctx context.Context) error {
 			return err
 		}
 		if !SameBuild(mine, v) {
-			return fmt.Errorf("it runs loadtest %s, the coordinator %s: run the same version on both", describe(v), describe(mine))
+			return fmt.Errorf("it runs loadtest %s, the coordinator %s: run the same version on both", v, mine)
 		}
 		return nil
 	})
@@ -130,17 +130,6 @@ func SameBuild(a, b agent.Version) bool {
 		return false
 	}
 	return a.Commit == "" || b.Commit == "" || a.Commit == b.Commit
-}
-
-func describe(v agent.Version) string {
-	s := v.Version
-	if s == "" {
-		s = "(unknown)"
-	}
-	if v.Commit != "" {
-		s += " " + v.Commit[:min(12, len(v.Commit))]
-	}
-	return s
 }
 
 // bringUp creates and starts the load test on agent i, with no users.

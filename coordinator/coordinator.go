@@ -326,7 +326,7 @@ func (c *Coordinator) syncJoined(ctx context.Context) bool {
 		c.joinedGen[id] = a.gen
 		if va, ok := a.agent.(versioned); ok {
 			if v, err := va.Version(ctx); err == nil && !SameBuild(agent.BuildVersion(), v) {
-				c.printf("agent %s joined but runs loadtest %s, the coordinator %s: it is not used (run the same version on both)", id, describe(v), describe(agent.BuildVersion()))
+				c.printf("agent %s joined but runs loadtest %s, the coordinator %s: it is not used (run the same version on both)", id, v, agent.BuildVersion())
 				continue
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // A probe's value is a mean over its hold, and bursty users make that mean noisy: the same
@@ -15,9 +17,6 @@ import (
 
 // NoiseBatches is how many sub-windows a hold is split into to measure its noise.
 const NoiseBatches = 6
-
-// tQuantile975 is Student's t at 0.975 (two-sided 95 %) for 1..10 degrees of freedom.
-var tQuantile975 = []float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228}
 
 // StdErr returns the standard error of a mean from its batch means, and the Student-t factor
 // for a two-sided 95 % interval; ok is false with fewer than 3 batches or a non-finite one.
@@ -38,10 +37,7 @@ func StdErr(batches []float64) (se, t float64, ok bool) {
 	for _, b := range batches {
 		ss += (b - mean) * (b - mean)
 	}
-	t = 1.96
-	if k-1 <= len(tQuantile975) {
-		t = tQuantile975[k-2]
-	}
+	t = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(k - 1)}.Quantile(0.975) // two-sided 95 %
 	return math.Sqrt(ss / float64(k-1) / float64(k)), t, true
 }
 

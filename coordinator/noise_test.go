@@ -19,8 +19,12 @@ import (
 func TestStdErr(t *testing.T) {
 	se, tq, ok := StdErr([]float64{1, 2, 3, 4, 5, 6})
 	// sd = sqrt(17.5/5) = 1.8708, se = sd/sqrt(6) = 0.7638; t(5 dof) = 2.571.
-	if !ok || math.Abs(se-0.7638) > 1e-4 || tq != 2.571 {
-		t.Fatalf("StdErr = %v, %v, %v; want 0.7638, 2.571, true", se, tq, ok)
+	if !ok || math.Abs(se-0.7638) > 1e-4 || math.Abs(tq-2.5706) > 1e-4 {
+		t.Fatalf("StdErr = %v, %v, %v; want 0.7638, 2.5706, true", se, tq, ok)
+	}
+	// The exact quantile for any number of batches (a table of ten stopped at 1.96 beyond).
+	if _, tq, _ := StdErr([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}); math.Abs(tq-2.1788) > 1e-4 {
+		t.Errorf("t for 12 degrees of freedom = %v; want 2.1788", tq)
 	}
 	if se, _, ok := StdErr([]float64{2, 2, 2}); !ok || se != 0 {
 		t.Fatalf("constant batches: %v %v", se, ok)

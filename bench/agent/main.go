@@ -1,3 +1,7 @@
+//go:build !windows
+
+// (The benchmarks read getrusage, which Windows lacks; they run where the agents are measured.)
+
 // Command agent measures the load-test agent itself, against a server running in another
 // process (bench/agent.sh starts mmsim pinned to its own core):
 //

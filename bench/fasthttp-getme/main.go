@@ -1,3 +1,7 @@
+//go:build !windows
+
+// (The benchmarks read getrusage, which Windows lacks; they run where the agents are measured.)
+
 // Command fasthttp-getme measures the CPU that valyala/fasthttp's client spends per request:
 // 32 goroutines send GET /api/v4/users/me back to back with a bearer token, as the agent's
 // noop users do in bench/agent -mode cpu, and it prints the CPU per request over -d.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/exitcode"
@@ -65,6 +66,7 @@ says so, Prometheus exposition and CloudWatch.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started = true
 			cfg := coordinator.DefaultConfig()
@@ -153,6 +155,7 @@ says so, Prometheus exposition and CloudWatch.`,
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
 	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") on this address, e.g. :9696 (overrides ClusterConfig.JoinListen)`)
 	f.StringVar(&planPath, "plan", "", "run this load plan (plan.json: scripts, users, ramp-up, sustain, wind-down) instead of a search")
+	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

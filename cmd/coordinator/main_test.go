@@ -115,3 +115,11 @@ func TestRun_BadConfig(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestVersion: --version prints the build and exits 0.
+func TestVersion(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), []string{"--version"}, &out, &out); err != nil || !strings.HasPrefix(out.String(), "coordinator ") || !strings.Contains(out.String(), "go1.") {
+		t.Fatalf("--version: %v, %q", err, out.String())
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/internal/basicrun"
+	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
@@ -78,6 +79,7 @@ The configuration is --config, else config/config.json if it exists, else the de
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *loadtest.Config) {
@@ -114,6 +116,7 @@ The configuration is --config, else config/config.json if it exists, else the de
 	f.StringVar(&agentID, "agent-id", "lt0", `user names are "{agent-id}-user{n}"`)
 	f.StringVar(&summary, "summary", "", "also write the summary as JSON to this file")
 	root.AddCommand(initCommand(stderr), serverCommand(stdout, stderr), demoCommand(stdout), planCommand(stdout, stderr))
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -233,3 +233,11 @@ func TestRun_HostileScriptsLeaveTheAgentRunning(t *testing.T) {
 	}
 	t.Logf("good users: %d requests; hostile sessions stopped: %d", pings, s.UserErrors)
 }
+
+// TestVersion: --version prints the build and exits 0.
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, &out); err != nil || !strings.HasPrefix(out.String(), "loadtest ") || !strings.Contains(out.String(), "go1.") {
+		t.Fatalf("--version: %v, %q", err, out.String())
+	}
+}

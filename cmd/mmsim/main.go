@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/mmsim"
@@ -54,6 +55,7 @@ server saturates at W/S requests per second and load tests have a known answer.`
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := mmsim.DefaultConfig()
 			if cfgPath != "" {
@@ -103,6 +105,7 @@ server saturates at W/S requests per second and load tests have a known answer.`
 	f.DurationVar(&serviceTime, "service-time", 0, "capacity model: time each request holds a worker, e.g. 10ms")
 	f.StringVar(&distribution, "service-distribution", "constant", `capacity model: "constant" or "exponential" service times`)
 	f.StringVar(&logLevel, "log-level", "INFO", "console log level: DEBUG, INFO, WARN, ERROR")
+	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

@@ -113,3 +113,11 @@ func TestRun_BadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion: --version prints the build and exits 0 without serving.
+func TestVersion(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), []string{"--version"}, &out, &out); err != nil || !strings.HasPrefix(out.String(), "mmsim ") || !strings.Contains(out.String(), "go1.") {
+		t.Fatalf("--version: %v, %q", err, out.String())
+	}
+}

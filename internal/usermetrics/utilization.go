@@ -3,7 +3,6 @@ package usermetrics
 import (
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,15 +47,6 @@ func newUtilization() *utilization {
 		lastCPU:  processCPU(),
 		lastWall: time.Now(),
 	}
-}
-
-// processCPU is the user and system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // SampleUtilization computes the utilization since the previous sample, exports it and
