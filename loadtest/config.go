@@ -117,6 +117,7 @@ func DefaultConfig() Config {
 			RatesDistribution: []RateDistribution{{ThinkTimeMultiplier: 1, Percentage: 1}},
 			Simulative:        DefaultSimulativeConfig(),
 			Simple:            DefaultSimpleConfig(),
+			Script:            ScriptConfig{Targets: []string{}, Scripts: []ScriptSpec{}},
 		},
 		InstanceConfiguration: InstanceConfiguration{
 			NumUsers: 100, NumTeams: 2, NumChannels: 10, PercentReplies: 0.5, PercentRepliesInLongThreads: 0.05,

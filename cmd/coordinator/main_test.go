@@ -16,6 +16,7 @@ import (
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -79,6 +80,7 @@ func TestDefaultConfigFile(t *testing.T) {
 	if diff := cmp.Diff(coordinator.DefaultConfig(), got); diff != "" {
 		t.Errorf("config/coordinator.default.json differs from coordinator.DefaultConfig (-code +file):\n%s", diff)
 	}
+	testtools.DefaultFile(t, filepath.Join("..", "..", "config", "coordinator.default.json"), coordinator.DefaultConfig())
 }
 
 // TestRun drives a real agent (its HTTP API) with noop users against mmsim, through run():

@@ -17,6 +17,7 @@ import (
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -170,6 +171,7 @@ func TestDefaultConfigFile(t *testing.T) {
 	if diff := cmp.Diff(loadtest.DefaultConfig(), got); diff != "" {
 		t.Errorf("config/config.default.json differs from loadtest.DefaultConfig (-code +file):\n%s", diff)
 	}
+	testtools.DefaultFile(t, filepath.Join("..", "..", "config", "config.default.json"), loadtest.DefaultConfig())
 }
 
 // TestRun_ExampleScripts runs the shipped example scripts (examples/scripts/config.json)

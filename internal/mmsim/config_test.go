@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/testtools"
 )
 
 // TestDefaultConfigFile keeps config/mmsim.default.json equal to DefaultConfig, so the file
@@ -20,6 +21,7 @@ func TestDefaultConfigFile(t *testing.T) {
 	if diff := cmp.Diff(DefaultConfig(), got); diff != "" {
 		t.Errorf("config/mmsim.default.json differs from DefaultConfig (-code +file):\n%s", diff)
 	}
+	testtools.DefaultFile(t, filepath.Join("..", "..", "config", "mmsim.default.json"), DefaultConfig())
 }
 
 func TestConfig_Validate(t *testing.T) {

@@ -4,8 +4,12 @@
 package testtools
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -28,3 +32,48 @@ func Require(tb testing.TB, name, pkg string) string {
 // GPU, and without the background connections a closed network refuses.
 var ChromiumFlags = []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 	"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"}
+
+// DefaultFile keeps the defaults file at path equal, byte for byte, to v marshalled as JSON
+// with two-space indents: the file is generated from the code's defaults, so no field can
+// be missing from it. With LOADTEST_UPDATE_DEFAULTS=1 it writes the file instead
+// (LOADTEST_UPDATE_DEFAULTS=1 go test ./... -run TestDefaultConfigFile).
+func DefaultFile(tb testing.TB, path string, v any) {
+	tb.Helper()
+	want, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	want = append(want, '\n')
+	if os.Getenv("LOADTEST_UPDATE_DEFAULTS") == "1" {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		tb.Errorf("%s is not the code's defaults; regenerate it with LOADTEST_UPDATE_DEFAULTS=1 go test ./... -run TestDefaultConfigFile\n%s",
+			path, firstDiff(string(got), string(want)))
+	}
+}
+
+// firstDiff shows the first line where the file and the defaults differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d: file %q, defaults %q", i+1, gl, wl)
+		}
+	}
+	return ""
+}
