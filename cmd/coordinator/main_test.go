@@ -15,6 +15,7 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
@@ -123,5 +124,17 @@ func TestVersion(t *testing.T) {
 	var out strings.Builder
 	if err := run(context.Background(), []string{"--version"}, &out, &out); err != nil || !strings.HasPrefix(out.String(), "coordinator ") || !strings.Contains(out.String(), "go1.") {
 		t.Fatalf("--version: %v, %q", err, out.String())
+	}
+}
+
+// TestRun_UnknownField names an unknown field with its path, through lists, and the nearest
+// known name.
+func TestRun_UnknownField(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(p, []byte(`{"ClusterConfig": {"Agents": [{"Id": "a"}, {"Id": "b", "ApiUrl2": "http://x"}]}}`), 0o644)
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"--config", p}, &out, &errb)
+	if want := `unknown field "ClusterConfig.Agents[1].ApiUrl2" (did you mean "ApiURL"?)`; err == nil || !strings.Contains(err.Error(), want) || exitcode.Of(err) != exitcode.BadInput {
+		t.Fatalf("err %v (exit %d); want exit 2 saying %s", err, exitcode.Of(err), want)
 	}
 }

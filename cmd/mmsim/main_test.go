@@ -93,7 +93,7 @@ func TestRun_BadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--config", bad}, `unknown field "ServiceTime"`},
+		{[]string{"--config", bad}, `unknown field "Capacity.ServiceTime" (did you mean "ServiceTimeMs"?)`},
 		{[]string{"--config", neg}, "Capacity.Workers: must be >= 0"},
 		{[]string{"--config", filepath.Join(dir, "nope.json")}, "nope.json"},
 		{[]string{"--workers", "4"}, "Capacity.ServiceTimeMs: must be > 0 when Workers is set"},

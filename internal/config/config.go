@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -74,7 +75,7 @@ func decode(data []byte, dst any, dir string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return describe(data, err)
+		return describe(data, err, dst)
 	}
 	if dec.More() {
 		return fmt.Errorf("unexpected data after the JSON value at %s", position(data, dec.InputOffset()))
@@ -91,7 +92,7 @@ func decode(data []byte, dst any, dir string) error {
 }
 
 // describe turns encoding/json's errors into messages that name the field and position.
-func describe(data []byte, err error) error {
+func describe(data []byte, err error, dst any) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -102,8 +103,18 @@ func describe(data []byte, err error) error {
 	case errors.Is(err, io.EOF):
 		return errors.New("empty input: expected a JSON object")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fmt.Errorf("unknown field %s (check the spelling against the default config)", name)
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		var tree any
+		if json.Unmarshal(data, &tree) == nil {
+			if path, known, ok := findUnknown(tree, reflect.TypeOf(dst), name, ""); ok {
+				msg := fmt.Sprintf("unknown field %q", path)
+				if near := nearest(name, known); near != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", near)
+				}
+				return errors.New(msg + " (the default config lists every field)")
+			}
+		}
+		return fmt.Errorf("unknown field %q (check the spelling against the default config)", name)
 	}
 	return err
 }
@@ -125,6 +136,105 @@ func typeName(t reflect.Type) string {
 		return "an object"
 	}
 	return t.String()
+}
+
+// findUnknown finds the key name in the decoded JSON v that type t has no field for, and
+// returns its path (Outer.Inner[2].Name) and the names t knows there.
+func findUnknown(v any, t reflect.Type, name, path string) (string, []string, bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "", nil, false
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch val := v.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := map[string]reflect.StructField{}
+			var known []string
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if !f.IsExported() {
+					continue
+				}
+				n := f.Name
+				if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == "-" {
+					continue
+				} else if tag != "" {
+					n = tag
+				}
+				fields[strings.ToLower(n)] = f
+				known = append(known, n)
+			}
+			if _, ok := val[name]; ok {
+				if _, has := fields[strings.ToLower(name)]; !has {
+					return join(name), known, true
+				}
+			}
+			for k, sub := range val {
+				if f, ok := fields[strings.ToLower(k)]; ok {
+					if p, kn, found := findUnknown(sub, f.Type, name, join(f.Name)); found {
+						return p, kn, true
+					}
+				}
+			}
+		case reflect.Map:
+			for k, sub := range val {
+				if p, kn, found := findUnknown(sub, t.Elem(), name, join(k)); found {
+					return p, kn, true
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, sub := range val {
+				if p, kn, found := findUnknown(sub, t.Elem(), name, fmt.Sprintf("%s[%d]", path, i)); found {
+					return p, kn, true
+				}
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// nearest returns the known name closest to name (by edit distance, ignoring case), or ""
+// when none is close: within a third of its length, and at least 2 edits.
+func nearest(name string, known []string) string {
+	best, bestD := "", max(2, len(name)/3)+1
+	for _, k := range known {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // position renders a byte offset as "line L, column C".

@@ -38,8 +38,9 @@ func TestDecode(t *testing.T) {
 	}{
 		{name: "defaults kept", in: `{"Ratio": 0.5}`, want: sample{Name: "default", Count: 3, Ratio: 0.5, Inner: inner{Level: "low"}}},
 		{name: "nested override", in: `{"Inner": {"Level": "high"}}`, want: sample{Name: "default", Count: 3, Inner: inner{Level: "high"}}},
-		{name: "unknown field", in: `{"Nmae": "x"}`, wantErr: []string{`unknown field "Nmae"`}},
-		{name: "unknown nested field", in: `{"Inner": {"Lvl": "x"}}`, wantErr: []string{`unknown field "Lvl"`}},
+		{name: "unknown field", in: `{"Nmae": "x"}`, wantErr: []string{`unknown field "Nmae" (did you mean "Name"?)`}},
+		{name: "unknown nested field", in: `{"Inner": {"Lvl": "x"}}`, wantErr: []string{`unknown field "Inner.Lvl" (did you mean "Level"?)`}},
+		{name: "unknown field with no near name", in: `{"Inner": {"Colour": "x"}}`, wantErr: []string{`unknown field "Inner.Colour" (the default config lists every field)`}},
 		{name: "wrong type", in: `{"Count": "three"}`, wantErr: []string{"Count", "whole number", "string"}},
 		{name: "wrong nested type", in: `{"Inner": {"Level": 4}}`, wantErr: []string{"Inner.Level", "must be a string"}},
 		{name: "syntax error with line", in: "{\n  \"Count\": 3,\n  oops\n}", wantErr: []string{"line 3"}},
