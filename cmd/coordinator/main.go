@@ -46,7 +46,7 @@ func readOr(path, def string, dst any) (string, error) {
 // run is the command; its error carries the exit code (internal/exitcode): bad input 2,
 // no answer 3 (preflight included), interrupted 130.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfgPath, ltPath, results, listen, strategy, planPath, joinListen string
+	var cfgPath, ltPath, results, listen, strategy, planPath, joinListen, level string
 	started := false // RunE began: an error before it is a usage error
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -76,6 +76,9 @@ says so, Prometheus exposition and CloudWatch.`,
 			}
 			if cmd.Flags().Changed("strategy") {
 				cfg.Search.Strategy = strategy
+			}
+			if cmd.Flags().Changed("log-level") {
+				cfg.LogSettings.ConsoleLevel = level
 			}
 			if cmd.Flags().Changed("join-listen") {
 				cfg.ClusterConfig.JoinListen = joinListen
@@ -154,6 +157,7 @@ says so, Prometheus exposition and CloudWatch.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status and /report here while running ("" to not)`)
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
 	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") on this address, e.g. :9696 (overrides ClusterConfig.JoinListen)`)
+	f.StringVar(&level, "log-level", "", "overrides LogSettings.ConsoleLevel: debug, info, warn or error (any case)")
 	f.StringVar(&planPath, "plan", "", "run this load plan (plan.json: scripts, users, ramp-up, sustain, wind-down) instead of a search")
 	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	cmd.SetArgs(args)

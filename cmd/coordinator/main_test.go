@@ -138,3 +138,12 @@ func TestRun_UnknownField(t *testing.T) {
 		t.Fatalf("err %v (exit %d); want exit 2 saying %s", err, exitcode.Of(err), want)
 	}
 }
+
+// TestRun_LogLevel: --log-level overrides LogSettings.ConsoleLevel and is validated with it.
+func TestRun_LogLevel(t *testing.T) {
+	var out, errb strings.Builder
+	err := run(context.Background(), []string{"--log-level", "loud"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), `LogSettings.ConsoleLevel`) || !strings.Contains(err.Error(), `"loud"`) || exitcode.Of(err) != exitcode.BadInput {
+		t.Fatalf("err %v (exit %d); want exit 2 naming LogSettings.ConsoleLevel", err, exitcode.Of(err))
+	}
+}

@@ -60,7 +60,7 @@ func setup(path string, stderr io.Writer, override func(*loadtest.Config)) (load
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		cfgPath, serverURL, agentID, summary, typ string
+		cfgPath, serverURL, agentID, summary, typ, level string
 		users                                     int
 		duration                                  time.Duration
 		started                                   bool // a command's Run began: later errors are not usage errors
@@ -89,6 +89,9 @@ The configuration is --config, else config/config.json if it exists, else the de
 				if f.Changed("type") {
 					c.UserControllerConfiguration.Type = typ
 				}
+				if f.Changed("log-level") {
+					c.LogSettings.ConsoleLevel = level
+				}
 			})
 			if err != nil {
 				return err
@@ -111,7 +114,8 @@ The configuration is --config, else config/config.json if it exists, else the de
 	f.StringVar(&cfgPath, "config", "", "agent config file (default config/config.json if it exists)")
 	f.StringVar(&serverURL, "server-url", "", "overrides ConnectionConfiguration.ServerURL")
 	f.StringVar(&typ, "type", "", "overrides UserControllerConfiguration.Type")
-	f.IntVarP(&users, "users", "n", 10, "active users (default: UsersConfiguration.InitialActiveUsers if set, else 10)")
+	f.IntVarP(&users, "users", "n", 10, "active users (UsersConfiguration.InitialActiveUsers instead, when it is set and -n is not)")
+	f.StringVar(&level, "log-level", "", "overrides LogSettings.ConsoleLevel: debug, info, warn or error (any case)")
 	f.DurationVarP(&duration, "duration", "d", 60*time.Second, "how long the users run")
 	f.StringVar(&agentID, "agent-id", "lt0", `user names are "{agent-id}-user{n}"`)
 	f.StringVar(&summary, "summary", "", "also write the summary as JSON to this file")

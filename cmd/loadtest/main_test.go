@@ -146,6 +146,7 @@ func TestRun_BadInput(t *testing.T) {
 		{[]string{"--type", "robot"}, `UserControllerConfiguration.Type: must be "simulative", "simple", "noop" or "script", got "robot"`},
 		{[]string{"-n", "0", "--server-url", "http://127.0.0.1:1"}, "users must be > 0"},
 		{[]string{"-d", "soon"}, `invalid argument "soon"`},
+		{[]string{"--log-level", "loud"}, `LogSettings.ConsoleLevel: must be one of DEBUG, INFO, WARN, ERROR, got "loud"`},
 	} {
 		err := run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
