@@ -61,9 +61,9 @@ func setup(path string, stderr io.Writer, override func(*loadtest.Config)) (load
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		cfgPath, serverURL, agentID, summary, typ, level string
-		users                                     int
-		duration                                  time.Duration
-		started                                   bool // a command's Run began: later errors are not usage errors
+		users                                            int
+		duration                                         time.Duration
+		started                                          bool // a command's Run began: later errors are not usage errors
 	)
 	root := &cobra.Command{
 		Use:   "loadtest",
