@@ -366,7 +366,7 @@ func (c *Coordinator) finish(err error) {
 		}
 	case errors.Is(err, context.Canceled):
 		c.report.Outcome = Interrupted
-		c.report.Reason = "stopped before an answer: " + c.report.Reason
+		c.report.Reason = strings.TrimSuffix("stopped before an answer: "+c.report.Reason, ": ")
 		c.passedSoFar()
 	case err != nil:
 		c.report.Outcome = NoAnswer
@@ -383,6 +383,7 @@ func (c *Coordinator) finish(err error) {
 func (c *Coordinator) passedSoFar() {
 	s := analyze(DefaultSearchConfig(c.cfg.ClusterConfig.MaxActiveUsers), c.report.Probes)
 	c.report.SupportedUsers, c.report.Bracket, c.report.AtLeast = s.lo, [2]int{s.lo, s.hi}, true
+	c.report.Knee = Knee(c.report.Probes)
 }
 
 // tick records one second of the cluster: status, metrics, the per-second series.

@@ -143,6 +143,9 @@ func TestCoordinator_Interrupted(t *testing.T) {
 		if got, want := r.Answer(), "supported users: >= 100 (interrupted)"; got != want {
 			t.Errorf("answer %q; want %q", got, want)
 		}
+		if r.Reason != "stopped before an answer" {
+			t.Errorf("reason %q; want it plain, not ending in a colon", r.Reason)
+		}
 	})
 	synctest.Test(t, func(t *testing.T) {
 		c, _ := setup(t, nil, func(n int) (float64, error) { return 0.01, nil })

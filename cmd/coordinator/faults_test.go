@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,31 +64,13 @@ func runCoordinator(t *testing.T, cfg coordinator.Config, url string, mutateCfg 
 	if mutateLT != nil {
 		mutateLT(&lt)
 	}
-	var out, errb syncBuilder
+	var out, errb lockedBuffer
 	err := run(context.Background(), append([]string{"--config", writeJSON(t, dir, "coordinator.json", cfg),
 		"--agent-config", writeJSON(t, dir, "config.json", lt), "--results", dir, "--listen", ""}, extra...), &out, &errb)
 	if len(srv.List()) != 0 {
 		t.Errorf("load tests left on the agent: %v", srv.List())
 	}
 	return out.String(), errb.String(), err
-}
-
-// syncBuilder is a strings.Builder safe for run's goroutines.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRun_TargetFaults takes the target away in the middle of a search, as a dead target

@@ -35,7 +35,7 @@ type Metrics struct {
 	timeouts  *prometheus.CounterVec
 	failures  *prometheus.CounterVec // by kind; every kind exists from the start
 	ws        prometheus.Gauge
-	starting  prometheus.Gauge
+	starting  prometheus.GaugeFunc // reads health.starting: one count for both
 	wsDropped prometheus.Counter
 	wsEvents  prometheus.Counter
 	canceled  prometheus.Counter
@@ -64,8 +64,6 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			[]string{"kind"}),
 		ws: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_websocket_connections_total",
 			Help: "Open WebSocket connections (a gauge, named as the seed names it)."}),
-		starting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_users_starting",
-			Help: "Users in their start-up sequence (login, first loads, WebSocket), not yet in their steady behaviour."}),
 		wsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_dropped_total",
 			Help: "WebSocket events dropped because the user's event buffer was full."}),
 		wsEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_total",
@@ -78,6 +76,9 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Help:    "How late each action started against its planned time.",
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
 	}
+	m.starting = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "loadtest_users_starting",
+		Help: "Users in their start-up sequence (login, first loads, WebSocket), not yet in their steady behaviour."},
+		func() float64 { return float64(m.health.starting.Load()) })
 	if reg != nil {
 		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.failures, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
 	}
@@ -171,15 +172,9 @@ func (m *Metrics) WebSocketOptions(o mattermost.WebSocketOptions) mattermost.Web
 // The coordinator waits for the count to reach 0 before it measures a probe: a ramp's
 // logins are not the steady state.
 func (m *Metrics) Starting() (done func()) {
-	m.starting.Inc()
 	m.health.starting.Add(1)
 	var once sync.Once
-	return func() {
-		once.Do(func() {
-			m.starting.Dec()
-			m.health.starting.Add(-1)
-		})
-	}
+	return func() { once.Do(func() { m.health.starting.Add(-1) }) }
 }
 
 func (m *Metrics) EventReceived() {
