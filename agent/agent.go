@@ -66,6 +66,9 @@ type Interval struct {
 	// Users is how the users fared in the interval: actions and sessions, and the failures
 	// that were the workload's, not the target's (see usermetrics.Health).
 	Users usermetrics.Health `json:"users"`
+	// Errors is the interval's failed requests by route, status and reason, most frequent
+	// first; absent when none failed.
+	Errors []usermetrics.ErrorGroup `json:"errors,omitempty"`
 }
 
 // MetricsPage answers "what was recorded after interval Since": the intervals Since+1 up to

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/loadtest/loadtest/internal/backoff"
 )
 
 // Joining a coordinator: instead of the coordinator dialling each agent, an agent dials the
@@ -65,7 +67,8 @@ type JoinOptions struct {
 	ID    string // this agent's load test id (NewJoinID if empty)
 	Token string // sent as a bearer token to the coordinator
 	Log   *slog.Logger
-	// Backoff is the first wait before dialling again after a failure; it doubles to 30 s.
+	// Backoff is the first wait before dialling again after a failure; it doubles to 30 s,
+	// with up to half again at random so agents cut off together do not dial in step.
 	Backoff time.Duration
 }
 
@@ -86,7 +89,7 @@ func (s *Server) Join(ctx context.Context, o JoinOptions) error {
 		o.Backoff = time.Second
 	}
 	h := s.Handler()
-	backoff := o.Backoff
+	retry := backoff.New(backoff.Policy{Initial: o.Backoff, Max: 30 * time.Second, Jitter: 0.5})
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := serveJoin(ctx, o, h)
@@ -94,16 +97,11 @@ func (s *Server) Join(ctx context.Context, o JoinOptions) error {
 			break
 		}
 		if time.Since(start) > time.Minute {
-			backoff = o.Backoff
+			retry.Reset() // it was up a while: not a dial loop
 		}
-		o.Log.Warn("join: connection to the coordinator lost; dialling again", "url", o.URL, "err", err, "backoff", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 30*time.Second)
+		wait := retry.Next()
+		o.Log.Warn("join: connection to the coordinator lost; dialling again", "url", o.URL, "err", err, "backoff", wait.Round(time.Millisecond))
+		_ = backoff.Sleep(ctx, wait) // ctx's end is the loop's condition
 	}
 	return ctx.Err()
 }

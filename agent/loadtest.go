@@ -49,14 +49,15 @@ type loadTest struct {
 // storedInterval is an Interval whose histograms are already encoded: cheap to keep, and
 // sent as they are.
 type storedInterval struct {
-	Seq         uint64             `json:"seq"`
-	Start       time.Time          `json:"start"`
-	End         time.Time          `json:"end"`
-	ActiveUsers int                `json:"active_users"`
-	Utilization float64            `json:"utilization"`
-	Histograms  json.RawMessage    `json:"histograms"`
-	Counters    map[string]int64   `json:"counters,omitempty"`
-	Users       usermetrics.Health `json:"users"`
+	Seq         uint64                   `json:"seq"`
+	Start       time.Time                `json:"start"`
+	End         time.Time                `json:"end"`
+	ActiveUsers int                      `json:"active_users"`
+	Utilization float64                  `json:"utilization"`
+	Histograms  json.RawMessage          `json:"histograms"`
+	Counters    map[string]int64         `json:"counters,omitempty"`
+	Users       usermetrics.Health       `json:"users"`
+	Errors      []usermetrics.ErrorGroup `json:"errors,omitempty"`
 }
 
 // newLoadTest builds a load test from a validated config. It starts the interval loop, which
@@ -120,7 +121,8 @@ func (lt *loadTest) flush() {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	lt.ring = append(lt.ring, storedInterval{Seq: lt.next, Start: lt.lastStart, End: now,
-		ActiveUsers: users, Utilization: util, Histograms: b, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth()})
+		ActiveUsers: users, Utilization: util, Histograms: b, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth(),
+		Errors: lt.m.TakeErrors()})
 	if len(lt.ring) > keepIntervals {
 		lt.ring = append(lt.ring[:0], lt.ring[len(lt.ring)-keepIntervals:]...)
 	}

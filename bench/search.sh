@@ -15,7 +15,7 @@ go build -o "$OUT/loadtest" ./cmd/loadtest
 printf '%-11s %8s %8s %8s %10s\n' strategy found truth error wall
 for s in $STRATEGIES; do
   start=$(date +%s)
-  "$OUT/loadtest" demo --strategy "$s" --workers "$WORKERS" --service-time "$SERVICE" --threshold "$THRESHOLD" \
+  "$OUT/loadtest" demo --strategy "$s" --workers "$WORKERS" --service-time "$SERVICE" --latency-threshold "$THRESHOLD" \
     --time-budget 60m --results "$OUT/$s" >"$OUT/$s.log" 2>&1 || { echo "$s failed:"; tail -5 "$OUT/$s.log"; continue; }
   wall=$(( $(date +%s) - start ))
   line=$(grep '^demo: found' "$OUT/$s.log")

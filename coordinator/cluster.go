@@ -310,9 +310,10 @@ type window struct {
 	seconds     float64 // the longest span any agent covered
 	utilization float64 // the highest any agent reported
 	missed      uint64
-	counters    map[string]int64   // scripts' counters, summed
-	agentUtil   map[string]float64 // each agent's highest utilization
-	users       usermetrics.Health // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
+	counters    map[string]int64         // scripts' counters, summed
+	agentUtil   map[string]float64       // each agent's highest utilization
+	users       usermetrics.Health       // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
+	errors      []usermetrics.ErrorGroup // failed requests by route, status and reason, summed
 }
 
 // add merges o into w.
@@ -325,6 +326,7 @@ func (w *window) add(o window) {
 	w.utilization = max(w.utilization, o.utilization)
 	w.missed += o.missed
 	w.users.Add(o.users)
+	w.errors = usermetrics.MergeErrors(w.errors, o.errors)
 	for k, n := range o.counters {
 		if w.counters == nil {
 			w.counters = map[string]int64{}
@@ -363,6 +365,7 @@ func (c *cluster) drain(ctx context.Context) (window, []string) {
 		var h usermetrics.Health
 		for _, iv := range p.Intervals {
 			h.Add(iv.Users)
+			w.errors = usermetrics.MergeErrors(w.errors, iv.Errors)
 			w.hist.Merge(iv.Histograms)
 			span += iv.End.Sub(iv.Start).Seconds()
 			w.utilization = max(w.utilization, iv.Utilization)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/internal/promengine"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -410,6 +411,7 @@ func (c *Coordinator) tick(ctx context.Context, phase string, acc *window) []str
 	c.mu.Lock()
 	c.status.ActiveUsers, c.status.NumErrors, c.status.Phase = users, errs, phase
 	c.report.Series = append(c.report.Series, sec)
+	c.report.Errors = usermetrics.MergeErrors(c.report.Errors, w.errors)
 	c.report.lastAgents = health
 	c.mu.Unlock()
 	return append(p1, p2...)

@@ -3,11 +3,13 @@ package coordinator
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/loadtest/loadtest/internal/config"
+	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -45,6 +47,10 @@ type Plan struct {
 	// Script tunes the scripts' sandbox (steps, response size, memory); Targets and Scripts
 	// come from the plan's own fields.
 	Script loadtest.ScriptConfig
+	// Thresholds are the run's pass/fail criteria, checked over the whole run at its end
+	// ("p99<500ms", "error_rate<1%", "route GET /users/me p95<200ms"; the grammar is
+	// threshold.Syntax). One that fails makes the run exit 99.
+	Thresholds []string
 }
 
 // Writers say where a plan's periodic metrics go. Every writer gets every period.
@@ -85,6 +91,28 @@ func (p *Plan) ReadFiles(dir string) error {
 	return loadtest.ReadScriptFiles(p.Scripts, dir, "Scripts")
 }
 
+// EnvPrefix starts the environment variables that override a plan's fields
+// (PLAN_USERS=500, PLAN_TARGETS='["http://10.0.0.5:8065"]'; see config.Env).
+const EnvPrefix = "PLAN"
+
+// FromEnv overrides the plan's fields from the environment (PLAN_...), says which on w, and
+// checks the plan again.
+func (p *Plan) FromEnv(w io.Writer) error {
+	if err := config.FromEnv(w, "plan", EnvPrefix, p); err != nil {
+		return err
+	}
+	return p.Validate()
+}
+
+// AddThresholds adds thresholds (from --threshold flags) to the plan's, and checks them.
+func (p *Plan) AddThresholds(exprs []string) error {
+	if _, err := threshold.ParseAll("--threshold", exprs); err != nil {
+		return err
+	}
+	p.Thresholds = append(p.Thresholds, exprs...)
+	return nil
+}
+
 // Validate checks every field and reports all that are wrong.
 func (p *Plan) Validate() error {
 	var ck config.Checker
@@ -112,6 +140,8 @@ func (p *Plan) Validate() error {
 	if p.UserType == "" || p.UserType == "script" {
 		ck.Add("", p.scriptConfig().Validate())
 	}
+	_, err := threshold.ParseAll("Thresholds", p.Thresholds)
+	ck.Add("", err)
 	return ck.Err()
 }
 

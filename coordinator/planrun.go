@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 
@@ -75,8 +76,10 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 	start := time.Now()
 	period := time.Duration(p.ReportEverySec) * time.Second
 	acc, pStart := window{}, start
+	var total window // the whole run, for the totals and the thresholds
 	current, phase := -1, ""
 	emit := func(final bool) {
+		total.add(acc)
 		per := c.period(acc, pStart, time.Now(), phase, final)
 		c.mu.Lock()
 		c.report.Periods = append(c.report.Periods, per)
@@ -124,6 +127,7 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 		case <-ctx.Done():
 			c.printf("plan interrupted in %s; writing the last period", ph)
 			c.finalPeriod(emit, &acc)
+			c.totals(total)
 			return ctx.Err()
 		case <-t.C:
 		}
@@ -135,10 +139,26 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 		}
 	}
 	c.finalPeriod(emit, &acc)
+	c.totals(total)
 	c.mu.Lock()
 	c.report.Reason = fmt.Sprintf("plan %s completed: %d users sustained %ds", p.Name, p.Users, p.SustainSec)
 	c.mu.Unlock()
 	return nil
+}
+
+// totals puts the whole run's metrics in the report and checks the plan's thresholds on
+// them.
+func (c *Coordinator) totals(w window) {
+	ts, _ := threshold.ParseAll("Thresholds", c.plan.Thresholds) // Validate parsed them
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.report.Totals = []histogram.Summary{}
+	if w.hist != nil {
+		c.report.Totals = w.hist.Summaries()
+	}
+	if len(ts) > 0 {
+		c.report.Checks = threshold.Check(ts, w.hist)
+	}
 }
 
 // finalPeriod waits for the agents' last intervals (the users are leaving; their last

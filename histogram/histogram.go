@@ -22,6 +22,9 @@ const (
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(lowest, highest, significant) }
 
+// New returns an empty histogram with the range and precision every histogram here shares.
+func New() *hdrhistogram.Histogram { return newHist() }
+
 // pool recycles histograms that Release gives back: each is ~130 KB of counts, and an
 // agent that takes a snapshot every second would otherwise allocate one per key per second.
 var pool = sync.Pool{New: func() any { return newHist() }}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/internal/threshold"
 )
 
 // LogSettings are the seed's logging settings (console and file, level, JSON or text).
@@ -23,6 +24,11 @@ type Config struct {
 	InstanceConfiguration       InstanceConfiguration
 	UsersConfiguration          UsersConfiguration
 	LogSettings                 LogSettings
+	// Thresholds are the plain run's pass/fail criteria (`loadtest` without a subcommand,
+	// with its --threshold flags added), checked over the whole run at its end: "p99<500ms",
+	// "error_rate<1%", "route GET /users/me p95<200ms" (the grammar is threshold.Syntax).
+	// One that fails makes the run exit 99. Agents ignore them.
+	Thresholds []string
 }
 
 // ConnectionConfiguration says where the target is and how to talk to it.
@@ -49,7 +55,14 @@ type ConnectionConfiguration struct {
 
 // UserControllerConfiguration chooses the users' behaviour.
 type UserControllerConfiguration struct {
-	Type              string             // "simulative", "simple", "noop" or "script"
+	Type string // "simulative", "simple", "noop" or "script"
+	// Pacing is when a user's next action is due. "closed" (the default; empty means it
+	// too): a think time after the last action ended, so a slower target gets fewer
+	// requests, as people do. "open": a think time after the last action was due, so the
+	// users keep their rate whatever the latency (k6's arrival-rate executors, wrk2); a user
+	// that falls more than a think time behind drops the arrivals it missed and counts them
+	// (loadtest_dropped_arrivals_total) instead of bursting to catch up.
+	Pacing            string
 	RatesDistribution []RateDistribution // shares of users by think-time multiplier; empty: all 1
 	ServerVersion     string             // overrides the version read from the server; empty: read it
 	Simulative        SimulativeConfig   // the simulative users' think times and action weights
@@ -114,6 +127,7 @@ func DefaultConfig() Config {
 		},
 		UserControllerConfiguration: UserControllerConfiguration{
 			Type:              "simulative",
+			Pacing:            "closed",
 			RatesDistribution: []RateDistribution{{ThinkTimeMultiplier: 1, Percentage: 1}},
 			Simulative:        DefaultSimulativeConfig(),
 			Simple:            DefaultSimpleConfig(),
@@ -127,6 +141,7 @@ func DefaultConfig() Config {
 		UsersConfiguration: UsersConfiguration{InitialActiveUsers: 0, MaxActiveUsers: 2000, AvgSessionsPerUser: 1,
 			PercentOfUsersAreAdmin: 0.0005},
 		LogSettings: ls,
+		Thresholds:  []string{},
 	}
 }
 
@@ -145,6 +160,7 @@ func (c *Config) Validate() error {
 
 	uc := c.UserControllerConfiguration
 	ck.Check(config.OneOf(uc.Type, "simulative", "simple", "noop", "script"), "UserControllerConfiguration.Type", uc.Type, `must be "simulative", "simple", "noop" or "script"`)
+	ck.Check(config.OneOf(uc.Pacing, "", "closed", "open"), "UserControllerConfiguration.Pacing", uc.Pacing, `must be "closed" or "open" (scripts pace themselves with PaceMs)`)
 	sum := 0.0
 	for i, r := range uc.RatesDistribution {
 		field := fmt.Sprintf("UserControllerConfiguration.RatesDistribution[%d]", i)
@@ -183,6 +199,8 @@ func (c *Config) Validate() error {
 	ck.Check(u.PercentOfUsersAreAdmin >= 0 && u.PercentOfUsersAreAdmin <= 1, "UsersConfiguration.PercentOfUsersAreAdmin", u.PercentOfUsersAreAdmin, "must be in [0, 1]")
 	ck.Check(u.MaxActiveBrowserUsers >= 0, "UsersConfiguration.MaxActiveBrowserUsers", u.MaxActiveBrowserUsers, "must be >= 0")
 	ck.Add("LogSettings", c.LogSettings.Validate())
+	_, err := threshold.ParseAll("Thresholds", c.Thresholds)
+	ck.Add("", err)
 	return ck.Err()
 }
 
@@ -223,6 +241,7 @@ func (c Config) Redacted() Config {
 	c.UserControllerConfiguration.Simulative.ActionWeights = maps.Clone(c.UserControllerConfiguration.Simulative.ActionWeights)
 	c.UserControllerConfiguration.Simple.Actions = slices.Clone(c.UserControllerConfiguration.Simple.Actions)
 	c.UserControllerConfiguration.Script.Scripts = slices.Clone(c.UserControllerConfiguration.Script.Scripts)
+	c.Thresholds = slices.Clone(c.Thresholds)
 	for i, s := range c.UserControllerConfiguration.Script.Scripts {
 		c.UserControllerConfiguration.Script.Scripts[i] = s.Redacted()
 	}

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loadtest/loadtest/internal/backoff"
+	"github.com/loadtest/loadtest/internal/logging"
 )
 
 // User is one simulated user. Run blocks until ctx is done, and then returns promptly (a user
@@ -102,7 +105,10 @@ type Options struct {
 	MaxActiveUsers     int // the most users that may be active at once; must be > 0
 	// RestartBackoff is the first wait before a user whose session ended is started again;
 	// it doubles on each consecutive failure up to MaxRestartBackoff. Defaults 1s and 30s.
+	// Each wait is longer by up to RestartJitter of itself, at random, so users cut off
+	// together (a target outage) come back spread out: default 0.5; negative: none.
 	RestartBackoff, MaxRestartBackoff time.Duration
+	RestartJitter                     float64
 	// SessionEnded, if set, is told of every session of user id that ended on its own (err
 	// nil: it returned), before the user waits to restart; the agent classifies the errors.
 	// WaitOver is told when that wait is over: the user starts again, or was removed.
@@ -127,6 +133,9 @@ type Engine struct {
 	newUser NewUserFunc
 	log     *slog.Logger
 	m       *engineMetrics
+	// warn and info fold the restart messages: after an outage every user fails the same
+	// way, and that is one line per repeatEvery, with the count, not one per user.
+	warn, info *logging.Repeats
 
 	mu        sync.Mutex
 	state     State              // guarded by mu
@@ -161,10 +170,14 @@ func New(opts Options, newUser NewUserFunc, log *slog.Logger, reg prometheus.Reg
 	if opts.MaxRestartBackoff <= 0 {
 		opts.MaxRestartBackoff = 30 * time.Second
 	}
+	if opts.RestartJitter == 0 {
+		opts.RestartJitter = 0.5
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{opts: opts, newUser: newUser, log: log}
+	e := &Engine{opts: opts, newUser: newUser, log: log,
+		warn: logging.NewRepeats(log, slog.LevelWarn, repeatEvery), info: logging.NewRepeats(log, slog.LevelInfo, repeatEvery)}
 	e.m = newEngineMetrics(reg, e)
 	return e, nil
 }
@@ -202,11 +215,17 @@ func (e *Engine) Stop() error {
 	e.mu.Unlock()
 	e.removed.Add(int64(n))
 	e.wg.Wait()
+	e.warn.Flush(context.Background())
+	e.info.Flush(context.Background())
 	e.mu.Lock()
 	e.state = Stopped
 	e.mu.Unlock()
 	return nil
 }
+
+// repeatEvery is how often a restart message that repeats (the same error, another user)
+// is logged again.
+const repeatEvery = 10 * time.Second
 
 // AddUsers starts n more users and returns how many are active.
 func (e *Engine) AddUsers(n int) (int, error) {
@@ -271,15 +290,15 @@ func (e *Engine) setLocked(n int) {
 
 // runSlot runs user id until ctx ends, restarting it with backoff when its session ends.
 func (e *Engine) runSlot(ctx context.Context, id int) {
-	backoff := e.opts.RestartBackoff
+	retry := backoff.New(backoff.Policy{Initial: e.opts.RestartBackoff, Max: e.opts.MaxRestartBackoff,
+		Jitter: max(0, e.opts.RestartJitter)})
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := e.runOnce(ctx, id)
 		if ctx.Err() != nil {
 			return
 		}
-		var ok bool
-		backoff, ok = e.restart(ctx, id, err, time.Since(start), backoff)
+		ok := e.restart(ctx, id, err, time.Since(start), retry)
 		if e.opts.WaitOver != nil {
 			e.opts.WaitOver(id)
 		}
@@ -289,32 +308,27 @@ func (e *Engine) runSlot(ctx context.Context, id int) {
 	}
 }
 
-// restart counts and logs the end of user id's session (after ran, with err), waits the
-// backoff, and returns the next one; false if ctx ended first. It is apart from runSlot so
-// that a running user's stack holds none of its frame (see Noop.steady).
-func (e *Engine) restart(ctx context.Context, id int, err error, ran, backoff time.Duration) (time.Duration, bool) {
+// restart counts and logs the end of user id's session (after ran, with err) and waits
+// retry's next wait; false if ctx ended first. It is apart from runSlot so that a running
+// user's stack holds none of its frame (see Noop.steady).
+func (e *Engine) restart(ctx context.Context, id int, err error, ran time.Duration, retry *backoff.Backoff) bool {
 	e.stopped.Add(1)
 	if e.opts.SessionEnded != nil {
 		e.opts.SessionEnded(id, err)
 	}
+	if ran > time.Minute {
+		retry.Reset() // it ran long enough: not a crash loop
+	}
+	wait := retry.Next()
 	if err != nil {
 		e.errs.Add(1)
 		e.m.userErrors.Inc()
-		e.log.Warn("user session ended with an error; restarting", "user", id, "err", err, "backoff", backoff)
+		e.warn.Log(ctx, logging.Shape(err.Error()), "user session ended with an error; restarting",
+			"user", id, "err", err, "backoff", wait.Round(time.Millisecond))
 	} else {
-		e.log.Info("user session ended; restarting", "user", id)
+		e.info.Log(ctx, "", "user session ended; restarting", "user", id)
 	}
-	if ran > time.Minute {
-		backoff = e.opts.RestartBackoff // it ran long enough: not a crash loop
-	}
-	t := time.NewTimer(backoff)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return backoff, false
-	case <-t.C:
-	}
-	return min(2*backoff, e.opts.MaxRestartBackoff), true
+	return backoff.Sleep(ctx, wait) == nil
 }
 
 // runOnce makes and runs the user once; a panic in it becomes an error, not a crash. Its

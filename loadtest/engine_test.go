@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/loadtest/loadtest/internal/testtools"
 )
 
 // tracker records which user ids are running.
@@ -162,7 +166,7 @@ func TestEngine_Restart(t *testing.T) {
 			}
 			return nil
 		}
-		e, _ := New(Options{InitialActiveUsers: 1, MaxActiveUsers: 1, RestartBackoff: time.Second}, tr.user(fail), nil, nil)
+		e, _ := New(Options{InitialActiveUsers: 1, MaxActiveUsers: 1, RestartBackoff: time.Second, RestartJitter: -1}, tr.user(fail), nil, nil)
 		if err := e.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -178,6 +182,59 @@ func TestEngine_Restart(t *testing.T) {
 		}
 		if err := e.Stop(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestEngine_RestartOutOfStep checks what an outage does: 200 users whose sessions all fail at
+// the same moment come back spread over the jitter window, not in step, and the log says so
+// in one line per kind of failure with the count, not one line per user.
+func TestEngine_RestartOutOfStep(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var restarts []time.Duration
+		t0 := time.Now()
+		fail := func(id, start int) error {
+			if start == 1 {
+				return fmt.Errorf("login user %d: connection refused", id)
+			}
+			mu.Lock()
+			restarts = append(restarts, time.Since(t0))
+			mu.Unlock()
+			return nil
+		}
+		var logs testtools.LockedBuffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		const n = 200
+		e, _ := New(Options{InitialActiveUsers: n, MaxActiveUsers: n, RestartBackoff: 2 * time.Second}, newTracker().user(fail), log, nil)
+		if err := e.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		got := slices.Clone(restarts)
+		mu.Unlock()
+		slices.Sort(got)
+		if len(got) != n {
+			t.Fatalf("%d users restarted; want %d", len(got), n)
+		}
+		if got[0] < 2*time.Second || got[n-1] >= 3*time.Second {
+			t.Errorf("restarts from %v to %v; want within [2s, 3s): the backoff and up to half again", got[0], got[n-1])
+		}
+		if distinct := len(slices.Compact(got)); distinct < n*9/10 {
+			t.Errorf("%d users restarted at %d distinct moments; want them spread", n, distinct)
+		}
+		if err := e.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		out := logs.String()
+		if c := strings.Count(out, "user session ended with an error"); c != 2 {
+			t.Errorf("%d warnings for one kind of failure; want 2 (the first, then the rest with their count):\n%s", c, out)
+		}
+		if !strings.Contains(out, "repeats=199") {
+			t.Errorf("the log does not count the 199 repeats:\n%s", out)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,6 +206,63 @@ func ServerFault(err error) bool {
 	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, fasthttp.ErrDialTimeout)
+}
+
+// Reason names what went wrong with a failed request in a few words from a small set, for
+// grouping failures and as a metric label: the server's error id when it sent one
+// ("api.context.session_expired.app_error"), the status text when it did not ("Bad
+// Gateway"), or what happened on the wire: "timeout", "connection refused", "connection
+// reset", "connection closed", "host not found", "tls" or "transport error". An error id
+// that is not a plain dotted name is "unnamed server error", so no server can grow the set.
+func Reason(r Request) string {
+	var e *Error
+	switch {
+	case r.Err == nil:
+		return ""
+	case r.Timeout:
+		return "timeout"
+	case errors.As(r.Err, &e):
+		if e.ID != "" {
+			if !plainID(e.ID) {
+				return "unnamed server error"
+			}
+			return e.ID
+		}
+		if t := http.StatusText(e.StatusCode); t != "" {
+			return t
+		}
+		return "unnamed server error"
+	case errors.Is(r.Err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(r.Err, syscall.ECONNRESET) || errors.Is(r.Err, syscall.EPIPE):
+		return "connection reset"
+	case errors.Is(r.Err, io.EOF) || errors.Is(r.Err, io.ErrUnexpectedEOF) || errors.Is(r.Err, fasthttp.ErrConnectionClosed):
+		return "connection closed"
+	}
+	var dns *net.DNSError
+	if errors.As(r.Err, &dns) {
+		return "host not found"
+	}
+	var tlsErr *tls.RecordHeaderError
+	var certErr *tls.CertificateVerificationError
+	if errors.As(r.Err, &tlsErr) || errors.As(r.Err, &certErr) || strings.Contains(r.Err.Error(), "tls:") {
+		return "tls"
+	}
+	return "transport error"
+}
+
+// plainID reports whether id looks like a Mattermost error id: at most 120 lower-case
+// letters, digits, dots and underscores.
+func plainID(id string) bool {
+	if len(id) > 120 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsNotFound reports whether err is a 404 from the server.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/loadtest/loadtest/internal/backoff"
 )
 
 // Event is a server-to-client WebSocket event.
@@ -47,10 +49,12 @@ type WebSocketOptions struct {
 	EventBuffer int
 	// ReconnectDelay is the wait before a reconnect; after MaxFastRetries failures in a row it
 	// grows as ReconnectDelay × failures², up to MaxReconnectDelay. Defaults 3s, 7, 5 min: the
-	// webapp's values.
+	// webapp's values. Up to ReconnectJitter more is added to each wait at random, so users
+	// cut off together do not come back in step: default 2 s, the webapp's; negative: none.
 	ReconnectDelay    time.Duration
 	MaxFastRetries    int
 	MaxReconnectDelay time.Duration
+	ReconnectJitter   time.Duration
 	// OnConnect and OnDisconnect, if set, are called as connections open and close (for a
 	// connection gauge). OnDrop is called for each event dropped because the buffer was full.
 	OnConnect, OnDisconnect func()
@@ -108,6 +112,9 @@ func (c *Client) NewWebSocket(opts WebSocketOptions) *WebSocket {
 	}
 	if opts.MaxReconnectDelay <= 0 {
 		opts.MaxReconnectDelay = 5 * time.Minute
+	}
+	if opts.ReconnectJitter == 0 {
+		opts.ReconnectJitter = 2 * time.Second
 	}
 	return &WebSocket{c: c, opts: opts, ready: make(chan struct{}, 1), pending: map[int64]chan Reply{}}
 }
@@ -172,20 +179,17 @@ func (w *WebSocket) Stats() WebSocketStats {
 		Gaps: w.gaps.Load(), Events: w.events.Load(), Dropped: w.dropped.Load(), Failures: w.failures.Load(), LastConnID: id}
 }
 
-// Backoff returns the wait before reconnect attempt number failures (1-based): the pure rule
-// Run follows.
-func (o WebSocketOptions) Backoff(failures int) time.Duration {
-	if failures <= o.MaxFastRetries {
-		return o.ReconnectDelay
-	}
-	return min(o.MaxReconnectDelay, o.ReconnectDelay*time.Duration(failures*failures))
+// Backoff is the rule Run follows between reconnects (the webapp's, see ReconnectDelay).
+func (o WebSocketOptions) Backoff() backoff.Policy {
+	return backoff.Policy{Initial: o.ReconnectDelay, Max: o.MaxReconnectDelay, Growth: backoff.Quadratic,
+		Steady: o.MaxFastRetries, JitterRange: max(0, o.ReconnectJitter)}
 }
 
 // Run connects and keeps the connection up, resuming after a drop or a seq gap, until ctx is
 // done. It returns ctx's error, or an error that reconnecting cannot fix (401).
 func (w *WebSocket) Run(ctx context.Context) error {
 	defer w.closeEvents()
-	failures := 0
+	retry := backoff.New(w.opts.Backoff())
 	for {
 		err := w.session(ctx)
 		if ctx.Err() != nil {
@@ -194,22 +198,14 @@ func (w *WebSocket) Run(ctx context.Context) error {
 		if StatusOf(err) == http.StatusUnauthorized {
 			return err
 		}
-		delay := time.Duration(0)
-		if err != nil { // the dial or handshake failed: back off
-			failures++
-			w.failures.Add(1)
-			delay = w.opts.Backoff(failures)
-		} else {
-			failures = 0
+		if err == nil { // a session that was up and dropped: resume at once
+			retry.Reset()
+			continue
 		}
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
+		// the dial or handshake failed: back off
+		w.failures.Add(1)
+		if err := backoff.Sleep(ctx, retry.Next()); err != nil {
+			return err
 		}
 	}
 }

@@ -301,13 +301,16 @@ func TestWebSocket_DropsAreCounted(t *testing.T) {
 }
 
 func TestWebSocketOptions_Backoff(t *testing.T) {
-	o := mattermost.WebSocketOptions{ReconnectDelay: 3 * time.Second, MaxFastRetries: 7, MaxReconnectDelay: 5 * time.Minute}
+	o := mattermost.WebSocketOptions{ReconnectDelay: 3 * time.Second, MaxFastRetries: 7, MaxReconnectDelay: 5 * time.Minute,
+		ReconnectJitter: 2 * time.Second}
 	for _, tc := range []struct {
 		failures int
+		r        float64
 		want     time.Duration
-	}{{1, 3 * time.Second}, {7, 3 * time.Second}, {8, 192 * time.Second}, {9, 243 * time.Second}, {10, 5 * time.Minute}, {100, 5 * time.Minute}} {
-		if got := o.Backoff(tc.failures); got != tc.want {
-			t.Errorf("Backoff(%d) = %v; want %v", tc.failures, got, tc.want)
+	}{{1, 0, 3 * time.Second}, {7, 0, 3 * time.Second}, {8, 0, 192 * time.Second}, {9, 0, 243 * time.Second},
+		{10, 0, 5 * time.Minute}, {100, 0, 5 * time.Minute}, {1, 0.5, 4 * time.Second}, {100, 0.75, 5*time.Minute + 1500*time.Millisecond}} {
+		if got := o.Backoff().Delay(tc.failures, tc.r); got != tc.want {
+			t.Errorf("Backoff().Delay(%d, %v) = %v; want %v", tc.failures, tc.r, got, tc.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -64,7 +65,7 @@ func runCoordinator(t *testing.T, cfg coordinator.Config, url string, mutateCfg 
 	if mutateLT != nil {
 		mutateLT(&lt)
 	}
-	var out, errb lockedBuffer
+	var out, errb testtools.LockedBuffer
 	err := run(context.Background(), append([]string{"--config", writeJSON(t, dir, "coordinator.json", cfg),
 		"--agent-config", writeJSON(t, dir, "config.json", lt), "--results", dir, "--listen", ""}, extra...), &out, &errb)
 	if len(srv.List()) != 0 {

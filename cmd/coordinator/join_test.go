@@ -11,26 +11,10 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/internal/testtools"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func waitFor(t *testing.T, b *lockedBuffer, re *regexp.Regexp, d time.Duration) []string {
+func waitFor(t *testing.T, b *testtools.LockedBuffer, re *regexp.Regexp, d time.Duration) []string {
 	t.Helper()
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
@@ -56,7 +40,7 @@ func TestRun_JoinedAgents(t *testing.T) {
 	plan := map[string]any{"Name": "joined", "Targets": []string{mm.URL}, "Users": 6, "SustainSec": 9, "ReportEverySec": 30,
 		"Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100, "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
 	args := []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--plan", writeJSON(t, dir, "plan.json", plan), "--results", dir, "--listen", ""}
-	var out, errb lockedBuffer
+	var out, errb testtools.LockedBuffer
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var runErr error

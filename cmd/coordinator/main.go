@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
@@ -28,6 +30,7 @@ import (
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/planrun"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -43,10 +46,22 @@ func readOr(path, def string, dst any) (string, error) {
 	return cmp.Or(used, "defaults"), err
 }
 
+// EnvPrefix and AgentEnvPrefix start the environment variables that override the fields of
+// the coordinator config (COORDINATOR_SEARCH_STRATEGY) and of the agent config it sends
+// (LOADTEST_CONNECTIONCONFIGURATION_SERVERURL); see config.Env.
+const (
+	EnvPrefix      = "COORDINATOR"
+	AgentEnvPrefix = "LOADTEST"
+)
+
 // run is the command; its error carries the exit code (internal/exitcode): bad input 2,
 // no answer 3 (preflight included), interrupted 130.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfgPath, ltPath, results, listen, strategy, planPath, joinListen, level string
+	var (
+		cfgPath, ltPath, results, listen, strategy, planPath, joinListen, level string
+		thresholds                                                              []string
+		expectUsers                                                             int
+	)
 	started := false // RunE began: an error before it is a usage error
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -55,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 the agent config, watching MonitorConfig.Queries (PromQL; on MonitorConfig.PrometheusURL, or
 on the embedded engine, which scrapes the agents and MonitorConfig.ScrapeTargets), and
 searches for the most users the target supports (Search.Strategy: "adaptive" by default, or
-"fixed-step", the seed's loop). It prints progress, then "supported users: N", serves its
+"fixed-step", mattermost-load-test-ng's loop). It prints progress, then "supported users: N", serves its
 status on --listen while it runs (GET /status, GET /report), and writes report.json and
 report.html under --results. Ctrl-C stops the search and still writes the report.
 
@@ -71,6 +86,9 @@ says so, Prometheus exposition and CloudWatch.`,
 			started = true
 			cfg := coordinator.DefaultConfig()
 			used, err := readOr(cfgPath, "config/coordinator.json", &cfg)
+			if err == nil {
+				err = config.FromEnv(stderr, "coordinator", EnvPrefix, &cfg)
+			}
 			if err != nil {
 				return exitcode.With(exitcode.BadInput, err)
 			}
@@ -89,6 +107,9 @@ says so, Prometheus exposition and CloudWatch.`,
 			if err := cfg.Validate(); err != nil {
 				return exitcode.With(exitcode.BadInput, err)
 			}
+			if err := checkExpect(cmd.Flags(), expectUsers, planPath, len(thresholds), cfg.ClusterConfig.MaxActiveUsers); err != nil {
+				return exitcode.With(exitcode.BadInput, err)
+			}
 			if err := writable(results); err != nil {
 				return exitcode.With(exitcode.NoAnswer, err)
 			}
@@ -98,10 +119,16 @@ says so, Prometheus exposition and CloudWatch.`,
 			}
 			defer stopJoin()
 			if planPath != "" {
-				return runPlan(cmd.Context(), planPath, &cfg, joiner, results, stdout, stderr)
+				return runPlan(cmd.Context(), planPath, thresholds, &cfg, joiner, results, stdout, stderr)
 			}
 			lt := loadtest.DefaultConfig()
 			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
+			if err == nil {
+				err = config.FromEnv(stderr, "coordinator", AgentEnvPrefix, &lt)
+			}
+			if err == nil {
+				err = lt.Validate()
+			}
 			if err != nil {
 				return exitcode.With(exitcode.BadInput, err)
 			}
@@ -145,8 +172,13 @@ says so, Prometheus exposition and CloudWatch.`,
 			if rep.Error != "" {
 				fmt.Fprintln(stderr, "coordinator:", rep.Error)
 			}
+			usermetrics.PrintErrors(stdout, rep.Errors, 5)
+			verdict := expectErr(stdout, rep, expectUsers)
 			fmt.Fprintln(stdout, rep.Answer())
-			return outcomeErr(rep.Outcome)
+			if err := outcomeErr(rep.Outcome); err != nil {
+				return err
+			}
+			return verdict
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
@@ -158,6 +190,8 @@ says so, Prometheus exposition and CloudWatch.`,
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
 	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") on this address, e.g. :9696 (overrides ClusterConfig.JoinListen)`)
 	f.StringVar(&level, "log-level", "", "overrides LogSettings.ConsoleLevel: debug, info, warn or error (any case)")
+	f.IntVar(&expectUsers, "expect-users", 0, "the users the target must support: a search that finds fewer exits 99 (for CI); 0: no expectation")
+	f.StringArrayVar(&thresholds, "threshold", nil, `with --plan: a pass/fail criterion over the whole run, added to the plan's Thresholds; repeat it for more: "p99<500ms", "error_rate<1%"; one that fails exits 99`)
 	f.StringVar(&planPath, "plan", "", "run this load plan (plan.json: scripts, users, ramp-up, sustain, wind-down) instead of a search")
 	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	cmd.SetArgs(args)
@@ -168,6 +202,40 @@ says so, Prometheus exposition and CloudWatch.`,
 		return exitcode.With(exitcode.BadInput, err)
 	}
 	return err
+}
+
+// checkExpect checks --expect-users and --threshold against the mode and the config, before
+// anything runs.
+func checkExpect(f *pflag.FlagSet, expect int, plan string, thresholds, maxUsers int) error {
+	switch {
+	case f.Changed("expect-users") && plan != "":
+		return errors.New("--expect-users is for a capacity search; a plan's criteria are --threshold (or its Thresholds)")
+	case thresholds > 0 && plan == "":
+		return errors.New("--threshold is for a plan (--plan); a search's criteria are MonitorConfig.Queries, and --expect-users the users it must find")
+	case expect < 0:
+		return fmt.Errorf("--expect-users %d: must be >= 0 (0: no expectation)", expect)
+	case expect > maxUsers:
+		return fmt.Errorf("--expect-users %d is above ClusterConfig.MaxActiveUsers %d: the search could never confirm it; raise MaxActiveUsers", expect, maxUsers)
+	}
+	return nil
+}
+
+// expectErr is the verdict on --expect-users for a search that answered: nothing when it
+// found at least that many users (or none was expected), else exit 99 with a line saying so.
+func expectErr(out io.Writer, rep coordinator.Report, expect int) error {
+	if expect <= 0 || rep.Outcome != coordinator.Answered {
+		return nil // no answer: its own exit code says so
+	}
+	if rep.SupportedUsers >= expect {
+		fmt.Fprintf(out, "expected users PASS: %d supported, %d expected\n", rep.SupportedUsers, expect)
+		return nil
+	}
+	why := ""
+	if rep.AgentLimited {
+		why = " (the agents saturated first: the target may support more; add agents)"
+	}
+	fmt.Fprintf(out, "expected users FAIL: %d supported, %d expected%s\n", rep.SupportedUsers, expect, why)
+	return exitcode.Silent(exitcode.ThresholdsFailed)
 }
 
 // outcomeErr is the exit of a search that ended as o: nothing for an answer; the answer
@@ -220,9 +288,15 @@ func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Co
 }
 
 // runPlan runs a plan on the agents (the plan's, else the config's).
-func runPlan(ctx context.Context, path string, cfg *coordinator.Config, joiner *coordinator.Joiner, results string, stdout, stderr io.Writer) error {
+func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordinator.Config, joiner *coordinator.Joiner, results string, stdout, stderr io.Writer) error {
 	p, err := coordinator.ReadPlan(path)
+	if err == nil {
+		err = p.FromEnv(stderr)
+	}
 	if err != nil {
+		return exitcode.With(exitcode.BadInput, err)
+	}
+	if err := p.AddThresholds(thresholds); err != nil {
 		return exitcode.With(exitcode.BadInput, err)
 	}
 	log, closeLog, err := logging.New(cfg.LogSettings, stderr)

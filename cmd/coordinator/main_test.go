@@ -38,7 +38,7 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 // runNoop runs the coordinator command with cfg (results in dir) over agents of noop users
 // against the target at url, as many as cfg allows, and returns its output; it fails the test
 // if run fails.
-func runNoop(t *testing.T, dir string, cfg coordinator.Config, url string) string {
+func runNoop(t *testing.T, dir string, cfg coordinator.Config, url string, args ...string) string {
 	t.Helper()
 	cfg.LogSettings.EnableConsole = false
 	lt := loadtest.DefaultConfig()
@@ -46,8 +46,8 @@ func runNoop(t *testing.T, dir string, cfg coordinator.Config, url string) strin
 	lt.UserControllerConfiguration.Type = "noop"
 	lt.UsersConfiguration.MaxActiveUsers = cfg.ClusterConfig.MaxActiveUsers
 	var out, errb strings.Builder
-	err := run(context.Background(), []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--agent-config", writeJSON(t, dir, "config.json", lt),
-		"--results", dir, "--listen", "127.0.0.1:0"}, &out, &errb)
+	err := run(context.Background(), append([]string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--agent-config", writeJSON(t, dir, "config.json", lt),
+		"--results", dir, "--listen", "127.0.0.1:0"}, args...), &out, &errb)
 	if err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
 	}
@@ -99,12 +99,50 @@ func TestRun(t *testing.T) {
 	cfg.ClusterConfig.Agents = []coordinator.AgentConfig{{Id: "lt0", ApiURL: hs.URL}}
 	cfg.ClusterConfig.MaxActiveUsers = 20
 	cfg.Search.HoldSec, cfg.Search.SettleSec = 3, 2
-	out := runNoop(t, dir, cfg, mm.URL)
-	if !strings.HasSuffix(out, "supported users: >= 20\n") {
+	out := runNoop(t, dir, cfg, mm.URL, "--expect-users", "20")
+	if !strings.HasSuffix(out, "expected users PASS: 20 supported, 20 expected\nsupported users: >= 20\n") {
 		t.Fatalf("output:\n%s", out)
 	}
 	if r := readReport(t, out); !r.AtLeast || r.SupportedUsers != 20 || len(r.Probes) != 1 || r.Probes[0].Throughput < 10 {
 		t.Fatalf("report: %+v", r)
+	}
+}
+
+// TestExpectUsers: the verdict on --expect-users, and the checks on it before anything runs.
+func TestExpectUsers(t *testing.T) {
+	for _, tc := range []struct {
+		rep    coordinator.Report
+		expect int
+		code   int
+		line   string
+	}{
+		{coordinator.Report{Outcome: coordinator.Answered, SupportedUsers: 120}, 100, exitcode.OK, "expected users PASS: 120 supported, 100 expected"},
+		{coordinator.Report{Outcome: coordinator.Answered, SupportedUsers: 80}, 100, exitcode.ThresholdsFailed, "expected users FAIL: 80 supported, 100 expected\n"},
+		{coordinator.Report{Outcome: coordinator.Answered, SupportedUsers: 80, AtLeast: true, AgentLimited: true}, 100, exitcode.ThresholdsFailed,
+			"FAIL: 80 supported, 100 expected (the agents saturated first"},
+		{coordinator.Report{Outcome: coordinator.NoAnswer, SupportedUsers: 80}, 100, exitcode.OK, ""}, // exit 3 comes from the outcome
+		{coordinator.Report{Outcome: coordinator.Answered, SupportedUsers: 80}, 0, exitcode.OK, ""},
+	} {
+		var out strings.Builder
+		err := expectErr(&out, tc.rep, tc.expect)
+		if exitcode.Of(err) != tc.code || tc.line == "" && out.Len() > 0 || !strings.Contains(out.String(), tc.line) {
+			t.Errorf("expectErr(%+v, %d) = exit %d, %q; want exit %d, %q", tc.rep, tc.expect, exitcode.Of(err), out.String(), tc.code, tc.line)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--expect-users", "5000"}, "--expect-users 5000 is above ClusterConfig.MaxActiveUsers 1000"},
+		{[]string{"--expect-users", "-1"}, "--expect-users -1: must be >= 0"},
+		{[]string{"--threshold", "p99<1s"}, "--threshold is for a plan (--plan)"},
+		{[]string{"--plan", "p.json", "--expect-users", "10"}, "--expect-users is for a capacity search"},
+	} {
+		var out strings.Builder
+		err := run(context.Background(), append(tc.args, "--results", t.TempDir()), &out, &out)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q) = %v (exit %d); want exit 2 saying %q", tc.args, err, exitcode.Of(err), tc.want)
+		}
 	}
 }
 

@@ -17,7 +17,7 @@ func demoCommand(stdout io.Writer) *cobra.Command {
 with a capacity model of --workers workers x --service-time per request, an agent running
 noop users (one GET /users/me, then a 1 s think time), the embedded Prometheus engine, and
 the coordinator's adaptive search on the seed's client-side queries, with the mean-latency
-threshold set to --threshold (or, with --utilization U, the target workers' utilization
+threshold set to --latency-threshold (or, with --utilization U, the target workers' utilization
 as the criterion instead of the latency).
 
 It prints progress, the supported users it finds and the number the model implies
@@ -35,17 +35,21 @@ report.html under --results.`,
 	f := cmd.Flags()
 	f.IntVar(&o.Workers, "workers", o.Workers, "capacity model: requests the target serves at once")
 	f.DurationVar(&o.ServiceTime, "service-time", o.ServiceTime, "capacity model: time each request takes")
-	f.DurationVar(&o.Threshold, "threshold", o.Threshold, "mean client latency a probe may reach")
-	f.Float64Var(&o.Utilization, "utilization", o.Utilization, "if not 0, the criterion instead of --threshold: the target workers' utilization a probe may reach (0 < U < 1; the model's answer is then where N x λ(N) = U x W/S, λ the measured request rate per user)")
+	f.DurationVar(&o.Threshold, "latency-threshold", o.Threshold, "mean client latency a probe may reach")
+	f.DurationVar(&o.Threshold, "threshold", o.Threshold, "")
+	_ = f.MarkDeprecated("threshold", "use --latency-threshold (--threshold is a pass/fail criterion in the other commands)")
+	f.Float64Var(&o.Utilization, "utilization", o.Utilization, "if not 0, the criterion instead of --latency-threshold: the target workers' utilization a probe may reach (0 < U < 1; the model's answer is then where N x λ(N) = U x W/S, λ the measured request rate per user)")
 	f.IntVar(&o.MaxUsers, "max-users", o.MaxUsers, "the most users the search may try")
 	f.DurationVar(&o.Hold, "hold", o.Hold, "how long each probe measures")
-	f.IntVar(&o.Teams, "teams", o.Teams, "simulative users: how many teams they are spread over (0: the seed's 2); each team's town square is a herd")
+	f.IntVar(&o.Teams, "teams", o.Teams, "simulative users: how many teams they are spread over (0: mattermost-load-test-ng's 2); each team's town square is a herd")
 	f.DurationVar(&o.MaxHold, "max-hold", o.MaxHold, "a probe whose value is within noise of the threshold measures longer, up to this (0: 4 x --hold, 8 x for simulative users; = --hold: never)")
 	f.DurationVar(&o.Settle, "settle", o.Settle, "wait after a ramp before measuring")
 	f.IntVar(&o.RampRate, "ramp-rate", o.RampRate, "users added per second at most")
 	f.DurationVar(&o.TimeBudget, "time-budget", o.TimeBudget, "the search ends with its best bracket after this (0: 15m, 30m for simulative users)")
-	f.StringVar(&o.Strategy, "strategy", o.Strategy, `"adaptive" or "fixed-step" (the seed's loop)`)
-	f.StringVar(&o.Users, "users", o.Users, `"noop" (one GET /users/me, then 1 s), "script" (the same as a Starlark script: a capacity search with scripted users) or "simulative" (Mattermost users; the answer the model implies then comes from their measured request rate)`)
+	f.StringVar(&o.Strategy, "strategy", o.Strategy, `"adaptive" or "fixed-step" (mattermost-load-test-ng's loop)`)
+	f.StringVar(&o.Users, "users", o.Users, "")
+	_ = f.MarkDeprecated("users", "use --type (--users is a count in the other commands)")
+	f.StringVar(&o.Users, "type", o.Users, `the user type: "noop" (one GET /users/me, then 1 s), "script" (the same as a Starlark script: a capacity search with scripted users) or "simulative" (Mattermost users; the answer the model implies then comes from their measured request rate)`)
 	f.StringVar(&o.ResultsDir, "results", o.ResultsDir, "the report goes to a demo-<time> folder here")
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
+	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -37,11 +38,18 @@ func main() {
 func loadConfig(path string, stderr io.Writer) (loadtest.Config, error) {
 	cfg := loadtest.DefaultConfig()
 	used, err := config.LoadOptional(path, DefaultConfigPath, &cfg)
-	if err == nil && used != "" {
+	if err != nil {
+		return cfg, err
+	}
+	if used != "" {
 		fmt.Fprintf(stderr, "loadtest: using %s\n", used)
 	}
-	return cfg, err
+	return cfg, config.FromEnv(stderr, "loadtest", EnvPrefix, &cfg)
 }
+
+// EnvPrefix starts the environment variables that override the agent config's fields
+// (LOADTEST_CONNECTIONCONFIGURATION_SERVERURL; see config.Env).
+const EnvPrefix = "LOADTEST"
 
 // setup loads the config (see loadConfig), applies the overrides, validates it, and builds
 // the logger. The close function is never nil.
@@ -63,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfgPath, serverURL, agentID, summary, typ, level string
 		users                                            int
 		duration                                         time.Duration
+		rampRate, arrivalRate                            float64
+		thresholds                                       []string
 		started                                          bool // a command's Run began: later errors are not usage errors
 	)
 	root := &cobra.Command{
@@ -71,8 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Long: `loadtest runs simulated Mattermost users against a server.
 
 Without a subcommand it runs a basic load test: --users users for --duration (60s by
-default), printing progress every 2 seconds and a summary per action and per route at the
-end. Ctrl-C stops it early and still prints the summary.
+default), started all at once or at --ramp-rate a second, printing progress every 2
+seconds and a summary per action, per route and per kind of failure at the end. Ctrl-C
+stops it early and still prints the summary. --threshold criteria (k6's, e.g. "p99<500ms",
+"error_rate<1%") make it exit 99 when one fails, for CI.
 
 The configuration is --config, else config/config.json if it exists, else the defaults
 (config/config.default.json shows them all). Flags override the file.`,
@@ -100,8 +112,14 @@ The configuration is --config, else config/config.json if it exists, else the de
 			if !f.Changed("users") && cfg.UsersConfiguration.InitialActiveUsers > 0 {
 				users = cfg.UsersConfiguration.InitialActiveUsers
 			}
+			flagged, err := threshold.ParseAll("--threshold", thresholds)
+			if err != nil {
+				return exitcode.With(exitcode.BadInput, err)
+			}
+			ts, _ := threshold.ParseAll("Thresholds", cfg.Thresholds) // Validate parsed them
 			sum, err := basicrun.Run(cmd.Context(), basicrun.Options{Config: cfg, AgentID: agentID, Users: users,
-				Duration: duration, SummaryPath: summary}, stdout, log)
+				Duration: duration, SummaryPath: summary, RampRate: rampRate, ArrivalRate: arrivalRate,
+				Thresholds: append(ts, flagged...)}, stdout, log)
 			if err == nil && sum.Interrupted {
 				return exitcode.Silent(exitcode.Interrupted)
 			}
@@ -119,6 +137,9 @@ The configuration is --config, else config/config.json if it exists, else the de
 	f.DurationVarP(&duration, "duration", "d", 60*time.Second, "how long the users run")
 	f.StringVar(&agentID, "agent-id", "lt0", `user names are "{agent-id}-user{n}"`)
 	f.StringVar(&summary, "summary", "", "also write the summary as JSON to this file")
+	f.Float64Var(&rampRate, "ramp-rate", 0, "start the users at this many a second (the first at once) instead of all at once; the ramp is part of --duration")
+	f.Float64Var(&arrivalRate, "arrival-rate", 0, "noop and simple users: start this many actions a second in all, whatever the latency (open pacing; the users are the pool that sends them)")
+	f.StringArrayVar(&thresholds, "threshold", nil, `a pass/fail criterion over the whole run, added to the config's Thresholds; repeat it for more: "p99<500ms", "error_rate<1%", "route GET /users/me p95<200ms", "action GetMe error_rate<0.1%"; one that fails exits 99`)
 	root.AddCommand(initCommand(stderr), serverCommand(stdout, stderr), demoCommand(stdout), planCommand(stdout, stderr))
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetArgs(args)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +28,6 @@ func target(t *testing.T) string {
 	return srv.URL
 }
 
-// syncBuffer is a bytes.Buffer safe to write from run's goroutines and read from the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func readSummary(t *testing.T, path string) basicrun.Summary {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -66,7 +47,7 @@ func readSummary(t *testing.T, path string) basicrun.Summary {
 func TestRun_Noop(t *testing.T) {
 	base := target(t)
 	sumPath := filepath.Join(t.TempDir(), "summary.json")
-	var out syncBuffer
+	var out testtools.LockedBuffer
 	err := run(context.Background(), []string{"--server-url", base, "-n", "5", "-d", "3500ms", "--summary", sumPath, "--type", "noop"}, &out, &out)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -100,7 +81,7 @@ func TestRun_Interrupt(t *testing.T) {
 	sumPath := filepath.Join(t.TempDir(), "summary.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(1500*time.Millisecond, cancel)
-	var out syncBuffer
+	var out testtools.LockedBuffer
 	start := time.Now()
 	if err := run(ctx, []string{"--server-url", base, "-n", "3", "-d", "1m", "--summary", sumPath}, &out, &out); exitcode.Of(err) != exitcode.Interrupted {
 		t.Fatalf("run: %v (exit %d); want exit %d, interrupted", err, exitcode.Of(err), exitcode.Interrupted)
@@ -180,7 +161,7 @@ func TestDefaultConfigFile(t *testing.T) {
 func TestRun_ExampleScripts(t *testing.T) {
 	base := target(t)
 	sumPath := filepath.Join(t.TempDir(), "summary.json")
-	var out syncBuffer
+	var out testtools.LockedBuffer
 	err := run(context.Background(), []string{"--config", "../../examples/scripts/config.json", "--server-url", base,
 		"-n", "8", "-d", "4500ms", "--summary", sumPath}, &out, &out)
 	if err != nil {
@@ -215,7 +196,7 @@ func TestRun_HostileScriptsLeaveTheAgentRunning(t *testing.T) {
 		{Name: "good", Source: "def main():\n    while True:\n        get('/api/v4/system/ping', name='ping')\n        delay(20)\n"},
 	}}
 	cfgPath, sumPath := writeConfig(t, cfg)
-	var out syncBuffer
+	var out testtools.LockedBuffer
 	if err := run(context.Background(), []string{"--config", cfgPath, "--server-url", base, "-n", "6", "-d", "3s", "--summary", sumPath}, &out, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

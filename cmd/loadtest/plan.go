@@ -12,7 +12,10 @@ import (
 )
 
 func planCommand(stdout, stderr io.Writer) *cobra.Command {
-	var results, level string
+	var (
+		results, level string
+		thresholds     []string
+	)
 	cmd := &cobra.Command{
 		Use:   "plan plan.json",
 		Short: "Run a load plan of scripted users in this process",
@@ -27,7 +30,13 @@ machines, run "loadtest server" on each and "coordinator --plan plan.json".`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := coordinator.ReadPlan(args[0])
+			if err == nil {
+				err = p.FromEnv(stderr)
+			}
 			if err != nil {
+				return exitcode.With(exitcode.BadInput, err)
+			}
+			if err := p.AddThresholds(thresholds); err != nil {
 				return exitcode.With(exitcode.BadInput, err)
 			}
 			ls := logging.DefaultSettings()
@@ -42,6 +51,7 @@ machines, run "loadtest server" on each and "coordinator --plan plan.json".`,
 		},
 	}
 	cmd.Flags().StringVar(&results, "results", "results", "the report goes to a plan-<name>-<time> folder here")
-	cmd.Flags().StringVar(&level, "log-level", "WARN", "console log level: DEBUG, INFO, WARN or ERROR")
+	cmd.Flags().StringVar(&level, "log-level", "warn", "console log level: debug, info, warn or error (any case)")
+	cmd.Flags().StringArrayVar(&thresholds, "threshold", nil, `a pass/fail criterion over the whole run, added to the plan's Thresholds; repeat it for more: "p99<500ms", "error_rate<1%", "route GET /users/me p95<200ms"; one that fails exits 99`)
 	return cmd
 }

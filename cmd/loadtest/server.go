@@ -137,7 +137,7 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 	f.BoolVar(&insecure, "insecure-no-token", false, "listen beyond loopback without a token (only on a private network)")
 	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
 	f.DurationVar(&grace, "shutdown-timeout", 30*time.Second, "how long users get to log out on SIGTERM")
-	f.StringVar(&logLevel, "log-level", "info", "console log level: debug, info, warn or error")
+	f.StringVar(&logLevel, "log-level", "info", "console log level: debug, info, warn or error (any case)")
 	f.StringVar(&joinURL, "join", "", "also join the coordinator at this ws:// URL (its --join-listen, port 9696)")
 	f.StringVar(&joinID, "join-id", "", "this agent's load test id when joining (default: j and 8 random hex digits)")
 	return cmd

@@ -14,6 +14,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -26,7 +27,7 @@ func TestServer_Run(t *testing.T) {
 	base := mm.Sessions()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testtools.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--token", "tok"}, &stdout, &stderr)
@@ -70,7 +71,7 @@ func TestServer_Run(t *testing.T) {
 	}
 }
 
-func waitForMatch(t *testing.T, b *syncBuffer, re *regexp.Regexp) string {
+func waitForMatch(t *testing.T, b *testtools.LockedBuffer, re *regexp.Regexp) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -101,7 +102,7 @@ func TestServer_Exposure(t *testing.T) {
 		{[]string{"--listen", "0.0.0.0:0"}, " s3cret", `must not be blank or start or end with spaces, got " s3cret"`},
 	} {
 		t.Setenv(TokenEnv, tc.env)
-		var out, errb syncBuffer
+		var out, errb testtools.LockedBuffer
 		err := run(context.Background(), append([]string{"server"}, tc.args...), &out, &errb)
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%v: %v; want an error saying %q", tc.args, err, tc.err)

@@ -23,6 +23,10 @@ import (
 	"github.com/loadtest/loadtest/internal/mmsim"
 )
 
+// EnvPrefix starts the environment variables that override mmsim's config fields
+// (MMSIM_CAPACITY_WORKERS=8; see config.Env).
+const EnvPrefix = "MMSIM"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -62,6 +66,9 @@ server saturates at W/S requests per second and load tests have a known answer.`
 				if err := config.Load(cfgPath, &cfg); err != nil {
 					return err
 				}
+			}
+			if err := config.FromEnv(stderr, "mmsim", EnvPrefix, &cfg); err != nil {
+				return err
 			}
 			f := cmd.Flags()
 			if f.Changed("listen") {
@@ -104,7 +111,7 @@ server saturates at W/S requests per second and load tests have a known answer.`
 	f.IntVar(&workers, "workers", 0, "capacity model: concurrent requests in service (0 = unlimited)")
 	f.DurationVar(&serviceTime, "service-time", 0, "capacity model: time each request holds a worker, e.g. 10ms")
 	f.StringVar(&distribution, "service-distribution", "constant", `capacity model: "constant" or "exponential" service times`)
-	f.StringVar(&logLevel, "log-level", "INFO", "console log level: DEBUG, INFO, WARN, ERROR")
+	f.StringVar(&logLevel, "log-level", "info", "overrides LogSettings.ConsoleLevel: debug, info, warn or error (any case)")
 	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)

@@ -108,7 +108,7 @@ func describe(data []byte, err error, dst any) error {
 		if json.Unmarshal(data, &tree) == nil {
 			if path, known, ok := findUnknown(tree, reflect.TypeOf(dst), name, ""); ok {
 				msg := fmt.Sprintf("unknown field %q", path)
-				if near := nearest(name, known); near != "" {
+				if near := Nearest(name, known); near != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", near)
 				}
 				return errors.New(msg + " (the default config lists every field)")
@@ -161,14 +161,9 @@ func findUnknown(v any, t reflect.Type, name, path string) (string, []string, bo
 			var known []string
 			for i := range t.NumField() {
 				f := t.Field(i)
-				if !f.IsExported() {
+				n, ok := jsonName(f)
+				if !ok {
 					continue
-				}
-				n := f.Name
-				if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == "-" {
-					continue
-				} else if tag != "" {
-					n = tag
 				}
 				fields[strings.ToLower(n)] = f
 				known = append(known, n)
@@ -204,9 +199,25 @@ func findUnknown(v any, t reflect.Type, name, path string) (string, []string, bo
 	return "", nil, false
 }
 
-// nearest returns the known name closest to name (by edit distance, ignoring case), or ""
+// jsonName is the name encoding/json gives struct field f, and false for a field it skips
+// (unexported, or tagged "-").
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch tag {
+	case "-":
+		return "", false
+	case "":
+		return f.Name, true
+	}
+	return tag, true
+}
+
+// Nearest returns the known name closest to name (by edit distance, ignoring case), or ""
 // when none is close: within a third of its length, and at least 2 edits.
-func nearest(name string, known []string) string {
+func Nearest(name string, known []string) string {
 	best, bestD := "", max(2, len(name)/3)+1
 	for _, k := range known {
 		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {

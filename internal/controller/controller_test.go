@@ -44,25 +44,21 @@ func TestEnv_MultiplierShares(t *testing.T) {
 // hangs when hang is set.
 func sickServer(t *testing.T, hang bool) (string, *atomic.Int64) {
 	t.Helper()
-	srv := mmsimtest.Start(t, nil)
 	var calls atomic.Int64
-	h := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/api/v4/users/") && strings.Count(r.URL.Path, "/") == 4 {
-			calls.Add(1)
-			if hang {
-				<-r.Context().Done()
-				return
-			}
-			w.WriteHeader(500)
-			_, _ = w.Write([]byte(`{"id":"app.internal","message":"boom","status_code":500}`))
-			return
+	url := mmsimtest.WithFaults(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != "GET" || !strings.HasPrefix(r.URL.Path, "/api/v4/users/") || strings.Count(r.URL.Path, "/") != 4 {
+			return false
 		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	mmsimtest.CreateTeam(t, hs.URL, srv.Config, "team1")
-	return hs.URL, &calls
+		calls.Add(1)
+		if hang {
+			<-r.Context().Done()
+			return true
+		}
+		w.WriteHeader(500)
+		_, _ = w.Write([]byte(`{"id":"app.internal","message":"boom","status_code":500}`))
+		return true
+	})
+	return url, &calls
 }
 
 // runNoop runs one noop user for d and returns its metrics and registry.
@@ -97,7 +93,7 @@ func TestNoop_ServerErrors(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("the user called the failing route %d times in 4.5s; want 2 (backing off)", n)
 	}
-	if got := counter(t, reg, "loadtest_http_errors_total", "GET", "/users/{user_id}", "500"); got != float64(calls.Load()) {
+	if got := counter(t, reg, "loadtest_http_errors_total", "GET", "/users/{user_id}", "app.internal", "500"); got != float64(calls.Load()) {
 		t.Errorf("loadtest_http_errors_total{GET /users/{user_id} 500} = %v; want %d", got, calls.Load())
 	}
 }

@@ -77,6 +77,22 @@ func SimpleNext(actions []loadtest.SimpleAction, cycle, i int) (int, int) {
 	}
 }
 
+// NextDue is when a user's next action is due, the last having been due at due and ended at
+// now, after a think time of wait (a pure function). Closed pacing: wait after now. Open
+// pacing: wait after due, the user's rate independent of latency; when that is already more
+// than a wait past (the user fell behind), the arrivals in between are dropped (returned) and
+// the next is due now, so a slow target does not get a burst of catch-up requests.
+func NextDue(open bool, due, now time.Time, wait time.Duration) (time.Time, int) {
+	if !open || due.IsZero() {
+		return now.Add(wait), 0
+	}
+	next := due.Add(wait)
+	if behind := now.Sub(next); behind > wait && wait > 0 {
+		return now, int(behind / wait)
+	}
+	return next, 0
+}
+
 // ThinkTime is the pause before the next action for a uniform draw u in [0, 1): uniform on
 // [Min, 2·Avg−Min) (mean Avg), or exponential with mean Avg floored at Min, then multiplied
 // by the user's think-time multiplier. A pure function of its inputs.
@@ -119,7 +135,8 @@ func Message(rng *rand.Rand, avg int) string {
 func Emoji(rng *rand.Rand) string { return emojiNames[rng.IntN(len(emojiNames))] }
 
 // ExpectedActionRate is how many actions a second one user of cfg makes when each action
-// takes latency (a pure function): one per think time plus latency, with the think time's
+// takes latency (a pure function): one per think time plus latency (one per think time
+// with open pacing, while latency is below it), with the think time's
 // mean multiplied by the mean of RatesDistribution; for scripts, one iteration per PaceMs
 // when every script is paced. 0 when the behaviour sets no rate (unpaced scripts).
 func ExpectedActionRate(cfg loadtest.Config, latency time.Duration) float64 {
@@ -135,8 +152,18 @@ func ExpectedActionRate(cfg loadtest.Config, latency time.Duration) float64 {
 	switch uc.Type {
 	case "noop":
 		think = time.Duration(float64(NoopPeriod) * mult)
-	case "simulative", "simple":
+	case "simulative":
 		think = time.Duration(float64(uc.Simulative.AvgIdleTimeMs) * mult * float64(time.Millisecond))
+	case "simple":
+		// The mean wait over the actions that run: each runs on 1 cycle in RunPeriod.
+		waits, runs := 0.0, 0.0
+		for _, a := range uc.Simple.Actions {
+			waits += float64(a.WaitAfterMs) / float64(max(a.RunPeriod, 1))
+			runs += 1 / float64(max(a.RunPeriod, 1))
+		}
+		if runs > 0 {
+			think = time.Duration(waits / runs * mult * float64(time.Millisecond))
+		}
 	case "script":
 		rate, shares := 0.0, 0.0
 		for _, s := range uc.Script.Scripts {
@@ -153,6 +180,9 @@ func ExpectedActionRate(cfg loadtest.Config, latency time.Duration) float64 {
 		return rate / shares
 	default:
 		return 0
+	}
+	if uc.Pacing == "open" {
+		latency = max(0, latency-think)
 	}
 	if think+latency <= 0 {
 		return 0

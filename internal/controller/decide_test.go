@@ -112,3 +112,50 @@ func TestPeriodicPhase(t *testing.T) {
 		}
 	}
 }
+
+func TestNextDue(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		name     string
+		open     bool
+		due, now time.Time
+		wait     time.Duration
+		want     time.Time
+		dropped  int
+	}{
+		{"closed: after the end", false, t0, t0.Add(ms(50)), ms(100), t0.Add(ms(150)), 0},
+		{"open: after the due time", true, t0, t0.Add(ms(50)), ms(100), t0.Add(ms(100)), 0},
+		{"open: the first", true, time.Time{}, t0, ms(100), t0.Add(ms(100)), 0},
+		{"open: late, within a wait", true, t0, t0.Add(ms(180)), ms(100), t0.Add(ms(100)), 0},
+		{"open: far behind drops", true, t0, t0.Add(ms(450)), ms(100), t0.Add(ms(450)), 3},
+		{"open: back to back", true, t0, t0.Add(ms(5)), 0, t0, 0},
+	} {
+		got, dropped := NextDue(tc.open, tc.due, tc.now, tc.wait)
+		if !got.Equal(tc.want) || dropped != tc.dropped {
+			t.Errorf("%s: NextDue = +%v, %d dropped; want +%v, %d", tc.name, got.Sub(t0), dropped, tc.want.Sub(t0), tc.dropped)
+		}
+	}
+}
+
+func TestExpectedActionRate_SimpleAndOpen(t *testing.T) {
+	cfg := loadtest.DefaultConfig()
+	uc := &cfg.UserControllerConfiguration
+	uc.Type = "simple"
+	uc.Simple.Actions = []loadtest.SimpleAction{{ActionId: "CreatePost", RunPeriod: 1, WaitAfterMs: 1000}, {ActionId: "SearchPosts", RunPeriod: 4, WaitAfterMs: 3000}}
+	// Per 4 cycles: 4 waits of 1 s and 1 of 3 s: 5 actions in 7 s.
+	if got := ExpectedActionRate(cfg, 0); math.Abs(got-5.0/7) > 1e-9 {
+		t.Errorf("simple: %v actions/s; want 5/7", got)
+	}
+	uc.Type = "noop"
+	if got := ExpectedActionRate(cfg, 200*time.Millisecond); math.Abs(got-1/1.2) > 1e-9 {
+		t.Errorf("noop, closed, 200 ms latency: %v; want 1/1.2 s", got)
+	}
+	uc.Pacing = "open"
+	if got := ExpectedActionRate(cfg, 200*time.Millisecond); math.Abs(got-1) > 1e-9 {
+		t.Errorf("noop, open, 200 ms latency: %v; want 1 (the period)", got)
+	}
+	if got := ExpectedActionRate(cfg, 2*time.Second); math.Abs(got-0.5) > 1e-9 {
+		t.Errorf("noop, open, 2 s latency: %v; want 0.5 (one in flight per user)", got)
+	}
+}

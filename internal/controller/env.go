@@ -116,6 +116,10 @@ func Preflight(ctx context.Context, cfg loadtest.Config, agentID string) error {
 	return nil
 }
 
+// OpenPacing reports whether users' actions are due a think time after the last was due
+// rather than after it ended (UserControllerConfiguration.Pacing "open").
+func (e *Env) OpenPacing() bool { return e.Config.UserControllerConfiguration.Pacing == "open" }
+
 // Multiplier is user id's think-time multiplier, drawn from RatesDistribution by a hash of
 // the id: the same user always gets the same one, and the shares hold over many users.
 func (e *Env) Multiplier(id int) float64 {

@@ -3,10 +3,12 @@ package controller
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/loadtest/loadtest/internal/backoff"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
@@ -16,8 +18,8 @@ const NoopPeriod = time.Second
 // Noop is the baseline user: it logs in (signing up if needed), joins a team, holds a
 // WebSocket, and then calls GET /users/me, waiting NoopPeriod × its multiplier after each
 // response (a closed loop with a fixed think time, so capacity follows the operational laws).
-// Each call is the action "GetMe". After a failed call it waits twice as long, up to 32
-// periods. A period under a microsecond (a multiplier of 1e-9) means back to back, as wrk's
+// Each call is the action "GetMe". After a failed call it waits twice as long, doubling up
+// to 32 periods, with up to half again at random (the one rule of internal/backoff). A period under a microsecond (a multiplier of 1e-9) means back to back, as wrk's
 // connections send: no timer is armed between calls.
 type Noop struct {
 	env *Env
@@ -116,7 +118,7 @@ func (s *noopSession) close(ctx context.Context) {
 // steady is the user's loop once it is logged in and connected. Its work is in calls it
 // returns from (getMe, drain), so that what stays on the stack while it waits is small.
 func (u *Noop) steady(ctx context.Context, c *mattermost.Client, ws *mattermost.WebSocket) error {
-	l := &noopLoop{period: time.Duration(float64(NoopPeriod) * u.env.Multiplier(u.id))}
+	l := &noopLoop{period: time.Duration(float64(NoopPeriod) * u.env.Multiplier(u.id)), open: u.env.OpenPacing()}
 	l.next = time.Now().Add(l.period)
 	t := time.NewTimer(l.period)
 	defer t.Stop()
@@ -152,6 +154,7 @@ type noopLoop struct {
 	period time.Duration
 	next   time.Time
 	fails  int
+	open   bool // open pacing: the next call is due a period after the last was due
 }
 
 // drain counts the WebSocket events waiting.
@@ -174,16 +177,21 @@ func (u *Noop) getMe(ctx context.Context, c *mattermost.Client, l *noopLoop) (ti
 	if mattermost.StatusOf(err) == http.StatusUnauthorized {
 		return 0, err
 	}
-	wait := l.period
+	now := time.Now()
 	if err != nil {
 		l.fails++
-		wait = l.period * time.Duration(1<<min(l.fails, 5))
-	} else {
-		l.fails = 0
+		l.next = now.Add(backoff.Policy{Initial: 2 * l.period, Max: 32 * l.period, Jitter: 0.5}.Delay(l.fails, rand.Float64()))
+		return l.next.Sub(now), nil
 	}
-	// A closed loop: the think time starts when the response arrives, so a user makes one
+	l.fails = 0
+	// Closed pacing: the think time starts when the response arrives, so a user makes one
 	// request per (latency + period), and N users against a server that completes X
-	// requests/s see a mean latency of N/X - period once it saturates.
-	l.next = time.Now().Add(wait)
-	return wait, nil
+	// requests/s see a mean latency of N/X - period once it saturates. Open pacing: a
+	// period after the last call was due, whatever the latency.
+	next, dropped := NextDue(l.open, l.next, now, l.period)
+	if dropped > 0 {
+		u.env.Metrics.DropArrivals(dropped)
+	}
+	l.next = next
+	return next.Sub(now), nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loadtest/loadtest/internal/backoff"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
@@ -125,9 +126,23 @@ func (s *Simulative) Run(ctx context.Context) error {
 	fails := 0
 	s.pos = -1
 	name, wait := s.next()
+	var planned time.Time // when the last action was due
+	open := s.env.OpenPacing()
 	for {
-		wait *= time.Duration(1 << min(fails, 5))
-		planned := time.Now().Add(wait)
+		now := time.Now()
+		if fails > 0 {
+			// After failures in a row the think time doubles for each, up to 32 times: the
+			// one backoff rule, with no jitter of its own, as the think time is random
+			// already; from the failure's end, whatever the pacing.
+			planned = now.Add(backoff.Policy{Initial: wait, Max: 32 * wait}.Delay(fails+1, 0))
+		} else {
+			var dropped int
+			planned, dropped = NextDue(open, planned, now, wait)
+			if dropped > 0 {
+				s.env.Metrics.DropArrivals(dropped)
+			}
+		}
+		wait = planned.Sub(now)
 		// freeAt is when the last event or periodic handler returned: the time they spent
 		// waiting on the server is the target's, not schedule lag of the agent's.
 		freeAt := time.Time{}

@@ -48,7 +48,7 @@ type Options struct {
 	TimeBudget  time.Duration // 0: 15 minutes, or 30 for simulative users
 	Strategy    string
 	Users       string // "noop" (one request, then 1 s), "script" (the same, as a Starlark script) or "simulative" (Mattermost users)
-	// Teams is how many teams simulative users are spread over (0: the seed's 2). Each user
+	// Teams is how many teams simulative users are spread over (0: mattermost-load-test-ng's 2). Each user
 	// is in its team's town square, so a post there wakes every member: more teams, smaller
 	// herds.
 	Teams      int
@@ -239,19 +239,19 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	case o.ServiceTime <= 0:
 		return Result{}, fmt.Errorf("--service-time %v: must be > 0", o.ServiceTime)
 	case o.Threshold <= 0:
-		return Result{}, fmt.Errorf("--threshold %v: must be > 0", o.Threshold)
+		return Result{}, fmt.Errorf("--latency-threshold %v: must be > 0", o.Threshold)
 	case o.Utilization < 0 || o.Utilization >= 1:
-		return Result{}, fmt.Errorf("--utilization %v: must be 0 (the latency --threshold decides) or between 0 and 1", o.Utilization)
+		return Result{}, fmt.Errorf("--utilization %v: must be 0 (the --latency-threshold decides) or between 0 and 1", o.Utilization)
 	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
 		return Result{}, fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
 	case o.Users != "noop" && o.Users != "simulative" && o.Users != "script":
-		return Result{}, fmt.Errorf(`--users %q: must be "noop", "script" or "simulative"`, o.Users)
+		return Result{}, fmt.Errorf(`--type %q: must be "noop", "script" or "simulative"`, o.Users)
 	case o.Hold < 2*time.Second:
 		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
 	case o.Teams < 0 || o.Teams > 100:
-		return Result{}, fmt.Errorf("--teams %d: must be 0 (the seed's 2) to 100", o.Teams)
+		return Result{}, fmt.Errorf("--teams %d: must be 0 (mattermost-load-test-ng's 2) to 100", o.Teams)
 	case o.Teams != 0 && o.Users != "simulative":
-		return Result{}, fmt.Errorf("--teams %d: only simulative users work in teams (--users %q)", o.Teams, o.Users)
+		return Result{}, fmt.Errorf("--teams %d: only simulative users work in teams (--type %q)", o.Teams, o.Users)
 	case o.MaxHold != 0 && o.MaxHold < o.Hold:
 		return Result{}, fmt.Errorf("--max-hold %v: must be 0 (4 x --hold; 8 x for simulative users) or >= --hold (%v)", o.MaxHold, o.Hold)
 	case o.TimeBudget < 0:

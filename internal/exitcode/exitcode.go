@@ -21,6 +21,10 @@ const (
 	// the time budget ran out before the bracket narrowed. What it knew is printed and
 	// written to the report.
 	NoAnswer = 3
+	// ThresholdsFailed: the run completed but did not meet what it was asked to: a
+	// threshold of loadtest or loadtest plan failed ("p99<500ms"), or the capacity search's
+	// answer is below coordinator --expect-users. The same code as k6's.
+	ThresholdsFailed = 99
 	// Interrupted: SIGINT or SIGTERM (or Ctrl-C). The users were stopped and the report or
 	// summary written; an answer is not one (128 + SIGINT, as shells report it).
 	Interrupted = 130

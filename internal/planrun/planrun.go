@@ -19,6 +19,8 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/exitcode"
+	"github.com/loadtest/loadtest/internal/threshold"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 
 // Options say what to run and where the results go.
@@ -84,9 +86,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	if rep.Error != "" {
 		return rep, dir, errors.New(rep.Error)
 	}
+	usermetrics.PrintErrors(out, rep.Errors, 10)
+	threshold.Print(out, rep.Checks)
 	fmt.Fprintln(out, rep.Answer())
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return rep, dir, exitcode.Silent(exitcode.Interrupted)
+	case !threshold.Passed(rep.Checks):
+		return rep, dir, exitcode.Silent(exitcode.ThresholdsFailed)
 	}
 	return rep, dir, nil
 }

@@ -25,7 +25,8 @@ const (
 
 // Metrics is shared by all the users of an agent. It is safe for concurrent use.
 type Metrics struct {
-	events atomic.Int64 // WebSocket events users took
+	events   atomic.Int64 // WebSocket events users took
+	droppedN atomic.Int64 // arrivals open pacing dropped
 
 	Recorder *histogram.Recorder // everything, by route and action, since the start
 	Window   *histogram.Recorder // all requests under the key "requests", for live progress (Take it)
@@ -39,11 +40,18 @@ type Metrics struct {
 	wsDropped prometheus.Counter
 	wsEvents  prometheus.Counter
 	canceled  prometheus.Counter
+	dropped   prometheus.Counter
 	actions   *prometheus.CounterVec
 	lag       prometheus.Histogram
 	util      *utilization
 	counters  counters
 	health    health
+
+	errorGroups errorGroups // failed requests by route, status and reason, until taken
+	reasons     struct {    // the reason label's values so far
+		mu   sync.Mutex
+		seen map[string]bool
+	}
 }
 
 // New registers the metrics in reg (nil: not exported) and records histograms in rec.
@@ -55,21 +63,23 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 			Help:    "Time of every HTTP request users make, in seconds.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_errors_total",
-			Help: "HTTP responses with a status of 400 or more, and requests that got no response (status_code 0)."},
-			[]string{"path", "method", "status_code"}),
+			Help: "HTTP responses with a status of 400 or more, and requests that got no response (status_code 0), by route, status and reason: the server's error id, its status text when it sent none, or timeout, connection refused, connection reset, connection closed, host not found, tls, transport error."},
+			[]string{"path", "method", "status_code", "reason"}),
 		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_timeouts_total",
 			Help: "HTTP requests that timed out."}, []string{"path", "method"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_failures_total",
 			Help: "Failed HTTP requests by kind: server_error (5xx, 408, 429), no_response (refused, reset, cut short), timeout (the target's), client_error (other 4xx: the workload's). Every kind is exported from the start, at 0, so a rate over a window sees the first failures."},
 			[]string{"kind"}),
 		ws: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadtest_websocket_connections_total",
-			Help: "Open WebSocket connections (a gauge, named as the seed names it)."}),
+			Help: "Open WebSocket connections (a gauge, named as mattermost-load-test-ng names it)."}),
 		wsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_dropped_total",
 			Help: "WebSocket events dropped because the user's event buffer was full."}),
 		wsEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_websocket_events_total",
 			Help: "WebSocket events users received."}),
 		canceled: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_http_canceled_total",
 			Help: "HTTP requests abandoned because their user was stopping; not counted as errors or latencies."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadtest_dropped_arrivals_total",
+			Help: "Actions that open pacing had due but the users, too far behind, dropped instead of sending in a burst (k6's dropped_iterations): the users could not keep the rate."}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_actions_total",
 			Help: "User actions, by name and result (ok, error, or skipped when there was nothing to act on)."}, []string{"action", "result"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadtest_schedule_lag_seconds",
@@ -80,7 +90,7 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 		Help: "Users in their start-up sequence (login, first loads, WebSocket), not yet in their steady behaviour."},
 		func() float64 { return float64(m.health.starting.Load()) })
 	if reg != nil {
-		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.failures, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.actions, m.lag, m.util.gauge)
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.failures, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.dropped, m.actions, m.lag, m.util.gauge)
 	}
 	for _, k := range FailureKinds {
 		m.failures.WithLabelValues(k)
@@ -101,8 +111,9 @@ func (m *Metrics) ObserveRequest(r mattermost.Request) {
 	m.reqTime.Observe(r.Duration.Seconds())
 	failed := r.Err != nil
 	if failed {
-		m.errors.WithLabelValues(r.Route, r.Method, strconv.Itoa(r.Status)).Inc()
+		m.errors.WithLabelValues(r.Route, r.Method, strconv.Itoa(r.Status), m.reason(r)).Inc()
 		m.failures.WithLabelValues(FailureKind(r)).Inc()
+		m.errorGroups.add(r.Method+" "+r.Route, r)
 	}
 	if r.Timeout {
 		m.timeouts.WithLabelValues(r.Route, r.Method).Inc()
@@ -151,6 +162,15 @@ func (m *Metrics) ObserveAction(name string, d time.Duration, err error) {
 	m.actions.WithLabelValues(name, result).Inc()
 	m.Recorder.Record(ActionPrefix+name, d, err != nil)
 }
+
+// DropArrivals counts n actions that open pacing dropped (see loadtest_dropped_arrivals_total).
+func (m *Metrics) DropArrivals(n int) {
+	m.dropped.Add(float64(n))
+	m.droppedN.Add(int64(n))
+}
+
+// DroppedArrivals is how many actions open pacing dropped so far.
+func (m *Metrics) DroppedArrivals() int64 { return m.droppedN.Load() }
 
 // ObserveLag records how late an action started.
 func (m *Metrics) ObserveLag(d time.Duration) {

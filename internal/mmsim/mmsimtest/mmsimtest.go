@@ -3,6 +3,7 @@ package mmsimtest
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -52,4 +53,21 @@ func CreateTeam(tb testing.TB, url string, cfg mmsim.Config, name string) matter
 		tb.Fatalf("create team %s: %v", name, err)
 	}
 	return t
+}
+
+// WithFaults runs mmsim, with one open team, behind a proxy that first offers each request
+// to fault: when fault answers it (and returns true), mmsim never sees the request. It
+// returns the proxy's URL. Tests use it for a target that fails in a way they control.
+func WithFaults(tb testing.TB, fault func(w http.ResponseWriter, r *http.Request) bool) string {
+	tb.Helper()
+	srv := Start(tb, nil)
+	h := srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fault(w, r) {
+			h.ServeHTTP(w, r)
+		}
+	}))
+	tb.Cleanup(hs.Close)
+	CreateTeam(tb, hs.URL, srv.Config, "team1")
+	return hs.URL
 }
