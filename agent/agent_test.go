@@ -174,15 +174,19 @@ func scrapeCount(t *testing.T, url, name, id string) float64 {
 	if f == nil {
 		t.Fatalf("%s not exported", name)
 	}
-	for _, m := range f.Metric {
+	n, found := 0.0, false
+	for _, m := range f.Metric { // a series per route: the sum over them
 		for _, l := range m.Label {
 			if l.GetName() == "loadtest_id" && l.GetValue() == id {
-				return float64(m.Histogram.GetSampleCount())
+				n += float64(m.Histogram.GetSampleCount())
+				found = true
 			}
 		}
 	}
-	t.Fatalf("%s has no series with loadtest_id=%q", name, id)
-	return 0
+	if !found {
+		t.Fatalf("%s has no series with loadtest_id=%q", name, id)
+	}
+	return n
 }
 
 // TestAPI_Errors sends bad requests over HTTP and checks each status code, that the body is

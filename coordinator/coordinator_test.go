@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/loadtest"
@@ -94,7 +98,60 @@ func TestCoordinator_Search(t *testing.T) {
 		if !strings.Contains(string(b), `"State":"done"`) {
 			t.Fatalf("status JSON %s", b)
 		}
+		checkCollector(t, c, r)
 	})
+}
+
+// checkCollector compares the coordinator's exposition with its report: the answer, the
+// probes by verdict, the last probe's query values beside their thresholds, the agents.
+func checkCollector(t *testing.T, c *Coordinator, r Report) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.Collector())
+	if n, err := testutil.GatherAndCount(reg); err != nil || n == 0 {
+		t.Fatalf("gather: %d metrics, %v", n, err)
+	}
+	pass := 0
+	for _, p := range r.Probes {
+		if p.Verdict == Pass {
+			pass++
+		}
+	}
+	last := r.Probes[len(r.Probes)-1]
+	q := c.cfg.MonitorConfig.Queries[0]
+	want := fmt.Sprintf(`
+# HELP loadtest_coordinator_probes_total Probes judged, by verdict (pass, fail, invalid).
+# TYPE loadtest_coordinator_probes_total counter
+loadtest_coordinator_probes_total{verdict="fail"} %d
+loadtest_coordinator_probes_total{verdict="invalid"} 0
+loadtest_coordinator_probes_total{verdict="pass"} %d
+# HELP loadtest_coordinator_supported_users The answer so far: the most users a probe passed with (0 before one passed).
+# TYPE loadtest_coordinator_supported_users gauge
+loadtest_coordinator_supported_users %d
+`, len(r.Probes)-pass, pass, r.Bracket[0])
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "loadtest_coordinator_probes_total", "loadtest_coordinator_supported_users"); err != nil {
+		t.Error(err)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := m.GetLabel()
+			switch mf.GetName() {
+			case "loadtest_coordinator_query_value":
+				if l[0].GetValue() == q.Description && m.GetGauge().GetValue() != last.Values[0] {
+					t.Errorf("query value %v; want the last probe's %v", m.GetGauge().GetValue(), last.Values[0])
+				}
+			case "loadtest_coordinator_query_threshold":
+				if l[0].GetValue() == q.Description && m.GetGauge().GetValue() != q.Threshold {
+					t.Errorf("threshold %v; want %v", m.GetGauge().GetValue(), q.Threshold)
+				}
+			case "loadtest_coordinator_agent_up":
+				if m.GetGauge().GetValue() != 1 {
+					t.Errorf("agent %s down", l[0].GetValue())
+				}
+			}
+		}
+	}
 }
 
 // TestCoordinator_FailedQueryIsNeverHealthy: queries that fail hold the search, which then

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -71,7 +73,7 @@ the agent config, watching MonitorConfig.Queries (PromQL; on MonitorConfig.Prome
 on the embedded engine, which scrapes the agents and MonitorConfig.ScrapeTargets), and
 searches for the most users the target supports (Search.Strategy: "adaptive" by default, or
 "fixed-step", mattermost-load-test-ng's loop). It prints progress, then "supported users: N", serves its
-status on --listen while it runs (GET /status, GET /report), and writes report.json and
+status on --listen while it runs (GET /status, GET /report, GET /metrics), and writes report.json and
 report.html under --results. Ctrl-C stops the search and still writes the report.
 
 With --plan plan.json it runs a load plan instead: scripted users (Starlark; see
@@ -186,7 +188,7 @@ says so, Prometheus exposition and CloudWatch.`,
 	f.StringVar(&cfgPath, "config", "", "coordinator config (default config/coordinator.json if it exists)")
 	f.StringVar(&ltPath, "agent-config", "", "agent config sent to every agent (default config/config.json if it exists)")
 	f.StringVar(&results, "results", "results", "the report goes to a coordinator-<time> folder here")
-	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status and /report here while running ("" to not)`)
+	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status, /report and /metrics here while running ("" to not)`)
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
 	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") on this address, e.g. :9696 (overrides ClusterConfig.JoinListen)`)
 	f.StringVar(&level, "log-level", "", "overrides LogSettings.ConsoleLevel: debug, info, warn or error (any case)")
@@ -345,5 +347,8 @@ func statusHandler(c *coordinator.Coordinator) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(c.Report())
 	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.Collector())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }

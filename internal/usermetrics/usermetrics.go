@@ -31,7 +31,7 @@ type Metrics struct {
 	Recorder *histogram.Recorder // everything, by route and action, since the start
 	Window   *histogram.Recorder // all requests under the key "requests", for live progress (Take it)
 
-	reqTime   prometheus.Histogram
+	reqTime   *prometheus.HistogramVec
 	errors    *prometheus.CounterVec
 	timeouts  *prometheus.CounterVec
 	failures  *prometheus.CounterVec // by kind; every kind exists from the start
@@ -59,9 +59,9 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 	m := &Metrics{
 		util:     newUtilization(),
 		Recorder: rec,
-		reqTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadtest_http_request_time",
-			Help:    "Time of every HTTP request users make, in seconds.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+		reqTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "loadtest_http_request_time",
+			Help:    "Time of every HTTP request users make, in seconds, by route template and method.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"path", "method"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadtest_http_errors_total",
 			Help: "HTTP responses with a status of 400 or more, and requests that got no response (status_code 0), by route, status and reason: the server's error id, its status text when it sent none, or timeout, connection refused, connection reset, connection closed, host not found, tls, transport error."},
 			[]string{"path", "method", "status_code", "reason"}),
@@ -108,7 +108,7 @@ func (m *Metrics) ObserveRequest(r mattermost.Request) {
 		m.canceled.Inc()
 		return
 	}
-	m.reqTime.Observe(r.Duration.Seconds())
+	m.reqTime.WithLabelValues(r.Route, r.Method).Observe(r.Duration.Seconds())
 	failed := r.Err != nil
 	if failed {
 		m.errors.WithLabelValues(r.Route, r.Method, strconv.Itoa(r.Status), m.reason(r)).Inc()
