@@ -6,10 +6,10 @@ GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: test deps check fmt vet staticcheck cross unit build release bench-mmsim bench-agent seed-curl
+.PHONY: test deps check fmt vet staticcheck cross unit build release image cluster bench-mmsim bench-agent seed-curl
 
 # Programs the tests run, installed from the distribution when missing (CI starts bare).
-APT_TOOLS ?= curl prometheus chromium
+APT_TOOLS ?= curl prometheus chromium podman
 
 test: deps check cross unit
 
@@ -71,6 +71,28 @@ release:
 		tar -C dist -czf dist/$$name.tar.gz $$name && rm -rf $$d; \
 	done
 	@cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
+# The container image (deploy/Containerfile): the three binaries, static, FROM scratch, as a
+# non-root user, labelled with the version. CONTAINER is podman, else docker.
+CONTAINER ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE ?= loadtest:$(VERSION)
+image:
+	@rm -rf dist/image && mkdir -p dist/image/fs/tmp dist/image/fs/work dist/image/config && chmod 1777 dist/image/fs/tmp
+	@tar -C dist/image/fs --owner=0 --group=0 -cf dist/image/tmp.tar tmp
+	@tar -C dist/image/fs --owner=65532 --group=65532 -cf dist/image/work.tar work
+	@for c in loadtest coordinator mmsim; do \
+		CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w" -o dist/image/$$c ./cmd/$$c || exit 1; \
+	done
+	@cp config/*.default.json dist/image/config/ && cp deploy/Containerfile dist/image/
+	@cp /etc/ssl/certs/ca-certificates.crt dist/image/ 2>/dev/null || { echo "no /etc/ssl/certs/ca-certificates.crt (apt-get install ca-certificates)"; exit 1; }
+	$(CONTAINER) build -q --no-cache -f dist/image/Containerfile --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) -t $(IMAGE) dist/image
+
+# mmsim, three agents joining the coordinator, and Debian's Prometheus, as plain processes
+# on this machine: a capacity search through them (scripts/cluster.sh; TestCluster runs it).
+cluster:
+	scripts/cluster.sh
 
 # Seed 001's curl walkthrough against the real binaries on the seed's ports (4000, 8065).
 seed-curl:

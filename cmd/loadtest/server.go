@@ -35,7 +35,7 @@ func serverCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "server",
 		Short: "Run a load-test agent: the HTTP API coordinators drive (port 4000)",
 		Long: `server runs a load-test agent: an HTTP API on --listen (127.0.0.1:4000 by default) with
-seed 001's routes (POST /loadagent/create?id=ID with the agent config as the body, then
+mattermost-load-test-ng's routes (POST /loadagent/create?id=ID with the agent config as the body, then
 /loadagent/ID/run, addusers, removeusers, stop, status, DELETE /loadagent/ID), plus
 /loadagent/ID/setusers (idempotent, ordered by ?seq=), /loadagent/ID/metrics (HDR
 snapshots since a cursor), /metrics (Prometheus), /healthz and /version. See
