@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -46,15 +45,15 @@ type loadTest struct {
 	lastUtil  float64          // guarded by mu
 }
 
-// storedInterval is an Interval whose histograms are already encoded: cheap to keep, and
-// sent as they are.
+// storedInterval is an Interval whose histograms are in their compact form: cheap to keep,
+// sent as JSON as they are, and rebuilt for an in-process caller without JSON.
 type storedInterval struct {
 	Seq         uint64                   `json:"seq"`
 	Start       time.Time                `json:"start"`
 	End         time.Time                `json:"end"`
 	ActiveUsers int                      `json:"active_users"`
 	Utilization float64                  `json:"utilization"`
-	Histograms  json.RawMessage          `json:"histograms"`
+	Histograms  histogram.Sparse         `json:"histograms"`
 	Counters    map[string]int64         `json:"counters,omitempty"`
 	Users       usermetrics.Health       `json:"users"`
 	Errors      []usermetrics.ErrorGroup `json:"errors,omitempty"`
@@ -62,13 +61,20 @@ type storedInterval struct {
 
 // newLoadTest builds a load test from a validated config. It starts the interval loop, which
 // close stops.
-func newLoadTest(runCtx context.Context, id string, cfg loadtest.Config, newUser loadtest.NewUserFunc, every time.Duration, log *slog.Logger) (*loadTest, error) {
+func newLoadTest(runCtx context.Context, id string, cfg loadtest.Config,
+	makeUsers func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error), every time.Duration, log *slog.Logger) (*loadTest, error) {
 	lt := &loadTest{id: id, cfg: cfg, rec: histogram.NewRecorder(), reg: prometheus.NewRegistry(),
 		log: log.With("loadtest", id), every: every, runCtx: runCtx, next: 1, lastStart: time.Now(),
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"loadtest_id": id}, lt.reg)
 	lt.m = usermetrics.New(wrapped, lt.rec)
-	if newUser == nil {
+	var newUser loadtest.NewUserFunc
+	if makeUsers != nil {
+		var err error
+		if newUser, err = makeUsers(id, cfg, lt.m.Starting); err != nil {
+			return nil, errorf(http.StatusBadRequest, "config: %v", err)
+		}
+	} else {
 		var err error
 		lt.env = controller.NewEnv(id, cfg, lt.m, lt.log)
 		newUser, err = controller.Factory(lt.env)
@@ -109,19 +115,15 @@ func (lt *loadTest) loop() {
 // appends it to the ring.
 func (lt *loadTest) flush() {
 	snap := lt.rec.Take()
-	b, err := json.Marshal(snap)
+	sparse := snap.Sparse()
 	snap.Release()
-	if err != nil { // a snapshot of our own histograms always encodes
-		lt.log.Error("encode metrics interval", "err", err)
-		return
-	}
 	util := lt.m.SampleUtilization()
 	users := lt.eng.Status().ActiveUsers
 	now := time.Now()
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	lt.ring = append(lt.ring, storedInterval{Seq: lt.next, Start: lt.lastStart, End: now,
-		ActiveUsers: users, Utilization: util, Histograms: b, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth(),
+		ActiveUsers: users, Utilization: util, Histograms: sparse, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth(),
 		Errors: lt.m.TakeErrors()})
 	if len(lt.ring) > keepIntervals {
 		lt.ring = append(lt.ring[:0], lt.ring[len(lt.ring)-keepIntervals:]...)
@@ -253,12 +255,16 @@ type pageJSON struct {
 
 // decode turns the page into a MetricsPage (the in-process path; HTTP decodes the JSON).
 func (p pageJSON) decode() (MetricsPage, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return MetricsPage{}, err
+	out := MetricsPage{ID: p.ID, Since: p.Since, Cursor: p.Cursor, Missed: p.Missed, Intervals: make([]Interval, len(p.Intervals))}
+	for i, iv := range p.Intervals {
+		h, err := iv.Histograms.Snapshot()
+		if err != nil {
+			return MetricsPage{}, err
+		}
+		out.Intervals[i] = Interval{Seq: iv.Seq, Start: iv.Start, End: iv.End, ActiveUsers: iv.ActiveUsers, Utilization: iv.Utilization,
+			Histograms: h, Counters: iv.Counters, Users: iv.Users, Errors: iv.Errors}
 	}
-	var out MetricsPage
-	return out, json.Unmarshal(b, &out)
+	return out, nil
 }
 
 func abs(n int) int {

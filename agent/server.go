@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/loadtest"
@@ -31,8 +32,10 @@ type ServerOptions struct {
 	// Interval is how often each load test closes a metrics interval; 0: 1s.
 	Interval time.Duration
 	// NewUser, if set, makes the users of every load test instead of the controllers that
-	// UserControllerConfiguration.Type names (custom behaviour, tests).
-	NewUser func(id string, cfg loadtest.Config) (loadtest.NewUserFunc, error)
+	// UserControllerConfiguration.Type names (custom behaviour, tests). A user that has a
+	// start-up sequence (login, first loads) calls starting when it begins and the done it
+	// returns when it ends, so the load test's status counts it in UsersStarting.
+	NewUser func(id string, cfg loadtest.Config, starting func() (done func())) (loadtest.NewUserFunc, error)
 }
 
 // Server holds the load tests of one agent process, by id. Its methods are the agent's
@@ -113,14 +116,7 @@ func (s *Server) Create(id string, cfg loadtest.Config) error {
 	if _, ok := s.tests[id]; ok {
 		return errorf(http.StatusConflict, "load test %s already exists; DELETE /loadagent/%s first to replace it", id, id)
 	}
-	var newUser loadtest.NewUserFunc
-	if s.opts.NewUser != nil {
-		var err error
-		if newUser, err = s.opts.NewUser(id, cfg); err != nil {
-			return errorf(http.StatusBadRequest, "config: %v", err)
-		}
-	}
-	lt, err := newLoadTest(s.ctx, id, cfg, newUser, s.opts.Interval, s.log)
+	lt, err := newLoadTest(s.ctx, id, cfg, s.opts.NewUser, s.opts.Interval, s.log)
 	if err != nil {
 		return err
 	}
@@ -270,6 +266,12 @@ func (s *Server) gatherer() prometheus.Gatherer {
 		g = append(g, lt.reg)
 	}
 	return g
+}
+
+// Gatherer is the agent's exposition (what GET /metrics serves), read in process: an
+// embedded Prometheus engine in the same process scrapes it without a port.
+func (l *Local) Gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return l.s.gatherer().Gather() })
 }
 
 // Local is load test id on an in-process Server, with the coordinator's Agent method set.

@@ -140,7 +140,7 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		}
 	}
 	if n > from {
-		p, err := c.waitStarted(ctx, q)
+		p, err := c.waitStarted(ctx)
 		problems = append(problems, p...)
 		if err != nil {
 			return Probe{}, err
@@ -229,38 +229,28 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 // MaxStartWait bounds how long a probe waits for its users to finish starting.
 const MaxStartWait = time.Minute
 
-// startingQuery counts the agents' users still in their start-up sequence.
-const startingQuery = "sum(loadtest_users_starting)"
-
-// waitStarted holds, after users were added, until none is in its start-up sequence (logins and first loads are
-// the ramp's load, not the steady state a hold measures), for at most MaxStartWait. Where
-// the count cannot be queried (agents without it, a Prometheus that does not scrape them) it
-// does not wait; the settle still follows.
-func (c *Coordinator) waitStarted(ctx context.Context, q Querier) ([]string, error) {
-	// The count must come from a scrape made after the users were added: wait one scrape
-	// interval (and a second for the scrape itself) before the first look.
-	scrape := time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs) * time.Millisecond
-	problems, err := c.hold(ctx, scrape.Round(time.Second)+time.Second, "ramp", nil)
-	if err != nil {
-		return problems, err
-	}
+// waitStarted holds, after users were added, until none is in its start-up sequence (logins
+// and first loads are the ramp's load, not the steady state a hold measures), for at most
+// MaxStartWait. The count is the agents' own (Status.UsersStarting), read at every tick;
+// the settle still follows.
+func (c *Coordinator) waitStarted(ctx context.Context) ([]string, error) {
 	deadline := time.Now().Add(MaxStartWait)
+	var problems []string
 	for waited := false; ; waited = true {
-		v, err := queryWithin(ctx, q, startingQuery, time.Now())
-		if err != nil || v < 1 {
+		p, err := c.hold(ctx, time.Second, "ramp", nil) // a tick: the agents' status
+		problems = append(problems, p...)
+		if err != nil {
+			return problems, err
+		}
+		if c.starting == 0 {
 			if waited {
-				c.log.Info("users started", "query", startingQuery)
+				c.log.Info("users started")
 			}
 			return problems, nil
 		}
 		if time.Now().After(deadline) {
-			c.printf("%.0f users still starting after %v; measuring anyway", v, MaxStartWait)
+			c.printf("%d users still starting after %v; measuring anyway", c.starting, MaxStartWait)
 			return problems, nil
-		}
-		p, err := c.hold(ctx, time.Second, "ramp", nil)
-		problems = append(problems, p...)
-		if err != nil {
-			return problems, err
 		}
 	}
 }

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/internal/promengine"
@@ -94,6 +98,11 @@ type Options struct {
 	// MinAgents is how many agents must have joined before the run starts (default 1 when
 	// no agents are configured, else 0).
 	MinAgents int
+	// Gatherers are in-process targets the embedded engine reads by job name, besides the
+	// agents and MonitorConfig.ScrapeTargets (a target in the same process, the demo's
+	// mmsim, needs no port). An Agent that has a Gatherer method (agent.Local) is read so
+	// too, instead of over its ApiURL.
+	Gatherers map[string]prometheus.Gatherer
 	// Preflight, if set, is checked after the agents and the monitor and before any user
 	// starts (cmd/coordinator: a user of the agent config logs in and joins a team); its
 	// error ends the search with no answer, and the report says why.
@@ -115,11 +124,11 @@ type Coordinator struct {
 	lastFault string                    // the loop's: the last workload-side failure the agents reported
 	addScrape func(t promengine.Target) // the loop's: scrape a joined agent (nil: no embedded engine)
 
-	mu     sync.Mutex
-	status Status // guarded by mu
-	report Report // guarded by mu
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex
+	status  Status             // guarded by mu
+	report  Report             // guarded by mu
+	stop    context.CancelFunc // guarded by mu: ends the running Run's context (Stop)
+	stopped chan struct{}      // guarded by mu: closed when the running Run returns
 }
 
 // New checks the configs and builds a coordinator; it contacts no agent until Run.
@@ -164,40 +173,47 @@ func New(cfg *Config, ltConfig loadtest.Config, opts Options) (*Coordinator, err
 	return c, nil
 }
 
-// Run starts the search. The channel is closed when it is done (answered, failed, or
-// stopped); Status and Report then hold the result.
-func (c *Coordinator) Run() (<-chan struct{}, error) {
+// Run runs the search (or the plan) in the calling goroutine until it ends: answered, failed,
+// or stopped because ctx was done or Stop was called. Status and Report then hold the result,
+// and Report().Outcome says how it ended; an error is returned only when the coordinator
+// cannot run (ErrNotStopped: it is running; ErrAlreadyDone: it ran). The caller owns the
+// cancellation: cancel ctx to stop it, or call Stop from another goroutine. Watch it
+// meanwhile with Status and Report (snapshots, safe to call at any time).
+func (c *Coordinator) Run(ctx context.Context) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch c.status.State {
 	case Running:
-		return nil, ErrNotStopped
+		c.mu.Unlock()
+		return ErrNotStopped
 	case Done:
-		return nil, ErrAlreadyDone
+		c.mu.Unlock()
+		return ErrAlreadyDone
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.stop, c.stopped = cancel, make(chan struct{})
 	c.status.State, c.status.StartTime = Running, time.Now()
 	c.report.StartTime = c.status.StartTime
-	go func() {
-		defer close(c.done)
-		err := c.run(ctx)
-		c.finish(err)
-	}()
-	return c.done, nil
+	stopped := c.stopped
+	c.mu.Unlock()
+	defer close(stopped)
+	err := c.run(ctx)
+	c.finish(err)
+	return nil
 }
 
-// Stop ends the search early; the report says what was found so far.
+// Stop ends a running search early and waits for Run to return; the report says what was
+// found so far. It returns ErrNotRunning when no search runs.
 func (c *Coordinator) Stop() error {
 	c.mu.Lock()
 	if c.status.State != Running {
 		c.mu.Unlock()
 		return ErrNotRunning
 	}
-	cancel, done := c.cancel, c.done
+	stop, stopped := c.stop, c.stopped
 	c.mu.Unlock()
-	cancel()
-	<-done
+	stop()
+	<-stopped
 	return nil
 }
 
@@ -257,7 +273,13 @@ func (c *Coordinator) run(ctx context.Context) error {
 			return err
 		}
 		defer eng.Close()
-		for _, a := range c.cfg.ClusterConfig.Agents {
+		for i, a := range c.cfg.ClusterConfig.Agents {
+			if i < len(c.cl.agents) {
+				if g, ok := c.cl.agents[i].(interface{ Gatherer() prometheus.Gatherer }); ok {
+					eng.AddTarget(promengine.Target{Job: "loadtest-agents", URL: "inprocess://" + a.Id, Gatherer: g.Gatherer()})
+					continue
+				}
+			}
 			if a.ApiURL != "" {
 				eng.AddTarget(promengine.Target{Job: "loadtest-agents", URL: strings.TrimRight(a.ApiURL, "/") + "/metrics",
 					Token: cmp.Or(a.Token, c.opts.AgentToken)})
@@ -265,6 +287,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 		}
 		for _, t := range c.cfg.MonitorConfig.ScrapeTargets {
 			eng.AddTarget(promengine.Target{Job: t.Job, URL: t.URL})
+		}
+		for _, job := range slices.Sorted(maps.Keys(c.opts.Gatherers)) {
+			eng.AddTarget(promengine.Target{Job: job, URL: "inprocess://" + job, Gatherer: c.opts.Gatherers[job]})
 		}
 		wg.Go(func() { eng.Run(mctx) })
 		q = eng

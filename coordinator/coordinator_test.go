@@ -37,7 +37,7 @@ func (f *fakeQuerier) Query(_ context.Context, q string, _ time.Time) (float64, 
 	return f.value(f.users())
 }
 
-func blockingUsers(string, loadtest.Config) (loadtest.NewUserFunc, error) {
+func blockingUsers(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
 	return func(int) (loadtest.User, error) {
 		return loadtest.UserFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }), nil
 	}, nil
@@ -54,6 +54,28 @@ func clusterUsers(srv *agent.Server) func() int {
 	}
 }
 
+// runSearch runs c to its end.
+func runSearch(t *testing.T, c *Coordinator) {
+	t.Helper()
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startSearch runs c on a goroutine of its own and returns a function that waits for it to
+// end (after Stop, or the search's own end) and fails the test if Run failed.
+func startSearch(t *testing.T, c *Coordinator) (wait func()) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(context.Background()) }()
+	return func() {
+		t.Helper()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // setup returns a coordinator driving two in-process agents with blocking users, whose
 // queries answer value(users).
 func setup(t *testing.T, mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
@@ -67,14 +89,12 @@ func TestCoordinator_Search(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := &targetModel{xmax: 400, z: 1, s: 0.01}
 		c, srv := setup(t, nil, func(n int) (float64, error) { return m.latency(n), nil })
-		done, err := c.Run()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Run(); !errors.Is(err, ErrNotStopped) {
+		wait := startSearch(t, c)
+		synctest.Wait()
+		if err := c.Run(context.Background()); !errors.Is(err, ErrNotStopped) {
 			t.Fatalf("second Run: %v; want ErrNotStopped", err)
 		}
-		<-done
+		wait()
 		st, _ := c.Status()
 		r := c.Report()
 		truth := m.truth(0.1)
@@ -88,7 +108,7 @@ func TestCoordinator_Search(t *testing.T) {
 		if len(srv.List()) != 0 {
 			t.Fatalf("load tests left on the agents: %v", srv.List())
 		}
-		if _, err := c.Run(); !errors.Is(err, ErrAlreadyDone) {
+		if err := c.Run(context.Background()); !errors.Is(err, ErrAlreadyDone) {
 			t.Fatalf("Run after done: %v; want ErrAlreadyDone", err)
 		}
 		if err := c.Stop(); !errors.Is(err, ErrNotRunning) {
@@ -160,8 +180,7 @@ func TestCoordinator_FailedQueryIsNeverHealthy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, _ := setup(t, func(c *Config) { c.MonitorConfig.QueryFailureTimeoutSec = 30 },
 			func(int) (float64, error) { return 0, errors.New("the query returned no data") })
-		done, _ := c.Run()
-		<-done
+		runSearch(t, c)
 		r := c.Report()
 		if !strings.Contains(r.Error, "kept failing for 30s") || !strings.Contains(r.Error, "no data") {
 			t.Fatalf("error %q", r.Error)
@@ -178,8 +197,7 @@ func TestCoordinator_TimeBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := &targetModel{xmax: 400, z: 1, s: 0.01}
 		c, _ := setup(t, func(c *Config) { c.Search.TimeBudgetSec = 40 }, func(n int) (float64, error) { return m.latency(n), nil })
-		done, _ := c.Run()
-		<-done
+		runSearch(t, c)
 		r := c.Report()
 		if !strings.Contains(r.Reason, "time budget") || r.SupportedUsers == 0 {
 			t.Fatalf("reason %q, %d users", r.Reason, r.SupportedUsers)
@@ -195,13 +213,12 @@ func TestCoordinator_Stop(t *testing.T) {
 		if err := c.Stop(); !errors.Is(err, ErrNotRunning) {
 			t.Fatalf("Stop before Run: %v", err)
 		}
-		if _, err := c.Run(); err != nil {
-			t.Fatal(err)
-		}
+		wait := startSearch(t, c)
 		time.Sleep(20 * time.Second)
 		if err := c.Stop(); err != nil {
 			t.Fatal(err)
 		}
+		wait()
 		if st, _ := c.Status(); st.State != Done || len(srv.List()) != 0 {
 			t.Fatalf("state %s, load tests %v", st.State, srv.List())
 		}

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -22,23 +24,28 @@ func TestJoiner_TokenAndTunnel(t *testing.T) {
 	defer j.Close()
 	url := "ws" + strings.TrimPrefix(hs.URL, "http") + agent.JoinPath
 
-	join := func(token string) func() {
+	join := func(token string) (func(), *testtools.LockedBuffer) {
 		srv := agent.NewServer(agent.ServerOptions{Token: "s3cret"})
 		ctx, cancel := context.WithCancel(context.Background())
+		var logs testtools.LockedBuffer
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			_ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: "jx", Token: token, Backoff: 20 * time.Millisecond})
+			_ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: "jx", Token: token, Backoff: 20 * time.Millisecond,
+				Log: slog.New(slog.NewTextHandler(&logs, nil))})
 		})
-		return func() { cancel(); wg.Wait(); _ = srv.Shutdown(context.Background()) }
+		return func() { cancel(); wg.Wait(); _ = srv.Shutdown(context.Background()) }, &logs
 	}
-	stop := join("wrong")
-	time.Sleep(200 * time.Millisecond)
+	stop, logs := join("wrong")
+	// Refused twice (the agent says so each time it dials again): it never joined between.
+	testtools.Eventually(t, 10*time.Second, "the agent to be refused twice", func() bool {
+		return strings.Count(logs.String(), "connection to the coordinator lost") >= 2
+	})
 	if n := len(j.snapshot()); n != 0 {
 		t.Fatalf("an agent with the wrong token joined (%d)", n)
 	}
 	stop()
 
-	stop = join("s3cret")
+	stop, _ = join("s3cret")
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/loadtest/loadtest/loadtest"
 )
 
 func TestStdErr(t *testing.T) {
@@ -117,11 +119,7 @@ func noisySearch(t *testing.T, seed uint64, maxHoldSec int) Report {
 			c.Search.HoldSec, c.Search.MaxHoldSec = 12, maxHoldSec
 		}, nil)
 		c.opts.Querier = &noisyQuerier{m: m, sigma: 0.6, rng: rand.New(rand.NewPCG(seed, 1)), users: clusterUsers(srv)}
-		done, err := c.Run()
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-done
+		runSearch(t, c)
 		r = c.Report()
 	})
 	return r
@@ -197,39 +195,36 @@ func TestDone_WithinNoise(t *testing.T) {
 	}
 }
 
-// startingQuerier answers the starting-users query with users still starting until ready,
-// and everything else like a quiet target.
-type startingQuerier struct {
-	fakeQuerier
-	ready time.Time
-}
-
-func (q *startingQuerier) Query(ctx context.Context, expr string, ts time.Time) (float64, error) {
-	if expr == startingQuery {
-		if time.Now().Before(q.ready) {
-			return 7, nil
-		}
-		return 0, nil
+// startingUsers are users whose start-up sequence lasts until ready: they say so to the
+// agent (its status counts them in UsersStarting), then block like quiet users.
+func startingUsers(ready time.Time) func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
+	return func(_ string, _ loadtest.Config, starting func() func()) (loadtest.NewUserFunc, error) {
+		return func(int) (loadtest.User, error) {
+			return loadtest.UserFunc(func(ctx context.Context) error {
+				done := starting()
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Until(ready)):
+				}
+				done()
+				<-ctx.Done()
+				return nil
+			}), nil
+		}, nil
 	}
-	return q.fakeQuerier.Query(ctx, expr, ts)
 }
 
 // TestCoordinator_WaitsForStartingUsers: a probe measures only once no user is starting
-// (logging in, first loads), however long the ramp's logins take.
+// (logging in, first loads), however long the ramp's logins take; the count is the agents'
+// own status, not a query.
 func TestCoordinator_WaitsForStartingUsers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := &targetModel{xmax: 400, z: 1, s: 0.01}
-		c, srv := setup(t, func(c *Config) { c.Search.TimeBudgetSec = 60 }, nil)
 		start := time.Now()
-		sq := &startingQuerier{ready: start.Add(20 * time.Second)}
-		sq.value = func(n int) (float64, error) { return m.latency(n), nil }
-		sq.users = clusterUsers(srv)
-		c.opts.Querier = sq
-		done, err := c.Run()
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-done
+		ready := start.Add(20 * time.Second)
+		c, _ := setupUsers(t, startingUsers(ready), func(c *Config) { c.Search.TimeBudgetSec = 60 },
+			func(n int) (float64, error) { return m.latency(n), nil })
+		runSearch(t, c)
 		r := c.Report()
 		var firstHold time.Time
 		for _, s := range r.Series {
@@ -239,7 +234,7 @@ func TestCoordinator_WaitsForStartingUsers(t *testing.T) {
 			}
 		}
 		// The first probe's users started at once; the wait ends at 20 s, then 1 s of settle.
-		if firstHold.IsZero() || firstHold.Before(sq.ready.Add(time.Second)) {
+		if firstHold.IsZero() || firstHold.Before(ready.Add(time.Second)) {
 			t.Fatalf("first hold second at %v after the start; want after the users finished starting (20 s) and the settle", firstHold.Sub(start))
 		}
 		if len(r.Probes) < 2 {

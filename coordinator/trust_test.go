@@ -20,8 +20,8 @@ import (
 
 // failingAbove makes users whose sessions fail at once, with err, when their id is above n
 // (the others block until stopped): a workload that works for n users per agent only.
-func failingAbove(n int, err error) func(string, loadtest.Config) (loadtest.NewUserFunc, error) {
-	return func(string, loadtest.Config) (loadtest.NewUserFunc, error) {
+func failingAbove(n int, err error) func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
+	return func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
 		return func(id int) (loadtest.User, error) {
 			return loadtest.UserFunc(func(ctx context.Context) error {
 				if id > n {
@@ -35,7 +35,7 @@ func failingAbove(n int, err error) func(string, loadtest.Config) (loadtest.NewU
 }
 
 // setupUsers is setup with the agents' users made by newUser.
-func setupUsers(t *testing.T, newUser func(string, loadtest.Config) (loadtest.NewUserFunc, error), mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
+func setupUsers(t *testing.T, newUser func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error), mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
 	t.Helper()
 	srv := agent.NewServer(agent.ServerOptions{NewUser: newUser})
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
@@ -65,8 +65,7 @@ func TestCoordinator_BrokenWorkload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		forbidden := &mattermost.Error{Method: "POST", Route: "/channels", AppError: mattermost.AppError{StatusCode: 403, ID: "api.context.permissions.app_error", Message: "no permission"}}
 		c, _ := setupUsers(t, failingAbove(40, forbidden), nil, func(int) (float64, error) { return 0.01, nil }) // 80 users work
-		done, _ := c.Run()
-		<-done
+		runSearch(t, c)
 		r := c.Report()
 		if r.Outcome != NoAnswer || !r.WorkloadBroken || r.SupportedUsers != 50 || !r.AtLeast && r.Bracket[1] != 0 {
 			t.Fatalf("outcome %q, broken %v, %d users, bracket %v; want no answer, broken, >= 50 (the pass)", r.Outcome, r.WorkloadBroken, r.SupportedUsers, r.Bracket)
@@ -108,8 +107,7 @@ func TestCoordinator_TargetFaultsAreNotTheWorkloads(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c, _ := setupUsers(t, failingAbove(40, err), func(c *Config) { c.Search.TimeBudgetSec = 30 },
 				func(int) (float64, error) { return 0.01, nil })
-			done, _ := c.Run()
-			<-done
+			runSearch(t, c)
 			r := c.Report()
 			for _, p := range r.Probes {
 				if p.WorkloadBroken || p.UserFaults != 0 {
@@ -125,9 +123,7 @@ func TestCoordinator_TargetFaultsAreNotTheWorkloads(t *testing.T) {
 func TestCoordinator_Interrupted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, _ := setup(t, nil, func(n int) (float64, error) { return 0.01, nil })
-		if _, err := c.Run(); err != nil {
-			t.Fatal(err)
-		}
+		wait := startSearch(t, c)
 		for { // stop during the third probe, after two passes
 			time.Sleep(time.Second)
 			if r := c.Report(); len(r.Probes) == 2 {
@@ -136,6 +132,7 @@ func TestCoordinator_Interrupted(t *testing.T) {
 		}
 		time.Sleep(3 * time.Second)
 		_ = c.Stop()
+		wait()
 		r := c.Report()
 		if r.Outcome != Interrupted || r.SupportedUsers != 100 {
 			t.Fatalf("outcome %q, %d users; want interrupted with the best pass, 100", r.Outcome, r.SupportedUsers)
@@ -149,9 +146,10 @@ func TestCoordinator_Interrupted(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		c, _ := setup(t, nil, func(n int) (float64, error) { return 0.01, nil })
-		_, _ = c.Run()
+		wait := startSearch(t, c)
 		time.Sleep(2 * time.Second)
 		_ = c.Stop()
+		wait()
 		if got, want := c.Report().Answer(), "supported users: unknown (interrupted)"; got != want {
 			t.Errorf("stopped before any probe: answer %q; want %q", got, want)
 		}
@@ -168,8 +166,7 @@ func TestCoordinator_MonitorPreflight(t *testing.T) {
 			started = started || clusterUsers(srv)() > 0
 			return 0, errors.New(`Post "http://127.0.0.1:1/api/v1/query": dial tcp 127.0.0.1:1: connect: connection refused`)
 		})
-		done, _ := c.Run()
-		<-done
+		runSearch(t, c)
 		r := c.Report()
 		if r.Outcome != NoAnswer || !strings.Contains(r.Error, "preflight: the monitor") || !strings.Contains(r.Error, "connection refused") || started || len(r.Series) != 0 {
 			t.Fatalf("outcome %q, error %q, users started %v, %d seconds recorded; want no answer before any load", r.Outcome, r.Error, started, len(r.Series))
@@ -206,8 +203,7 @@ func TestFixedStep_NeverBlind(t *testing.T) {
 				}
 				return 0, tc.err
 			})
-			done, _ := c.Run()
-			<-done
+			runSearch(t, c)
 			r := c.Report()
 			if tc.ramp != (most > 0) {
 				t.Fatalf("%s: at most %d users; ramp %v", tc.name, most, tc.ramp)
@@ -292,8 +288,7 @@ func TestCoordinator_MonitorHangs(t *testing.T) {
 			return 0, ctx.Err()
 		})
 		start := time.Now()
-		done, _ := c.Run()
-		<-done
+		runSearch(t, c)
 		r := c.Report()
 		if len(r.Probes) != 0 || r.Outcome != NoAnswer || !strings.Contains(r.Error, "kept failing for 90s") || !strings.Contains(r.Error, "deadline exceeded") {
 			t.Fatalf("probes %v, outcome %q, error %q; want none judged and no answer", r.Probes, r.Outcome, r.Error)

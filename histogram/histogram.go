@@ -172,11 +172,15 @@ func (s Snapshot) Summaries() []Summary {
 	return out
 }
 
-// wire is a series as JSON. Buckets lists the non-zero buckets as index, count pairs: the
-// index is into the counts of an HdrHistogram of 1 µs to 60 s at 3 significant digits (the
-// settings every histogram here shares), so a snapshot of a few hundred requests is a few
-// hundred bytes, and decoding it is exact.
-type wire struct {
+// Sparse is a snapshot in its compact form: per key, the non-zero buckets as index, count
+// pairs (the index is into the counts of an HdrHistogram of 1 µs to 60 s at 3 significant
+// digits, the settings every histogram here shares), so a second of a few hundred requests
+// is a few hundred bytes. Agents keep their intervals so, send them as JSON in this shape,
+// and hand them to an in-process coordinator as they are: Snapshot turns it back.
+type Sparse map[string]SparseSeries
+
+// SparseSeries is one key of a Sparse snapshot.
+type SparseSeries struct {
 	Buckets []int64 `json:"buckets"`
 	Errors  int64   `json:"errors"`
 	Skipped int64   `json:"skipped"`
@@ -185,12 +189,11 @@ type wire struct {
 // numCounts is the length of the counts array of every histogram here.
 var numCounts = len(newHist().Export().Counts)
 
-// MarshalJSON encodes the snapshot losslessly and sparsely, so agents can send it to a
-// coordinator.
-func (s Snapshot) MarshalJSON() ([]byte, error) {
-	m := make(map[string]wire, len(s))
+// Sparse returns the snapshot in its compact form, losslessly.
+func (s Snapshot) Sparse() Sparse {
+	m := make(Sparse, len(s))
 	for k, v := range s {
-		w := wire{Errors: v.Errors, Skipped: v.Skipped, Buckets: []int64{}}
+		w := SparseSeries{Errors: v.Errors, Skipped: v.Skipped, Buckets: []int64{}}
 		if v.Hist != nil {
 			for i, c := range v.Hist.Export().Counts {
 				if c != 0 {
@@ -200,22 +203,19 @@ func (s Snapshot) MarshalJSON() ([]byte, error) {
 		}
 		m[k] = w
 	}
-	return json.Marshal(m)
+	return m
 }
 
-// UnmarshalJSON decodes a snapshot, checking every bucket index and count.
-func (s *Snapshot) UnmarshalJSON(b []byte) error {
-	var m map[string]wire
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
+// Snapshot rebuilds the histograms, checking every bucket index and count (a Sparse may
+// come from another process).
+func (m Sparse) Snapshot() (Snapshot, error) {
 	out := make(Snapshot, len(m))
 	for k, w := range m {
 		if w.Errors < 0 || w.Skipped < 0 {
-			return fmt.Errorf("histogram %q: negative count (errors %d, skipped %d)", k, w.Errors, w.Skipped)
+			return nil, fmt.Errorf("histogram %q: negative count (errors %d, skipped %d)", k, w.Errors, w.Skipped)
 		}
 		if len(w.Buckets)%2 != 0 {
-			return fmt.Errorf("histogram %q: buckets has %d numbers; want index, count pairs", k, len(w.Buckets))
+			return nil, fmt.Errorf("histogram %q: buckets has %d numbers; want index, count pairs", k, len(w.Buckets))
 		}
 		snap := newHist().Export()
 		last, total := int64(-1), int64(0)
@@ -223,14 +223,31 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			idx, c := w.Buckets[i], w.Buckets[i+1]
 			switch {
 			case idx <= last || idx >= int64(numCounts):
-				return fmt.Errorf("histogram %q: bucket index %d out of order or outside [0, %d)", k, idx, numCounts)
+				return nil, fmt.Errorf("histogram %q: bucket index %d out of order or outside [0, %d)", k, idx, numCounts)
 			case c <= 0 || total+c < total:
-				return fmt.Errorf("histogram %q: bucket %d count %d must be > 0 (and the total must fit in 64 bits)", k, idx, c)
+				return nil, fmt.Errorf("histogram %q: bucket %d count %d must be > 0 (and the total must fit in 64 bits)", k, idx, c)
 			}
 			snap.Counts[idx] = c
 			last, total = idx, total+c
 		}
 		out[k] = Series{Hist: hdrhistogram.Import(snap), Errors: w.Errors, Skipped: w.Skipped}
+	}
+	return out, nil
+}
+
+// MarshalJSON encodes the snapshot losslessly and sparsely (as Sparse), so agents can send
+// it to a coordinator.
+func (s Snapshot) MarshalJSON() ([]byte, error) { return json.Marshal(s.Sparse()) }
+
+// UnmarshalJSON decodes a snapshot, checking every bucket index and count.
+func (s *Snapshot) UnmarshalJSON(b []byte) error {
+	var m Sparse
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	out, err := m.Snapshot()
+	if err != nil {
+		return err
 	}
 	*s = out
 	return nil

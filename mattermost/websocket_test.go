@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
@@ -285,9 +286,7 @@ func TestWebSocket_DropsAreCounted(t *testing.T) {
 	ws := alice.NewWebSocket(mattermost.WebSocketOptions{EventBuffer: 2, OnDrop: func(mattermost.Event) { dropped.Done() }})
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = ws.Run(ctx) })
-	for !ws.Connected() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testtools.Eventually(t, 10*time.Second, "the WebSocket to connect", ws.Connected)
 	// hello and status_change fill the buffer; three posts overflow it.
 	for range 3 {
 		must[mattermost.Post](t, "post")(alice.CreatePost(ctx, mattermost.NewPost{ChannelID: chans[0].ID, Message: "x"}))

@@ -20,9 +20,10 @@ import (
 // faulty serves h until told to fail: "drop" closes every connection without an answer (a
 // target that is down), "hang" answers nothing until the client gives up.
 type faulty struct {
-	h    http.Handler
-	mode atomic.Value // string: "", "drop" or "hang"
-	hits atomic.Int64
+	h       http.Handler
+	mode    atomic.Value // string: "", "drop" or "hang"
+	hits    atomic.Int64
+	release chan struct{} // closed when the test ends: hanging requests return
 }
 
 func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,8 +34,11 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.Close()
 		}
 		return
-	case "hang":
-		<-r.Context().Done()
+	case "hang": // fasthttp keeps a timed-out request's connection open, so also end at release
+		select {
+		case <-r.Context().Done():
+		case <-f.release:
+		}
 		return
 	}
 	f.h.ServeHTTP(w, r)
@@ -83,9 +87,10 @@ func TestRun_TargetFaults(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			mm := mmsimtest.Start(t, nil)
 			mmsimtest.CreateTeam(t, mm.URL, mm.Config, "team1")
-			f := &faulty{h: mm.Handler()}
+			f := &faulty{h: mm.Handler(), release: make(chan struct{})}
 			target := httptest.NewServer(f)
 			defer target.Close()
+			defer close(f.release)
 			var from, to atomic.Int64
 			stop := make(chan struct{})
 			go func() { // the fault starts in the second probe (about 10 s in) and lasts 8 s

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,15 +17,12 @@ import (
 
 func waitFor(t *testing.T, b *testtools.LockedBuffer, re *regexp.Regexp, d time.Duration) []string {
 	t.Helper()
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		if m := re.FindStringSubmatch(b.String()); m != nil {
-			return m
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no %v in:\n%s", re, b.String())
-	return nil
+	var m []string
+	testtools.Eventually(t, d, "a line matching "+re.String(), func() bool {
+		m = re.FindStringSubmatch(b.String())
+		return m != nil
+	})
+	return m
 }
 
 // TestRun_JoinedAgents runs a plan on agents that join the coordinator over WebSocket (no
@@ -39,31 +37,43 @@ func TestRun_JoinedAgents(t *testing.T) {
 	cfg.LogSettings.EnableConsole = false
 	plan := map[string]any{"Name": "joined", "Targets": []string{mm.URL}, "Users": 6, "SustainSec": 9, "ReportEverySec": 30,
 		"Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100, "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
-	args := []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--plan", writeJSON(t, dir, "plan.json", plan), "--results", dir, "--listen", ""}
+	args := []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--plan", writeJSON(t, dir, "plan.json", plan), "--results", dir, "--listen", "127.0.0.1:0"}
 	var out, errb testtools.LockedBuffer
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background()) // a failing test ends the run too
+	defer cancel()
 	var runErr error
-	wg.Go(func() { runErr = run(context.Background(), args, &out, &errb) })
+	wg.Go(func() { runErr = run(ctx, args, &out, &errb) })
 	url := waitFor(t, &out, regexp.MustCompile(`agents may join at (ws://\S+)`), 10*time.Second)[1]
+	status := waitFor(t, &out, regexp.MustCompile(`status on (http://\S+)/status`), 10*time.Second)[1]
 
-	join := func(id string) (context.CancelFunc, *sync.WaitGroup) {
+	join := func(id string) (context.CancelFunc, *sync.WaitGroup, *testtools.LockedBuffer) {
 		srv := agent.NewServer(agent.ServerOptions{})
 		ctx, cancel := context.WithCancel(context.Background())
+		var logs testtools.LockedBuffer
 		var jw sync.WaitGroup
-		jw.Go(func() { _ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: id, Backoff: 50 * time.Millisecond}) })
+		jw.Go(func() {
+			_ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: id, Backoff: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		})
 		t.Cleanup(func() { cancel(); jw.Wait(); _ = srv.Shutdown(context.Background()) })
-		return cancel, &jw
+		return cancel, &jw, &logs
 	}
-	join("ja")
-	time.Sleep(300 * time.Millisecond)
+	_, _, aLogs := join("ja")
+	// Once ja's handshake is done the coordinator knows it, and would start if one agent
+	// were enough.
+	waitFor(t, aLogs, regexp.MustCompile(`(joined the coordinator)`), 10*time.Second)
 	if strings.Contains(out.String(), "starting the load test") {
 		t.Fatalf("the plan started with one of the two agents it waits for:\n%s", out.String())
 	}
-	dropB, bDone := join("jb")
+	dropB, bDone, _ := join("jb")
 	waitFor(t, &out, regexp.MustCompile(`agent jb joined`), 10*time.Second)
 	waitFor(t, &out, regexp.MustCompile(`(?s)agent jb joined.*agent ja joined|agent ja joined.*agent jb joined`), 10*time.Second)
-	time.Sleep(3 * time.Second)
+	// Both carry their share of the users before jb goes.
+	testtools.Eventually(t, 10*time.Second, "3 users on each agent", func() bool {
+		m := get(status + "/metrics")
+		return strings.Contains(m, `loadtest_coordinator_agent_users{agent="ja"} 3`) && strings.Contains(m, `loadtest_coordinator_agent_users{agent="jb"} 3`)
+	})
 	dropB() // its connection ends; the coordinator marks it down
 	bDone.Wait()
 	waitFor(t, &out, regexp.MustCompile(`agents: agent jb: `), 10*time.Second)

@@ -7,7 +7,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -121,7 +118,7 @@ says so, Prometheus exposition and CloudWatch.`,
 			}
 			defer stopJoin()
 			if planPath != "" {
-				return runPlan(cmd.Context(), planPath, thresholds, &cfg, joiner, results, stdout, stderr)
+				return runPlan(cmd.Context(), planPath, thresholds, &cfg, joiner, results, listen, stdout, stderr)
 			}
 			lt := loadtest.DefaultConfig()
 			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
@@ -146,24 +143,17 @@ says so, Prometheus exposition and CloudWatch.`,
 				return exitcode.With(exitcode.BadInput, err)
 			}
 			if listen != "" {
-				ln, err := net.Listen("tcp", listen)
+				addr, stop, err := coordinator.ServeStatus(listen, c)
 				if err != nil {
 					return fmt.Errorf("--listen %s: %w", listen, err)
 				}
-				hs := &http.Server{Handler: statusHandler(c), ReadHeaderTimeout: 10 * time.Second}
-				go func() { _ = hs.Serve(ln) }()
-				defer hs.Close()
-				fmt.Fprintf(stdout, "coordinator: status on http://%s/status\n", ln.Addr())
+				defer stop()
+				fmt.Fprintf(stdout, "coordinator: status on http://%s/status\n", addr)
 			}
-			done, err := c.Run()
-			if err != nil {
+			say := context.AfterFunc(cmd.Context(), func() { fmt.Fprintln(stdout, "coordinator: interrupted; stopping and writing the report") })
+			defer say()
+			if err := c.Run(cmd.Context()); err != nil {
 				return err
-			}
-			select {
-			case <-done:
-			case <-cmd.Context().Done():
-				fmt.Fprintln(stdout, "coordinator: interrupted; stopping and writing the report")
-				_ = c.Stop()
 			}
 			rep := c.Report()
 			dir := filepath.Join(results, "coordinator-"+time.Now().Format("20060102-150405"))
@@ -290,7 +280,7 @@ func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Co
 }
 
 // runPlan runs a plan on the agents (the plan's, else the config's).
-func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordinator.Config, joiner *coordinator.Joiner, results string, stdout, stderr io.Writer) error {
+func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordinator.Config, joiner *coordinator.Joiner, results, listen string, stdout, stderr io.Writer) error {
 	p, err := coordinator.ReadPlan(path)
 	if err == nil {
 		err = p.FromEnv(stderr)
@@ -307,7 +297,7 @@ func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordin
 	}
 	defer closeLog()
 	fmt.Fprintf(stdout, "coordinator: plan %s\n", path)
-	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log, Joiner: joiner}, stdout)
+	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log, Joiner: joiner, Listen: listen}, stdout)
 	return err
 }
 
@@ -334,21 +324,4 @@ func startJoiner(addr string, stdout io.Writer) (*coordinator.Joiner, func(), er
 		_ = hs.Close()
 		<-done
 	}, nil
-}
-
-func statusHandler(c *coordinator.Coordinator) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		st, _ := c.Status()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(st)
-	})
-	mux.HandleFunc("GET /report", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(c.Report())
-	})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c.Collector())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
 }

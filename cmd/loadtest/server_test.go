@@ -47,13 +47,7 @@ func TestServer_Run(t *testing.T) {
 	if _, err := c.Run(ctx, "lt1"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for mm.Sessions() != base+4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sessions; want %d", mm.Sessions(), base+4)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testtools.Eventually(t, 10*time.Second, "4 user sessions on the target", func() bool { return mm.Sessions() == base+4 })
 	cancel()
 	select {
 	case err := <-done:
@@ -73,15 +67,12 @@ func TestServer_Run(t *testing.T) {
 
 func waitForMatch(t *testing.T, b *testtools.LockedBuffer, re *regexp.Regexp) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(b.String()); m != nil {
-			return m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no line matching %s in %q", re, b.String())
-	return ""
+	var m []string
+	testtools.Eventually(t, 10*time.Second, "a line matching "+re.String(), func() bool {
+		m = re.FindStringSubmatch(b.String())
+		return m != nil
+	})
+	return m[1]
 }
 
 // TestServer_Exposure checks that an agent reachable from the network needs a token, or an

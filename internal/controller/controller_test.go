@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
@@ -234,13 +236,7 @@ func TestEngine_AddRemoveRealUsers(t *testing.T) {
 	}
 	waitFor := func(want float64) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for sockets() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server has %v WebSockets; want %v", sockets(), want)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testtools.Eventually(t, 10*time.Second, fmt.Sprintf("%v WebSockets on the server", want), func() bool { return sockets() == want })
 	}
 	if err := e.Run(context.Background()); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
-// Package controller holds the behaviours of simulated Mattermost users (noop today; simple
-// and simulative to come) and what they share: identity, login or sign-up, joining a team,
-// the WebSocket, and metrics. Each user is a loadtest.User whose Run owns all its state.
+// Package controller holds the behaviours of simulated Mattermost users (simulative, simple,
+// noop, and scripted users through internal/script) and what they share: identity, login or
+// sign-up, joining a team, the WebSocket, and metrics. Each user is a loadtest.User whose Run owns all its state.
 package controller
 
 import (
@@ -243,7 +243,7 @@ func Factory(e *Env) (loadtest.NewUserFunc, error) {
 		e.script = rt
 		return func(id int) (loadtest.User, error) { return rt.NewUser(id), nil }, nil
 	default:
-		return nil, fmt.Errorf("UserControllerConfiguration.Type %q is not built yet; use \"simulative\" or \"noop\"", t)
+		return nil, fmt.Errorf(`UserControllerConfiguration.Type %q: must be "simulative", "simple", "noop" or "script"`, t)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
@@ -276,12 +277,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		apiLn.Close()
-		return Result{}, err
-	}
-	wg.Go(func() { _ = mm.Serve(sctx, apiLn, metricsLn) })
+	wg.Go(func() { _ = mm.Serve(sctx, apiLn, nil) }) // its metrics are read in process (Gatherers)
 	targetURL := "http://" + apiLn.Addr().String()
 	if o.Users == "simulative" { // teams, channels and users for them to work in
 		pop := loadtest.DefaultConfig()
@@ -295,17 +291,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, err
 	}
 
-	// The agent, in process, with its API on a port for the embedded engine to scrape.
+	// The agent, in process: the coordinator drives it and its engine reads its metrics
+	// without a port.
 	srv := agent.NewServer(agent.ServerOptions{Log: o.Log})
 	defer srv.Shutdown(context.Background())
-	agentLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return Result{}, err
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	wg.Go(func() { _ = hs.Serve(agentLn) })
-	defer hs.Close()
-	agentURL := "http://" + agentLn.Addr().String()
 
 	lt := loadtest.DefaultConfig()
 	lt.ConnectionConfiguration.ServerURL = targetURL
@@ -321,9 +310,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	lt.LogSettings.EnableConsole = false
 
 	cfg := coordinator.DefaultConfig()
-	cfg.ClusterConfig.Agents = []coordinator.AgentConfig{{Id: "demo", ApiURL: agentURL}}
+	cfg.ClusterConfig.Agents = []coordinator.AgentConfig{{Id: "demo"}}
 	cfg.ClusterConfig.MaxActiveUsers = o.MaxUsers
-	cfg.MonitorConfig.ScrapeTargets = []coordinator.ScrapeTarget{{Job: "mmsim", URL: "http://" + metricsLn.Addr().String() + "/metrics"}}
 	cfg.MonitorConfig.Queries[0].Threshold = o.Threshold.Seconds()
 	criterion := fmt.Sprintf("mean-latency threshold %v", o.Threshold)
 	if o.Utilization > 0 {
@@ -359,19 +347,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	default:
 		fmt.Fprintf(out, "demo: the model's answer, W/S x (T + 1/λ - R0), comes from the users' request rate λ measured over the passing probes; searching (%s, hold %v, up to %v near the threshold)...\n", o.Strategy, o.Hold, maxHold)
 	}
-	c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: o.Log, Progress: out, Agents: []coordinator.Agent{srv.LoadTest("demo")}})
+	c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: o.Log, Progress: out,
+		Agents: []coordinator.Agent{srv.LoadTest("demo")}, Gatherers: map[string]prometheus.Gatherer{"mmsim": mm.Registry()}})
 	if err != nil {
 		return Result{}, err
 	}
-	done, err := c.Run()
-	if err != nil {
+	say := context.AfterFunc(ctx, func() { fmt.Fprintln(out, "demo: interrupted; stopping the search and writing the report") })
+	defer say()
+	if err := c.Run(ctx); err != nil {
 		return Result{}, err
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		fmt.Fprintln(out, "demo: interrupted; stopping the search and writing the report")
-		_ = c.Stop()
 	}
 	rep := c.Report()
 	switch {

@@ -31,6 +31,9 @@ type Options struct {
 	Results string              // the report goes to a plan-<name>-<time> folder here
 	Log     *slog.Logger
 	Joiner  *coordinator.Joiner // agents that join, besides the configured ones
+	// Listen, if set, serves the plan's live view there while it runs (GET /status,
+	// /report, /metrics; coordinator.Handler).
+	Listen string
 }
 
 // Run runs the plan and returns its report, which it has written to the folder it names.
@@ -67,15 +70,20 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	if err != nil {
 		return coordinator.Report{}, "", exitcode.With(exitcode.BadInput, err)
 	}
-	done, err := c.Run()
-	if err != nil {
-		return coordinator.Report{}, "", err
+	if o.Listen != "" {
+		addr, stop, err := coordinator.ServeStatus(o.Listen, c)
+		if err != nil {
+			return coordinator.Report{}, "", fmt.Errorf("--listen %s: %w", o.Listen, err)
+		}
+		defer stop()
+		fmt.Fprintf(out, "plan: status on http://%s/status\n", addr)
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
+	say := context.AfterFunc(ctx, func() {
 		fmt.Fprintln(out, "plan: interrupted; stopping the users and writing the last period and the report")
-		_ = c.Stop()
+	})
+	defer say()
+	if err := c.Run(ctx); err != nil {
+		return coordinator.Report{}, "", err
 	}
 	rep := c.Report()
 	if err := rep.Write(dir); err != nil {

@@ -5,6 +5,7 @@
 package promengine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
@@ -32,6 +35,9 @@ type Target struct {
 	Token string
 	// Client, if set, scrapes this target (a joined agent's, over its connection).
 	Client *http.Client
+	// Gatherer, if set, is read in process instead of over HTTP: an agent or a target in the
+	// same process needs no port. URL then only names the instance.
+	Gatherer prometheus.Gatherer
 }
 
 // Options configure an Engine.
@@ -178,27 +184,7 @@ func (e *Engine) scrape(ctx context.Context, t Target, ts time.Time) error {
 		}
 		_ = app.Commit()
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	if t.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+t.Token)
-	}
-	hc := e.hc
-	if t.Client != nil {
-		hc = t.Client
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", t.URL, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, err := e.fetch(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -232,6 +218,45 @@ func (e *Engine) scrape(ctx context.Context, t Target, ts time.Time) error {
 	}
 	up = 1
 	return app.Commit()
+}
+
+// fetch returns t's exposition, in the text format: gathered in process, or over HTTP.
+func (e *Engine) fetch(ctx context.Context, t Target) ([]byte, error) {
+	if t.Gatherer != nil {
+		mfs, err := t.Gatherer.Gather()
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				return nil, err
+			}
+		}
+		return buf.Bytes(), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	if t.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.Token)
+	}
+	hc := e.hc
+	if t.Client != nil {
+		hc = t.Client
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", t.URL, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 }
 
 // Errors of Query.

@@ -132,3 +132,31 @@ func TestStaleness(t *testing.T) {
 		t.Errorf("up == 0 for %v targets, %v; want the dead one", v, err)
 	}
 }
+
+// TestGatherer reads a target in process, with no port: the same series, job and instance
+// labels, and staleness as a scrape over HTTP.
+func TestGatherer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reqs := prometheus.NewCounter(prometheus.CounterOpts{Name: "reqs_total"})
+	reg.MustRegister(reqs)
+	e, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.AddTarget(Target{Job: "inproc", URL: "inprocess://a", Gatherer: reg})
+	ctx := context.Background()
+	t0 := time.Now()
+	e.ScrapeOnce(ctx, t0)
+	reqs.Add(30)
+	e.ScrapeOnce(ctx, t0.Add(10*time.Second))
+	if v, err := e.Query(ctx, `reqs_total{job="inproc",instance="inprocess://a"}`, t0.Add(10*time.Second)); err != nil || v != 30 {
+		t.Errorf("reqs_total = %v, %v; want 30", v, err)
+	}
+	if v, err := e.Query(ctx, `up{job="inproc"}`, t0.Add(10*time.Second)); err != nil || v != 1 {
+		t.Errorf("up = %v, %v; want 1", v, err)
+	}
+	if h := e.Health(); h["inprocess://a"] != nil {
+		t.Errorf("health %v", h)
+	}
+}

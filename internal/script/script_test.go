@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 
@@ -326,13 +327,14 @@ def main():
 }
 
 func TestUser_LeavesPromptlyAndLetsRequestsFinish(t *testing.T) {
-	srv, _ := server(t)
+	srv, hits := server(t)
 	f := newRuntime(t, srv.URL, Options{}, "def main():\n    while True:\n        get('/slow')\n        delay(60000)\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var err error
 	wg.Go(func() { err = f.rt.NewUser(1).Run(ctx) })
-	time.Sleep(10 * time.Millisecond) // inside the 30ms request
+	// The handler counts the request as it starts its 30 ms: the user leaves during it.
+	testtools.Eventually(t, 10*time.Second, "the request to reach the server", func() bool { return hits.Load() == 1 })
 	cancel()
 	wg.Wait()
 	if err != nil {

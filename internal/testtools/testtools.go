@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Require returns the path of the program name, or skips the test (fails it when $CI is set)
@@ -97,4 +98,17 @@ func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Eventually waits, polling every 10 ms, until cond holds, and fails the test after within
+// with what it waited for: a poll in a test always has a deadline.
+func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %v: still waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
