@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
@@ -45,8 +46,8 @@ func start(t *testing.T, srv *agent.Server, token string) *agent.Client {
 }
 
 // noopConfig is an agent config for noop users against url.
-func noopConfig(url string, initial, max int) loadtest.Config {
-	cfg := loadtest.DefaultConfig()
+func noopConfig(url string, initial, max int) agentconfig.Config {
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = url
 	cfg.UserControllerConfiguration.Type = "noop"
 	cfg.UsersConfiguration.InitialActiveUsers = initial
@@ -57,7 +58,7 @@ func noopConfig(url string, initial, max int) loadtest.Config {
 
 // blockingUsers makes users that wait for their context: the engine's bookkeeping without a
 // target.
-func blockingUsers(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
+func blockingUsers(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error) {
 	return func(int) (loadtest.User, error) {
 		return loadtest.UserFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }), nil
 	}, nil

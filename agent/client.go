@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/agentconfig"
 )
 
 // ClientOptions configure a Client.
@@ -112,7 +112,7 @@ func ltPath(id, op string) string {
 
 // Create creates load test id with cfg (sent whole, admin password included: use https or a
 // private network between coordinator and agents).
-func (c *Client) Create(ctx context.Context, id string, cfg loadtest.Config) (Status, error) {
+func (c *Client) Create(ctx context.Context, id string, cfg agentconfig.Config) (Status, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return Status{}, err
@@ -201,7 +201,7 @@ func (r *Remote) ID() string { return r.id }
 func (r *Remote) Version(ctx context.Context) (Version, error) { return r.c.Version(ctx) }
 
 // Create creates the load test with cfg.
-func (r *Remote) Create(ctx context.Context, cfg loadtest.Config) error {
+func (r *Remote) Create(ctx context.Context, cfg agentconfig.Config) error {
 	_, err := r.c.Create(ctx, r.id, cfg)
 	return err
 }

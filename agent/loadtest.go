@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -24,7 +25,7 @@ const keepIntervals = 300
 // per-interval histogram snapshots. Its methods are safe for concurrent use.
 type loadTest struct {
 	id      string
-	cfg     loadtest.Config
+	cfg     agentconfig.Config
 	eng     *loadtest.Engine
 	m       *usermetrics.Metrics
 	rec     *histogram.Recorder // taken every interval
@@ -61,8 +62,8 @@ type storedInterval struct {
 
 // newLoadTest builds a load test from a validated config. It starts the interval loop, which
 // close stops.
-func newLoadTest(runCtx context.Context, id string, cfg loadtest.Config,
-	makeUsers func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error), every time.Duration, log *slog.Logger) (*loadTest, error) {
+func newLoadTest(runCtx context.Context, id string, cfg agentconfig.Config,
+	makeUsers func(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error), every time.Duration, log *slog.Logger) (*loadTest, error) {
 	lt := &loadTest{id: id, cfg: cfg, rec: histogram.NewRecorder(), reg: prometheus.NewRegistry(),
 		log: log.With("loadtest", id), every: every, runCtx: runCtx, next: 1, lastStart: time.Now(),
 		done: make(chan struct{}), stopped: make(chan struct{})}

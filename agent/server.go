@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/loadtest"
 )
@@ -35,7 +36,7 @@ type ServerOptions struct {
 	// UserControllerConfiguration.Type names (custom behaviour, tests). A user that has a
 	// start-up sequence (login, first loads) calls starting when it begins and the done it
 	// returns when it ends, so the load test's status counts it in UsersStarting.
-	NewUser func(id string, cfg loadtest.Config, starting func() (done func())) (loadtest.NewUserFunc, error)
+	NewUser func(id string, cfg agentconfig.Config, starting func() (done func())) (loadtest.NewUserFunc, error)
 }
 
 // Server holds the load tests of one agent process, by id. Its methods are the agent's
@@ -75,8 +76,8 @@ func NewServer(opts ServerOptions) *Server {
 // `curl -d @config/config.json`), or wrapped as {"LoadTestConfig": {...}} as today's
 // mattermost-load-test-ng sends it. Fields not given keep their defaults; an empty body is
 // the default config. Every error names the field.
-func DecodeConfig(body []byte) (loadtest.Config, error) {
-	cfg := loadtest.DefaultConfig()
+func DecodeConfig(body []byte) (agentconfig.Config, error) {
+	cfg := agentconfig.DefaultConfig()
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return cfg, cfg.Validate()
@@ -101,7 +102,7 @@ func DecodeConfig(body []byte) (loadtest.Config, error) {
 }
 
 // Create adds a stopped load test with the given config; it runs on Run.
-func (s *Server) Create(id string, cfg loadtest.Config) error {
+func (s *Server) Create(id string, cfg agentconfig.Config) error {
 	if err := ValidID(id); err != nil {
 		return err
 	}
@@ -290,7 +291,7 @@ func (l *Local) ID() string { return l.id }
 func (l *Local) Version(context.Context) (Version, error) { return BuildVersion(), nil }
 
 // Create creates the load test with cfg.
-func (l *Local) Create(_ context.Context, cfg loadtest.Config) error { return l.s.Create(l.id, cfg) }
+func (l *Local) Create(_ context.Context, cfg agentconfig.Config) error { return l.s.Create(l.id, cfg) }
 
 // Run starts it.
 func (l *Local) Run(context.Context) (Status, error) { return l.s.Run(l.id) }

@@ -6,7 +6,7 @@ import (
 	"context"
 
 	"github.com/loadtest/loadtest/agent"
-	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/agentconfig"
 )
 
 // Agent is one load test on one agent, as the coordinator drives it. agent.Local (in
@@ -14,7 +14,7 @@ import (
 // (agent.ErrNotFound, agent.ErrConflict, agent.ErrBadRequest).
 type Agent interface {
 	ID() string
-	Create(ctx context.Context, cfg loadtest.Config) error
+	Create(ctx context.Context, cfg agentconfig.Config) error
 	Run(ctx context.Context) (agent.Status, error)
 	// SetUsers makes n users active; seq > 0 orders the calls, so a late or retried one
 	// cannot move the count backwards.

@@ -11,15 +11,15 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/usermetrics"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // cluster drives the agents. Only the coordinator's loop goroutine calls it.
 type cluster struct {
 	agents  []Agent
-	cfg     loadtest.Config
+	cfg     agentconfig.Config
 	log     *slog.Logger
 	timeout time.Duration // per agent call
 	seq     uint64
@@ -50,7 +50,7 @@ type AgentHealth struct {
 	Problem     string  `json:"problem,omitempty"`
 }
 
-func newCluster(agents []Agent, cfg loadtest.Config, log *slog.Logger) *cluster {
+func newCluster(agents []Agent, cfg agentconfig.Config, log *slog.Logger) *cluster {
 	return &cluster{agents: agents, cfg: cfg, log: log, timeout: 30 * time.Second, state: make([]agentState, len(agents))}
 }
 

@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/promengine"
 	"github.com/loadtest/loadtest/internal/usermetrics"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // State is the coordinator's lifecycle state.
@@ -112,7 +112,7 @@ type Options struct {
 // Coordinator drives a cluster of agents to find the supported users.
 type Coordinator struct {
 	cfg  Config
-	lt   loadtest.Config
+	lt   agentconfig.Config
 	opts Options
 	log  *slog.Logger
 	out  io.Writer
@@ -132,7 +132,7 @@ type Coordinator struct {
 }
 
 // New checks the configs and builds a coordinator; it contacts no agent until Run.
-func New(cfg *Config, ltConfig loadtest.Config, opts Options) (*Coordinator, error) {
+func New(cfg *Config, ltConfig agentconfig.Config, opts Options) (*Coordinator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

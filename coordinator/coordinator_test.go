@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -37,7 +38,7 @@ func (f *fakeQuerier) Query(_ context.Context, q string, _ time.Time) (float64, 
 	return f.value(f.users())
 }
 
-func blockingUsers(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
+func blockingUsers(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error) {
 	return func(int) (loadtest.User, error) {
 		return loadtest.UserFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }), nil
 	}, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
@@ -56,7 +57,7 @@ func TestJoiner_TokenAndTunnel(t *testing.T) {
 	if _, err := a.Status(ctx); !errors.Is(err, agent.ErrNotFound) {
 		t.Fatalf("Status before Create = %v, want ErrNotFound (the call went through)", err)
 	}
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.UserControllerConfiguration.Type = "noop"
 	if err := a.Create(ctx, cfg); err != nil {
 		t.Fatalf("Create over the tunnel: %v", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -197,8 +198,8 @@ func TestDone_WithinNoise(t *testing.T) {
 
 // startingUsers are users whose start-up sequence lasts until ready: they say so to the
 // agent (its status counts them in UsersStarting), then block like quiet users.
-func startingUsers(ready time.Time) func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
-	return func(_ string, _ loadtest.Config, starting func() func()) (loadtest.NewUserFunc, error) {
+func startingUsers(ready time.Time) func(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error) {
+	return func(_ string, _ agentconfig.Config, starting func() func()) (loadtest.NewUserFunc, error) {
 		return func(int) (loadtest.User, error) {
 			return loadtest.UserFunc(func(ctx context.Context) error {
 				done := starting()

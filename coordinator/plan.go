@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/threshold"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // Plan is a fixed load plan (seed 003): keep Users scripted users for SustainSec, reached in
@@ -22,7 +22,7 @@ type Plan struct {
 	// Targets are the base URLs the scripts' relative URLs resolve against; user n uses
 	// Targets[(n-1) % len(Targets)] (and sees it as target).
 	Targets []string
-	Scripts []loadtest.ScriptSpec
+	Scripts []agentconfig.ScriptSpec
 	// UserType is "script" (the default: the users run Scripts) or a Mattermost user type,
 	// "simulative", "simple" or "noop", which run against Targets[0] as the Mattermost server
 	// (with the defaults of config/config.default.json).
@@ -46,7 +46,7 @@ type Plan struct {
 	Writers          Writers
 	// Script tunes the scripts' sandbox (steps, response size, memory); Targets and Scripts
 	// come from the plan's own fields.
-	Script loadtest.ScriptConfig
+	Script agentconfig.ScriptConfig
 	// Thresholds are the run's pass/fail criteria, checked over the whole run at its end
 	// ("p99<500ms", "error_rate<1%", "route GET /users/me p95<200ms"; the grammar is
 	// threshold.Syntax). One that fails makes the run exit 99.
@@ -88,7 +88,7 @@ func ReadPlan(path string) (*Plan, error) {
 
 // ReadFiles reads the scripts' Files, relative to dir (config.Load calls it).
 func (p *Plan) ReadFiles(dir string) error {
-	return loadtest.ReadScriptFiles(p.Scripts, dir, "Scripts")
+	return agentconfig.ReadScriptFiles(p.Scripts, dir, "Scripts")
 }
 
 // EnvPrefix starts the environment variables that override a plan's fields
@@ -145,15 +145,15 @@ func (p *Plan) Validate() error {
 	return ck.Err()
 }
 
-func (p *Plan) scriptConfig() loadtest.ScriptConfig {
+func (p *Plan) scriptConfig() agentconfig.ScriptConfig {
 	sc := p.Script
 	sc.Targets, sc.Scripts = p.Targets, p.Scripts
 	return sc
 }
 
 // AgentConfig returns the agent config the plan sends to each of n agents.
-func (p *Plan) AgentConfig(n int) loadtest.Config {
-	lt := loadtest.DefaultConfig()
+func (p *Plan) AgentConfig(n int) agentconfig.Config {
+	lt := agentconfig.DefaultConfig()
 	lt.ConnectionConfiguration.ServerURL = p.Targets[0]
 	if !strings.HasPrefix(p.Targets[0], "http") { // a ws:// target: the HTTP settings are unused
 		lt.ConnectionConfiguration.ServerURL = "http" + strings.TrimPrefix(p.Targets[0], "ws")

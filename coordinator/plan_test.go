@@ -17,9 +17,9 @@ import (
 	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/config"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 func TestPlanUsers(t *testing.T) {
@@ -257,7 +257,7 @@ func TestPeriod_MarksSaturatedAgents(t *testing.T) {
 func TestNewPlan_HidesSecrets(t *testing.T) {
 	p := DefaultPlan()
 	p.Targets, p.Users, p.SustainSec = []string{"http://127.0.0.1:1"}, 2, 1
-	p.Scripts = []loadtest.ScriptSpec{{Name: "s", Source: "def main():\n    get('/')\n",
+	p.Scripts = []agentconfig.ScriptSpec{{Name: "s", Source: "def main():\n    get('/')\n",
 		Params: map[string]any{"password": "hunter2", "api_key": "k-123", "user": "bob"}}}
 	c, err := NewPlan(nil, &p, Options{Agents: []Agent{agent.NewServer(agent.ServerOptions{}).LoadTest("a")}})
 	if err != nil {

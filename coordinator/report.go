@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/internal/usermetrics"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // Report is the search's record: the answer, how it was found, and what was seen.
@@ -44,11 +44,11 @@ type Report struct {
 	StartTime time.Time `json:"StartTime"`
 	StopTime  time.Time `json:"StopTime"`
 
-	Thresholds    []Query         `json:"Thresholds"`
-	Config        Config          `json:"Config"`
-	AgentConfig   loadtest.Config `json:"AgentConfig"` // the admin password hidden
-	TargetVersion string          `json:"TargetVersion,omitempty"`
-	AgentVersion  agent.Version   `json:"AgentVersion"`
+	Thresholds    []Query            `json:"Thresholds"`
+	Config        Config             `json:"Config"`
+	AgentConfig   agentconfig.Config `json:"AgentConfig"` // the admin password hidden
+	TargetVersion string             `json:"TargetVersion,omitempty"`
+	AgentVersion  agent.Version      `json:"AgentVersion"`
 	// Extra holds what the caller knows that the search does not (the demo's model truth).
 	Extra map[string]any `json:"Extra,omitempty"`
 
@@ -91,7 +91,7 @@ type Second struct {
 	Utilization float64   `json:"utilization"` // the highest agent's
 }
 
-func newReport(cfg Config, lt loadtest.Config) Report {
+func newReport(cfg Config, lt agentconfig.Config) Report {
 	redacted := cfg
 	redacted.ClusterConfig.Agents = slices.Clone(cfg.ClusterConfig.Agents)
 	for i := range redacted.ClusterConfig.Agents {

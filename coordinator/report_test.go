@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // sampleReport is a search's report as a run writes it: 20, 40, 80 users pass, 160 fails,
 // 110 passes, 115 fails; one point a second with latency that turns up past 110 users.
 func sampleReport() Report {
 	cfg := DefaultConfig()
-	r := newReport(cfg, loadtest.DefaultConfig())
+	r := newReport(cfg, agentconfig.DefaultConfig())
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	r.StartTime = t0
 	steps := []struct {

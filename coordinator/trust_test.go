@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/promengine"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
@@ -20,8 +21,8 @@ import (
 
 // failingAbove makes users whose sessions fail at once, with err, when their id is above n
 // (the others block until stopped): a workload that works for n users per agent only.
-func failingAbove(n int, err error) func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
-	return func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error) {
+func failingAbove(n int, err error) func(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error) {
+	return func(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error) {
 		return func(id int) (loadtest.User, error) {
 			return loadtest.UserFunc(func(ctx context.Context) error {
 				if id > n {
@@ -35,7 +36,7 @@ func failingAbove(n int, err error) func(string, loadtest.Config, func() func())
 }
 
 // setupUsers is setup with the agents' users made by newUser.
-func setupUsers(t *testing.T, newUser func(string, loadtest.Config, func() func()) (loadtest.NewUserFunc, error), mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
+func setupUsers(t *testing.T, newUser func(string, agentconfig.Config, func() func()) (loadtest.NewUserFunc, error), mutate func(*Config), value func(int) (float64, error)) (*Coordinator, *agent.Server) {
 	t.Helper()
 	srv := agent.NewServer(agent.ServerOptions{NewUser: newUser})
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
@@ -47,7 +48,7 @@ func setupUsers(t *testing.T, newUser func(string, loadtest.Config, func() func(
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	lt := loadtest.DefaultConfig()
+	lt := agentconfig.DefaultConfig()
 	lt.UsersConfiguration.MaxActiveUsers = 1000
 	c, err := New(&cfg, lt, Options{Agents: []Agent{srv.LoadTest("a1"), srv.LoadTest("a2")},
 		Querier: &fakeQuerier{value: value, users: clusterUsers(srv)}})

@@ -10,10 +10,10 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // TestCompose checks the compose deployment without a container engine (none runs here):
@@ -65,7 +65,7 @@ func TestCompose(t *testing.T) {
 		t.Errorf("coordinator config: Prometheus %q, waits for %d agents; want the compose Prometheus and the %d agents",
 			c.MonitorConfig.PrometheusURL, c.ClusterConfig.MinJoinedAgents, f.Services["agent"].Deploy.Replicas)
 	}
-	lt := loadtest.DefaultConfig()
+	lt := agentconfig.DefaultConfig()
 	if err := config.Load(filepath.Join(dir, "config.json"), &lt); err != nil {
 		t.Error(err)
 	}

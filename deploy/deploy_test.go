@@ -13,9 +13,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // TestKubernetes decodes every manifest of deploy/k8s strictly into the Kubernetes API's
@@ -89,7 +89,7 @@ func TestKubernetes(t *testing.T) {
 					t.Errorf("%s: agents %v, MinJoinedAgents %d; want none listed and some to wait for", path, c.ClusterConfig.Agents, c.ClusterConfig.MinJoinedAgents)
 				}
 			case "config.json":
-				c := loadtest.DefaultConfig()
+				c := agentconfig.DefaultConfig()
 				err = config.Load(path, &c)
 			default:
 				t.Errorf("%s: not a config this test knows", path)

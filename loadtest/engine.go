@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/internal/backoff"
-	"github.com/loadtest/loadtest/internal/logging"
 )
 
 // User is one simulated user. Run blocks until ctx is done, and then returns promptly (a user
@@ -135,7 +134,7 @@ type Engine struct {
 	m       *engineMetrics
 	// warn and info fold the restart messages: after an outage every user fails the same
 	// way, and that is one line per repeatEvery, with the count, not one per user.
-	warn, info *logging.Repeats
+	warn, info *repeats
 
 	mu        sync.Mutex
 	state     State              // guarded by mu
@@ -177,7 +176,7 @@ func New(opts Options, newUser NewUserFunc, log *slog.Logger, reg prometheus.Reg
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{opts: opts, newUser: newUser, log: log,
-		warn: logging.NewRepeats(log, slog.LevelWarn, repeatEvery), info: logging.NewRepeats(log, slog.LevelInfo, repeatEvery)}
+		warn: newRepeats(log, slog.LevelWarn, repeatEvery), info: newRepeats(log, slog.LevelInfo, repeatEvery)}
 	e.m = newEngineMetrics(reg, e)
 	return e, nil
 }
@@ -323,7 +322,7 @@ func (e *Engine) restart(ctx context.Context, id int, err error, ran time.Durati
 	if err != nil {
 		e.errs.Add(1)
 		e.m.userErrors.Inc()
-		e.warn.Log(ctx, logging.Shape(err.Error()), "user session ended with an error; restarting",
+		e.warn.Log(ctx, shape(err.Error()), "user session ended with an error; restarting",
 			"user", id, "err", err, "backoff", wait.Round(time.Millisecond))
 	} else {
 		e.info.Log(ctx, "", "user session ended; restarting", "user", id)

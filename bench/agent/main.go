@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
@@ -105,7 +106,7 @@ func cpuTime() time.Duration {
 }
 
 func run(server, mode string, users int, duration time.Duration) error {
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
 	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
 	cfg.UserControllerConfiguration.Type = "noop"
@@ -113,7 +114,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 	if mode == "cpu" {
 		mult = 1e-9 // a period under 1 µs: each user calls back to back, as wrk's connections do
 	}
-	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
+	cfg.UserControllerConfiguration.RatesDistribution = []agentconfig.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
 	initial := users
 	if mode == "idle" {
 		initial = 0 // added below: half, then the rest, to measure the second half's cost alone
@@ -209,7 +210,7 @@ func run(server, mode string, users int, duration time.Duration) error {
 // sustained when the highest sample is <= 0.8 (a probe with a higher one is invalid). It
 // prints the CPU share and the p99 schedule lag apart, and the most users sustained.
 func ramp(server string, maxUsers, step, rate int, settle, window time.Duration) error {
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
 	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
 	e, m, reg, err := newEngine("ramp", cfg, 0, maxUsers)
@@ -328,7 +329,7 @@ func metric(reg *prometheus.Registry, name string) *dto.Metric {
 }
 
 // newEngine builds an engine of cfg's users, with their metrics in a fresh registry.
-func newEngine(agentID string, cfg loadtest.Config, initial, maxUsers int) (*loadtest.Engine, *usermetrics.Metrics, *prometheus.Registry, error) {
+func newEngine(agentID string, cfg agentconfig.Config, initial, maxUsers int) (*loadtest.Engine, *usermetrics.Metrics, *prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	m := usermetrics.New(reg, nil)
 	newUser, err := controller.Factory(controller.NewEnv(agentID, cfg, m, nil))

@@ -12,11 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/promengine"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // TestExampleRealMattermost loads the shipped configs for a real Mattermost
@@ -30,7 +30,7 @@ func TestExampleRealMattermost(t *testing.T) {
 	if err := config.Load(filepath.Join(dir, "coordinator.json"), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	lt := loadtest.DefaultConfig()
+	lt := agentconfig.DefaultConfig()
 	if err := config.Load(filepath.Join(dir, "config.json"), &lt); err != nil {
 		t.Fatal(err)
 	}

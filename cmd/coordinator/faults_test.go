@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // faulty serves h until told to fail: "drop" closes every connection without an answer (a
@@ -48,7 +48,7 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // users against url, with cfg (then mutateCfg, if set: the agent is in it by then), the
 // agent config (mutateLT, if set) and extra arguments, and returns its output, its error
 // output and its error. No load test may be left on the agent.
-func runCoordinator(t *testing.T, cfg coordinator.Config, url string, mutateCfg func(*coordinator.Config), mutateLT func(*loadtest.Config), extra ...string) (string, string, error) {
+func runCoordinator(t *testing.T, cfg coordinator.Config, url string, mutateCfg func(*coordinator.Config), mutateLT func(*agentconfig.Config), extra ...string) (string, string, error) {
 	t.Helper()
 	srv := agent.NewServer(agent.ServerOptions{})
 	hs := httptest.NewServer(srv.Handler())
@@ -62,7 +62,7 @@ func runCoordinator(t *testing.T, cfg coordinator.Config, url string, mutateCfg 
 	if mutateCfg != nil {
 		mutateCfg(&cfg)
 	}
-	lt := loadtest.DefaultConfig()
+	lt := agentconfig.DefaultConfig()
 	lt.ConnectionConfiguration.ServerURL = url
 	lt.UserControllerConfiguration.Type = "noop"
 	lt.UsersConfiguration.MaxActiveUsers = max(cfg.ClusterConfig.MaxActiveUsers, 1)
@@ -120,7 +120,7 @@ func TestRun_TargetFaults(t *testing.T) {
 			cfg.ClusterConfig.MaxActiveUsers = 40
 			cfg.Search.StartUsers, cfg.Search.HoldSec, cfg.Search.SettleSec, cfg.Search.TimeBudgetSec = 10, 3, 1, 45
 			cfg.MonitorConfig.QueryFailureTimeoutSec = 20
-			out, errOut, err := runCoordinator(t, cfg, target.URL, nil, func(lt *loadtest.Config) {
+			out, errOut, err := runCoordinator(t, cfg, target.URL, nil, func(lt *agentconfig.Config) {
 				lt.ConnectionConfiguration.RequestTimeoutMilliseconds = 1000
 			})
 			out += errOut

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
@@ -30,7 +31,6 @@ import (
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/planrun"
 	"github.com/loadtest/loadtest/internal/usermetrics"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 func main() {
@@ -120,7 +120,7 @@ says so, Prometheus exposition and CloudWatch.`,
 			if planPath != "" {
 				return runPlan(cmd.Context(), planPath, thresholds, &cfg, joiner, results, listen, stdout, stderr)
 			}
-			lt := loadtest.DefaultConfig()
+			lt := agentconfig.DefaultConfig()
 			ltUsed, err := readOr(ltPath, "config/config.json", &lt)
 			if err == nil {
 				err = config.FromEnv(stderr, "coordinator", AgentEnvPrefix, &lt)
@@ -258,7 +258,7 @@ func writable(dir string) error {
 // preflightUsers checks, before any load, that a user of the agent config can log in (or
 // sign up) and join a team on the target, from this host, as the first agent's first user.
 // The coordinator runs it after its agents and monitor answered (Options.Preflight).
-func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt loadtest.Config, stdout io.Writer) error {
+func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt agentconfig.Config, stdout io.Writer) error {
 	id := "preflight"
 	if len(cfg.ClusterConfig.Agents) > 0 {
 		id = cfg.ClusterConfig.Agents[0].Id

@@ -13,12 +13,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // writeJSON writes v as JSON to dir/name and returns the path.
@@ -41,7 +41,7 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 func runNoop(t *testing.T, dir string, cfg coordinator.Config, url string, args ...string) string {
 	t.Helper()
 	cfg.LogSettings.EnableConsole = false
-	lt := loadtest.DefaultConfig()
+	lt := agentconfig.DefaultConfig()
 	lt.ConnectionConfiguration.ServerURL = url
 	lt.UserControllerConfiguration.Type = "noop"
 	lt.UsersConfiguration.MaxActiveUsers = cfg.ClusterConfig.MaxActiveUsers

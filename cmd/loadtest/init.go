@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/populate"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 func initCommand(stderr io.Writer) *cobra.Command {
@@ -27,7 +27,7 @@ are NumPosts and NumReactions. It creates only what is missing: a second run cha
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *loadtest.Config) {
+			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *agentconfig.Config) {
 				if cmd.Flags().Changed("server-url") {
 					c.ConnectionConfiguration.ServerURL = serverURL
 				}

@@ -14,13 +14,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/basicrun"
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/threshold"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // DefaultConfigPath is read when --config is not given, if it exists (seed 001: users copy
@@ -35,8 +35,8 @@ func main() {
 
 // loadConfig reads path, or DefaultConfigPath when path is empty and that file exists, over
 // the defaults. It says which file it used.
-func loadConfig(path string, stderr io.Writer) (loadtest.Config, error) {
-	cfg := loadtest.DefaultConfig()
+func loadConfig(path string, stderr io.Writer) (agentconfig.Config, error) {
+	cfg := agentconfig.DefaultConfig()
 	used, err := config.LoadOptional(path, DefaultConfigPath, &cfg)
 	if err != nil {
 		return cfg, err
@@ -53,7 +53,7 @@ const EnvPrefix = "LOADTEST"
 
 // setup loads the config (see loadConfig), applies the overrides, validates it, and builds
 // the logger. The close function is never nil.
-func setup(path string, stderr io.Writer, override func(*loadtest.Config)) (loadtest.Config, *slog.Logger, func() error, error) {
+func setup(path string, stderr io.Writer, override func(*agentconfig.Config)) (agentconfig.Config, *slog.Logger, func() error, error) {
 	cfg, err := loadConfig(path, stderr)
 	if err != nil {
 		return cfg, nil, nil, exitcode.With(exitcode.BadInput, err)
@@ -94,7 +94,7 @@ The configuration is --config, else config/config.json if it exists, else the de
 		Version:       buildinfo.Read().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
-			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *loadtest.Config) {
+			cfg, log, closeLog, err := setup(cfgPath, stderr, func(c *agentconfig.Config) {
 				if f.Changed("server-url") {
 					c.ConnectionConfiguration.ServerURL = serverURL
 				}

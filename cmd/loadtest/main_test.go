@@ -12,12 +12,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/basicrun"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // target starts mmsim with one open team and returns its URL.
@@ -143,17 +143,17 @@ func TestRun_BadInput(t *testing.T) {
 	}
 }
 
-// TestDefaultConfigFile keeps config/config.default.json equal to loadtest.DefaultConfig. It
+// TestDefaultConfigFile keeps config/config.default.json equal to agentconfig.DefaultConfig. It
 // loads the file into a zero Config, so a field the file leaves out is caught.
 func TestDefaultConfigFile(t *testing.T) {
-	var got loadtest.Config
+	var got agentconfig.Config
 	if err := config.Load(filepath.Join("..", "..", "config", "config.default.json"), &got); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(loadtest.DefaultConfig(), got); diff != "" {
-		t.Errorf("config/config.default.json differs from loadtest.DefaultConfig (-code +file):\n%s", diff)
+	if diff := cmp.Diff(agentconfig.DefaultConfig(), got); diff != "" {
+		t.Errorf("config/config.default.json differs from agentconfig.DefaultConfig (-code +file):\n%s", diff)
 	}
-	testtools.DefaultFile(t, filepath.Join("..", "..", "config", "config.default.json"), loadtest.DefaultConfig())
+	testtools.DefaultFile(t, filepath.Join("..", "..", "config", "config.default.json"), agentconfig.DefaultConfig())
 }
 
 // TestRun_ExampleScripts runs the shipped example scripts (examples/scripts/config.json)
@@ -188,9 +188,9 @@ func TestRun_ExampleScripts(t *testing.T) {
 // them keep working and the run ends normally.
 func TestRun_HostileScriptsLeaveTheAgentRunning(t *testing.T) {
 	base := target(t)
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.UserControllerConfiguration.Type = "script"
-	cfg.UserControllerConfiguration.Script = loadtest.ScriptConfig{MemoryLimitMB: 400, Scripts: []loadtest.ScriptSpec{
+	cfg.UserControllerConfiguration.Script = agentconfig.ScriptConfig{MemoryLimitMB: 400, Scripts: []agentconfig.ScriptSpec{
 		{Name: "spin", Source: "def main():\n    while True:\n        pass\n"},
 		{Name: "hog", Source: "def main():\n    l = []\n    while True:\n        l.append('x' * 50000000)\n"},
 		{Name: "good", Source: "def main():\n    while True:\n        get('/api/v4/system/ping', name='ping')\n        delay(20)\n"},

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // TokenEnv is the environment variable `loadtest server` reads its bearer token from.
@@ -74,7 +74,7 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 			} else if err := agent.ValidID(joinID); err != nil {
 				return fmt.Errorf("--join-id: %w", err)
 			}
-			ls := loadtest.DefaultConfig().LogSettings
+			ls := agentconfig.DefaultConfig().LogSettings
 			ls.ConsoleLevel = logLevel
 			if err := ls.Validate(); err != nil {
 				return fmt.Errorf("--log-level: %w", err)

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // TestServer_Run runs `loadtest server` through run(): a client drives a load test of noop
@@ -37,7 +37,7 @@ func TestServer_Run(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = mm.URL
 	cfg.UserControllerConfiguration.Type = "noop"
 	cfg.UsersConfiguration.InitialActiveUsers = 4

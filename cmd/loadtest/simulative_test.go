@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
-	"github.com/loadtest/loadtest/loadtest"
 )
 
 // chiSquareCritical approximates the chi-square quantile for df degrees of freedom at the
@@ -30,7 +30,7 @@ func TestRun_SimulativeMix(t *testing.T) {
 		t.Skip("20 s end-to-end run")
 	}
 	srv := mmsimtest.Start(t, nil)
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = srv.URL
 	uc := &cfg.UserControllerConfiguration
 	uc.Type = "simulative"
@@ -83,7 +83,7 @@ func TestRun_SimulativeMix(t *testing.T) {
 	}
 	shares := controller.NewPicker(uc.Simulative.ActionWeights).Shares()
 	chi2 := 0.0
-	for _, name := range loadtest.SimulativeActions() {
+	for _, name := range agentconfig.SimulativeActions() {
 		if picks[name] == 0 {
 			t.Errorf("action %s never ran", name)
 		}
@@ -113,10 +113,10 @@ func TestChiSquareCritical(t *testing.T) {
 // every third: over whole cycles the counts are in the ratio 6:3:2.
 func TestRun_Simple(t *testing.T) {
 	srv := mmsimtest.Start(t, nil)
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = srv.URL
 	cfg.UserControllerConfiguration.Type = "simple"
-	cfg.UserControllerConfiguration.Simple.Actions = []loadtest.SimpleAction{
+	cfg.UserControllerConfiguration.Simple.Actions = []agentconfig.SimpleAction{
 		{ActionId: "SwitchChannel", RunPeriod: 1, WaitAfterMs: 20}, {ActionId: "CreatePost", RunPeriod: 2, WaitAfterMs: 20},
 		{ActionId: "ViewGlobalThreads", RunPeriod: 3, WaitAfterMs: 20}}
 	cfg.InstanceConfiguration.NumUsers = 10
@@ -148,7 +148,7 @@ func TestRun_Simple(t *testing.T) {
 }
 
 // writeConfig writes cfg to a temporary config file and returns its path and a summary path.
-func writeConfig(t *testing.T, cfg loadtest.Config) (cfgPath, sumPath string) {
+func writeConfig(t *testing.T, cfg agentconfig.Config) (cfgPath, sumPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath, sumPath = filepath.Join(dir, "config.json"), filepath.Join(dir, "summary.json")

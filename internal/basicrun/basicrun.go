@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/exitcode"
@@ -27,7 +28,7 @@ import (
 
 // Options configure a basic run.
 type Options struct {
-	Config        loadtest.Config
+	Config        agentconfig.Config
 	AgentID       string        // user names are "{AgentID}-user{n}"
 	Users         int           // active users for the whole run
 	Duration      time.Duration // how long the users run
@@ -223,7 +224,7 @@ func arrival(o *Options) (string, error) {
 	}
 	mult := float64(o.Users) * per / o.ArrivalRate
 	uc.Pacing = "open"
-	uc.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
+	uc.RatesDistribution = []agentconfig.RateDistribution{{ThinkTimeMultiplier: mult, Percentage: 1}}
 	every := time.Duration(float64(time.Second) / (per / mult))
 	return fmt.Sprintf("arrival rate: %g actions a second over %d users, each due every %v (open pacing; users that fall behind drop arrivals and count them)",
 		o.ArrivalRate, o.Users, every.Round(time.Microsecond)), nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -23,8 +24,8 @@ import (
 )
 
 func TestEnv_MultiplierShares(t *testing.T) {
-	cfg := loadtest.DefaultConfig()
-	cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{
+	cfg := agentconfig.DefaultConfig()
+	cfg.UserControllerConfiguration.RatesDistribution = []agentconfig.RateDistribution{
 		{ThinkTimeMultiplier: 1, Percentage: 0.1}, {Rate: 3, Percentage: 0.6}, {ThinkTimeMultiplier: 30, Percentage: 0.3}}
 	e := NewEnv("lt0", cfg, nil, nil)
 	counts := map[float64]int{}
@@ -66,7 +67,7 @@ func sickServer(t *testing.T, hang bool) (string, *atomic.Int64) {
 // runNoop runs one noop user for d and returns its metrics and registry.
 func runNoop(t *testing.T, url string, timeoutMs int, d time.Duration) (*prometheus.Registry, error) {
 	t.Helper()
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = url
 	cfg.ConnectionConfiguration.RequestTimeoutMilliseconds = timeoutMs
 	cfg.UserControllerConfiguration.Type = "noop"
@@ -135,10 +136,10 @@ func TestNoop_BackToBack(t *testing.T) {
 		mu.Lock()
 		gaps, lastEnd = nil, time.Time{}
 		mu.Unlock()
-		cfg := loadtest.DefaultConfig()
+		cfg := agentconfig.DefaultConfig()
 		cfg.ConnectionConfiguration.ServerURL = hs.URL
 		cfg.UserControllerConfiguration.Type = "noop"
-		cfg.UserControllerConfiguration.RatesDistribution = []loadtest.RateDistribution{{ThinkTimeMultiplier: c.mult, Percentage: 1}}
+		cfg.UserControllerConfiguration.RatesDistribution = []agentconfig.RateDistribution{{ThinkTimeMultiplier: c.mult, Percentage: 1}}
 		newUser, err := Factory(NewEnv("lt0", cfg, usermetrics.New(prometheus.NewRegistry(), nil), nil))
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +213,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...stri
 func TestEngine_AddRemoveRealUsers(t *testing.T) {
 	srv := mmsimtest.Start(t, nil)
 	mmsimtest.CreateTeam(t, srv.URL, srv.Config, "team1")
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = srv.URL
 	cfg.UserControllerConfiguration.Type = "noop"
 	env := NewEnv("lt7", cfg, usermetrics.New(nil, nil), nil)

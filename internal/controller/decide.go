@@ -9,7 +9,7 @@ import (
 
 	"math/rand/v2"
 
-	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/agentconfig"
 )
 
 // Picker chooses actions by weight. It is built once per agent and shared read-only.
@@ -65,7 +65,7 @@ func (p Picker) Shares() map[string]float64 {
 // SimpleNext is the simple users' schedule: from position i of cycle cycle, it returns the
 // index of the next action to run and the cycle it runs in (an action runs on the cycles
 // where cycle % RunPeriod == 0; cycles count from 0). A pure function.
-func SimpleNext(actions []loadtest.SimpleAction, cycle, i int) (int, int) {
+func SimpleNext(actions []agentconfig.SimpleAction, cycle, i int) (int, int) {
 	for {
 		i++
 		if i >= len(actions) {
@@ -96,7 +96,7 @@ func NextDue(open bool, due, now time.Time, wait time.Duration) (time.Time, int)
 // ThinkTime is the pause before the next action for a uniform draw u in [0, 1): uniform on
 // [Min, 2·Avg−Min) (mean Avg), or exponential with mean Avg floored at Min, then multiplied
 // by the user's think-time multiplier. A pure function of its inputs.
-func ThinkTime(c loadtest.SimulativeConfig, multiplier, u float64) time.Duration {
+func ThinkTime(c agentconfig.SimulativeConfig, multiplier, u float64) time.Duration {
 	lo, avg := float64(c.MinIdleTimeMs), float64(c.AvgIdleTimeMs)
 	var ms float64
 	switch c.ThinkTimeDistribution {
@@ -139,7 +139,7 @@ func Emoji(rng *rand.Rand) string { return emojiNames[rng.IntN(len(emojiNames))]
 // with open pacing, while latency is below it), with the think time's
 // mean multiplied by the mean of RatesDistribution; for scripts, one iteration per PaceMs
 // when every script is paced. 0 when the behaviour sets no rate (unpaced scripts).
-func ExpectedActionRate(cfg loadtest.Config, latency time.Duration) float64 {
+func ExpectedActionRate(cfg agentconfig.Config, latency time.Duration) float64 {
 	uc := cfg.UserControllerConfiguration
 	mult := 1.0
 	if len(uc.RatesDistribution) > 0 {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loadtest/loadtest/loadtest"
+	"github.com/loadtest/loadtest/agentconfig"
 )
 
 func TestPicker_Pick(t *testing.T) {
@@ -24,7 +24,7 @@ func TestPicker_Pick(t *testing.T) {
 		t.Errorf("Shares = %v; want a 0.25, b 0.75 and no zero-weight action", sh)
 	}
 	// Over many draws the default weights' shares hold (SwitchChannel is 42.2%).
-	p = NewPicker(loadtest.DefaultActionWeights())
+	p = NewPicker(agentconfig.DefaultActionWeights())
 	rng := rand.New(rand.NewPCG(1, 1))
 	n, hits := 200000, 0
 	for range n {
@@ -38,7 +38,7 @@ func TestPicker_Pick(t *testing.T) {
 }
 
 func TestThinkTime(t *testing.T) {
-	c := loadtest.SimulativeConfig{MinIdleTimeMs: 1000, AvgIdleTimeMs: 20000, ThinkTimeDistribution: "uniform"}
+	c := agentconfig.SimulativeConfig{MinIdleTimeMs: 1000, AvgIdleTimeMs: 20000, ThinkTimeDistribution: "uniform"}
 	for _, tc := range []struct {
 		dist string
 		mult float64
@@ -61,7 +61,7 @@ func TestThinkTime(t *testing.T) {
 }
 
 func TestSimulativeConfig_Validate(t *testing.T) {
-	c := loadtest.DefaultSimulativeConfig()
+	c := agentconfig.DefaultSimulativeConfig()
 	c.AvgIdleTimeMs = 500
 	c.ActionWeights["Teleport"] = 1
 	c.ActionWeights["CreatePost"] = -1
@@ -73,7 +73,7 @@ func TestSimulativeConfig_Validate(t *testing.T) {
 			t.Errorf("Validate = %v; want it to mention %q", err, want)
 		}
 	}
-	for name := range loadtest.DefaultActionWeights() {
+	for name := range agentconfig.DefaultActionWeights() {
 		if simulativeActions[name] == nil {
 			t.Errorf("action %s has a weight but no code", name)
 		}
@@ -81,7 +81,7 @@ func TestSimulativeConfig_Validate(t *testing.T) {
 }
 
 func TestSimpleNext(t *testing.T) {
-	acts := []loadtest.SimpleAction{{ActionId: "A", RunPeriod: 1}, {ActionId: "B", RunPeriod: 2}, {ActionId: "C", RunPeriod: 3}}
+	acts := []agentconfig.SimpleAction{{ActionId: "A", RunPeriod: 1}, {ActionId: "B", RunPeriod: 2}, {ActionId: "C", RunPeriod: 3}}
 	var got []string
 	pos, cycle := -1, 0
 	for range 11 {
@@ -139,10 +139,10 @@ func TestNextDue(t *testing.T) {
 }
 
 func TestExpectedActionRate_SimpleAndOpen(t *testing.T) {
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	uc := &cfg.UserControllerConfiguration
 	uc.Type = "simple"
-	uc.Simple.Actions = []loadtest.SimpleAction{{ActionId: "CreatePost", RunPeriod: 1, WaitAfterMs: 1000}, {ActionId: "SearchPosts", RunPeriod: 4, WaitAfterMs: 3000}}
+	uc.Simple.Actions = []agentconfig.SimpleAction{{ActionId: "CreatePost", RunPeriod: 1, WaitAfterMs: 1000}, {ActionId: "SearchPosts", RunPeriod: 4, WaitAfterMs: 3000}}
 	// Per 4 cycles: 4 waits of 1 s and 1 of 3 s: 5 actions in 7 s.
 	if got := ExpectedActionRate(cfg, 0); math.Abs(got-5.0/7) > 1e-9 {
 		t.Errorf("simple: %v actions/s; want 5/7", got)

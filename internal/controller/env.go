@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/script"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
@@ -26,7 +27,7 @@ const Password = "testPass123$"
 // Env is what the users of one agent share.
 type Env struct {
 	AgentID string
-	Config  loadtest.Config
+	Config  agentconfig.Config
 	Metrics *usermetrics.Metrics
 	Log     *slog.Logger
 	http    *http.Client         // shared pool, or nil for a pool per user; with fasthttp, the WebSocket dials only
@@ -35,7 +36,7 @@ type Env struct {
 }
 
 // NewEnv builds the shared environment of an agent's users.
-func NewEnv(agentID string, cfg loadtest.Config, m *usermetrics.Metrics, log *slog.Logger) *Env {
+func NewEnv(agentID string, cfg agentconfig.Config, m *usermetrics.Metrics, log *slog.Logger) *Env {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -92,7 +93,7 @@ func Username(agentID string, id int) string { return fmt.Sprintf("%s-user%d", a
 // the server answers its ping, and (for Mattermost users) the first user of agentID logs
 // in, signing up if needed, and joins a team; it then logs out. Each failure is one error
 // that says what to do. Scripted users only need the ping: scripts decide what they call.
-func Preflight(ctx context.Context, cfg loadtest.Config, agentID string) error {
+func Preflight(ctx context.Context, cfg agentconfig.Config, agentID string) error {
 	url := cfg.ConnectionConfiguration.ServerURL
 	c, err := mattermost.New(url, mattermost.Options{HTTPClient: mattermost.NewHTTPClient(mattermost.TransportConfig{RequestTimeout: 10 * time.Second})})
 	if err != nil {

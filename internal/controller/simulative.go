@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/backoff"
 	"github.com/loadtest/loadtest/internal/usermetrics"
-	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
@@ -39,11 +39,11 @@ const maxPostsKept = 200
 type Simulative struct {
 	env    *Env
 	id     int
-	cfg    loadtest.SimulativeConfig
+	cfg    agentconfig.SimulativeConfig
 	picker Picker
-	simple []loadtest.SimpleAction // set for the simple controller: a fixed cycle instead of weights
-	cycle  int                     // simple: the current cycle
-	pos    int                     // simple: index of the last action run
+	simple []agentconfig.SimpleAction // set for the simple controller: a fixed cycle instead of weights
+	cycle  int                        // simple: the current cycle
+	pos    int                        // simple: index of the last action run
 	mult   float64
 	rng    *rand.Rand
 
@@ -67,7 +67,7 @@ type Simulative struct {
 
 type action func(*Simulative, context.Context) error
 
-// simulativeActions maps action names (the keys of loadtest.DefaultActionWeights) to code.
+// simulativeActions maps action names (the keys of agentconfig.DefaultActionWeights) to code.
 var simulativeActions = map[string]action{
 	"SwitchChannel": (*Simulative).switchChannel, "ScrollChannel": (*Simulative).scrollChannel,
 	"DeleteDraft": (*Simulative).deleteDraft, "UnreadCheck": (*Simulative).unreadCheck,

@@ -6,9 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/usermetrics"
-	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
@@ -54,7 +54,7 @@ func TestSimulative_Store(t *testing.T) {
 		return u.ID
 	}
 	listed := signUp("peer-a")
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = srv.URL
 	env := NewEnv("lt1", cfg, usermetrics.New(nil, nil), nil)
 	s := newSimulative(env, NewPicker(cfg.UserControllerConfiguration.Simulative.ActionWeights), 1)

@@ -23,11 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/internal/populate"
-	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
@@ -280,7 +280,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	wg.Go(func() { _ = mm.Serve(sctx, apiLn, nil) }) // its metrics are read in process (Gatherers)
 	targetURL := "http://" + apiLn.Addr().String()
 	if o.Users == "simulative" { // teams, channels and users for them to work in
-		pop := loadtest.DefaultConfig()
+		pop := agentconfig.DefaultConfig()
 		pop.ConnectionConfiguration.ServerURL = targetURL
 		pop.InstanceConfiguration.NumTeams = cmp.Or(o.Teams, pop.InstanceConfiguration.NumTeams)
 		if _, err := populate.Run(ctx, populate.Options{Instance: pop.InstanceConfiguration, Connection: pop.ConnectionConfiguration,
@@ -296,14 +296,14 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	srv := agent.NewServer(agent.ServerOptions{Log: o.Log})
 	defer srv.Shutdown(context.Background())
 
-	lt := loadtest.DefaultConfig()
+	lt := agentconfig.DefaultConfig()
 	lt.ConnectionConfiguration.ServerURL = targetURL
 	lt.ConnectionConfiguration.WebSocketURL = "ws://" + apiLn.Addr().String()
 	lt.ConnectionConfiguration.MaxIdleConns = o.MaxUsers
 	lt.ConnectionConfiguration.MaxIdleConnsPerHost = o.MaxUsers
 	lt.UserControllerConfiguration.Type = o.Users
 	if o.Users == "script" {
-		lt.UserControllerConfiguration.Script.Scripts = []loadtest.ScriptSpec{{Name: "demo", Source: DemoScript,
+		lt.UserControllerConfiguration.Script.Scripts = []agentconfig.ScriptSpec{{Name: "demo", Source: DemoScript,
 			Params: map[string]any{"password": controller.Password}}}
 	}
 	lt.UsersConfiguration.MaxActiveUsers = o.MaxUsers

@@ -12,15 +12,15 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/controller"
-	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
 // Options say what to create and where.
 type Options struct {
-	Instance      loadtest.InstanceConfiguration
-	Connection    loadtest.ConnectionConfiguration
+	Instance      agentconfig.InstanceConfiguration
+	Connection    agentconfig.ConnectionConfiguration
 	AgentID       string // users are "{AgentID}-user{n}", as the agent names them
 	Seed          uint64 // seeds the choices of authors, threads and emoji
 	Out           io.Writer

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/apispec"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
-	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
@@ -22,7 +22,7 @@ func TestRun_Idempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck := &apispec.Checker{Spec: sp}
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = srv.URL
 	ic := &cfg.InstanceConfiguration
 	ic.NumUsers, ic.NumTeams, ic.NumChannels = 9, 2, 8
@@ -87,7 +87,7 @@ func TestRun_Idempotent(t *testing.T) {
 
 func TestRun_BadInput(t *testing.T) {
 	srv := mmsimtest.Start(t, nil)
-	cfg := loadtest.DefaultConfig()
+	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = srv.URL
 	cfg.ConnectionConfiguration.AdminPassword = "wrong"
 	_, err := Run(context.Background(), Options{Instance: cfg.InstanceConfiguration, Connection: cfg.ConnectionConfiguration, AgentID: "lt0"})

@@ -1,4 +1,8 @@
-package loadtest
+// Package agentconfig is the agent's configuration: the schema of config.json (with
+// mattermost-load-test-ng's field names), its defaults, and its validation, which compiles
+// scripted users' Starlark to check it. The engine (package loadtest) knows nothing of it:
+// the agent, the coordinator and the plain run read it and build users from it.
+package agentconfig
 
 import (
 	"fmt"

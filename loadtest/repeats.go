@@ -1,4 +1,4 @@
-package logging
+package loadtest
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// Repeats folds messages that repeat: the first of each group is logged at once; the others
+// repeats folds messages that repeat: the first of each group is logged at once; the others
 // of the group within Every of the last one logged are counted, and the next one logged after
 // that says how many it stands for ("repeats": 41). When a thousand users fail the same way
 // in the same second, that is one line, not a thousand. Flush logs what is still counted.
 // It is safe for concurrent use.
-type Repeats struct {
+type repeats struct {
 	log   *slog.Logger
 	level slog.Level
 	every time.Duration
@@ -31,14 +31,14 @@ type repeat struct {
 	pending int       // folded since then
 }
 
-// NewRepeats logs to log at level, each group at most once per every.
-func NewRepeats(log *slog.Logger, level slog.Level, every time.Duration) *Repeats {
-	return &Repeats{log: log, level: level, every: every, groups: map[string]*repeat{}}
+// newRepeats logs to log at level, each group at most once per every.
+func newRepeats(log *slog.Logger, level slog.Level, every time.Duration) *repeats {
+	return &repeats{log: log, level: level, every: every, groups: map[string]*repeat{}}
 }
 
 // Log logs msg with args, or counts it if its group was logged less than Every ago. The
 // group is msg with key, where key is what tells the repeats apart (an error's text, say).
-func (r *Repeats) Log(ctx context.Context, key, msg string, args ...any) {
+func (r *repeats) Log(ctx context.Context, key, msg string, args ...any) {
 	now := time.Now()
 	group := msg + "\x00" + key
 	r.mu.Lock()
@@ -64,7 +64,7 @@ func (r *Repeats) Log(ctx context.Context, key, msg string, args ...any) {
 
 // Flush logs, for every group with repeats counted since it was last logged, the latest of
 // them with their number.
-func (r *Repeats) Flush(ctx context.Context) {
+func (r *repeats) Flush(ctx context.Context) {
 	r.mu.Lock()
 	var out []*repeat
 	for _, g := range r.groups {
@@ -82,6 +82,6 @@ func (r *Repeats) Flush(ctx context.Context) {
 
 var numbers = regexp.MustCompile(`\b[a-z0-9]{26}\b|[0-9]+`)
 
-// Shape returns s with its numbers and Mattermost ids (26 characters) replaced by "#": a
+// shape returns s with its numbers and Mattermost ids (26 characters) replaced by "#": a
 // group key under which "user 12 failed" and "user 7 failed" are the same failure.
-func Shape(s string) string { return numbers.ReplaceAllString(s, "#") }
+func shape(s string) string { return numbers.ReplaceAllString(s, "#") }
