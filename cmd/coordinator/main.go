@@ -24,12 +24,12 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/app/planrun"
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
-	"github.com/loadtest/loadtest/internal/planrun"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loadtest/loadtest/internal/demo"
+	"github.com/loadtest/loadtest/internal/app/demo"
 )
 
 func demoCommand(stdout io.Writer) *cobra.Command {

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/agentconfig"
-	"github.com/loadtest/loadtest/internal/populate"
+	"github.com/loadtest/loadtest/internal/app/populate"
 )
 
 func initCommand(stderr io.Writer) *cobra.Command {

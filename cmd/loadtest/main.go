@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/agentconfig"
-	"github.com/loadtest/loadtest/internal/basicrun"
+	"github.com/loadtest/loadtest/internal/app/basicrun"
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/loadtest/loadtest/agentconfig"
-	"github.com/loadtest/loadtest/internal/basicrun"
+	"github.com/loadtest/loadtest/internal/app/basicrun"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"

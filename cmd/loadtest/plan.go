@@ -6,9 +6,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/app/planrun"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
-	"github.com/loadtest/loadtest/internal/planrun"
 )
 
 func planCommand(stdout, stderr io.Writer) *cobra.Command {

@@ -25,9 +25,9 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/internal/app/populate"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/mmsim"
-	"github.com/loadtest/loadtest/internal/populate"
 	"github.com/loadtest/loadtest/mattermost"
 )
 
