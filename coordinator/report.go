@@ -137,13 +137,7 @@ func (r Report) clone() Report {
 
 // quantiles returns the p50 and p99 of all requests in a window, in seconds.
 func (w window) quantiles() (float64, float64) {
-	all := histogram.Snapshot{}
-	for k, s := range w.hist {
-		if strings.HasPrefix(k, usermetrics.RoutePrefix) {
-			all.Merge(histogram.Snapshot{"all": s})
-		}
-	}
-	s, ok := all["all"]
+	s, ok := w.hist.Merged(usermetrics.RoutePrefix)
 	if !ok || s.Hist.TotalCount() == 0 {
 		return 0, 0
 	}

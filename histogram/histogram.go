@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,6 +135,19 @@ func (s Snapshot) Merge(other Snapshot) {
 		cur.Skipped += o.Skipped
 		s[k] = cur
 	}
+}
+
+// Merged is every series whose key starts with prefix ("route ": all requests) merged into
+// one, and false when there is none.
+func (s Snapshot) Merged(prefix string) (Series, bool) {
+	all := Snapshot{}
+	for k, v := range s {
+		if strings.HasPrefix(k, prefix) {
+			all.Merge(Snapshot{"all": v})
+		}
+	}
+	v, ok := all["all"]
+	return v, ok
 }
 
 // Summary is a row of a report: one key's count, errors and percentiles.

@@ -232,6 +232,11 @@ func Reason(r Request) string {
 			return t
 		}
 		return "unnamed server error"
+	case r.Status != 0: // an answer without Mattermost's error body (a script's request, a proxy)
+		if t := http.StatusText(r.Status); t != "" {
+			return t
+		}
+		return "unnamed server error"
 	case errors.Is(r.Err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(r.Err, syscall.ECONNRESET) || errors.Is(r.Err, syscall.EPIPE):

@@ -35,6 +35,7 @@ func TestReason(t *testing.T) {
 		{mattermost.Request{Err: &net.DNSError{Err: "no such host", Name: "nowhere.invalid"}}, "host not found"},
 		{mattermost.Request{Err: fmt.Errorf("tls: first record does not look like a TLS handshake")}, "tls"},
 		{mattermost.Request{Err: fmt.Errorf("something odd 42")}, "transport error"},
+		{mattermost.Request{Err: fmt.Errorf("HTTP 404"), Status: 404}, "Not Found"}, // a script's request: no error body
 	} {
 		if got := mattermost.Reason(tc.r); got != tc.want {
 			t.Errorf("Reason(%v) = %q; want %q", tc.r.Err, got, tc.want)

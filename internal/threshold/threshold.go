@@ -202,18 +202,10 @@ func series(key string, snap histogram.Snapshot) (histogram.Series, bool) {
 		s, ok := snap[key]
 		return s, ok
 	}
-	all := histogram.Snapshot{}
-	for k, s := range snap {
-		if strings.HasPrefix(k, "route ") {
-			all.Merge(histogram.Snapshot{"all": s})
-		}
+	if s, ok := snap.Merged("route "); ok {
+		return s, true
 	}
-	s, ok := all["all"]
-	if !ok { // no request at all: an empty series, so count and errors are 0
-		all.Merge(histogram.Snapshot{"all": {Hist: histogram.New()}})
-		s = all["all"]
-	}
-	return s, true
+	return histogram.Series{Hist: histogram.New()}, true // no request at all: count and errors are 0
 }
 
 func name(series string) string {
