@@ -8,27 +8,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/coordinator/monitor"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/controller"
 )
 
 // adaptive runs our search: probe, judge, decide, until Next says done or the budget ends.
-func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
+func (c *Coordinator) adaptive(ctx context.Context, q monitor.Querier) error {
 	s := c.cfg.Search
-	sc := DefaultSearchConfig(c.cfg.ClusterConfig.MaxActiveUsers)
+	sc := search.DefaultConfig(c.cfg.ClusterConfig.MaxActiveUsers)
 	if s.StartUsers > 0 {
 		sc.StartUsers = min(s.StartUsers, sc.MaxUsers)
 	}
 	sc.Growth, sc.Precision, sc.StaleSec = s.Growth, s.Precision, float64(s.Stale())
 	start := time.Now()
 	budget := start.Add(time.Duration(s.TimeBudgetSec) * time.Second)
-	specs := make([]QuerySpec, len(c.cfg.MonitorConfig.Queries))
+	specs := make([]search.QuerySpec, len(c.cfg.MonitorConfig.Queries))
 	for i, qq := range c.cfg.MonitorConfig.Queries {
-		specs[i] = QuerySpec{Description: qq.Description, Threshold: qq.Threshold, Alert: qq.Alert}
+		specs[i] = search.QuerySpec{Description: qq.Description, Threshold: qq.Threshold, Alert: qq.Alert}
 	}
-	var probes []Probe
+	var probes []search.Probe
 	for {
-		d := Next(sc, probes)
+		d := search.Next(sc, probes)
 		c.decided(d, len(probes))
 		if d.Done {
 			c.printf("done: %s", d.Reason)
@@ -36,7 +38,7 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 			return nil
 		}
 		if time.Now().After(budget) {
-			d = BudgetSpent(sc, probes)
+			d = search.BudgetSpent(sc, probes)
 			c.decided(d, len(probes))
 			c.printf("time budget of %ds spent: %s", s.TimeBudgetSec, d.Reason)
 			c.rateDrift(probes, d.Result.SupportedUsers)
@@ -53,29 +55,8 @@ func (c *Coordinator) adaptive(ctx context.Context, q Querier) error {
 		c.report.Probes = append(c.report.Probes, p)
 		c.mu.Unlock()
 		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f%s",
-			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization, populationNote(p))
+			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization, search.PopulationNote(p))
 	}
-}
-
-// populationNote says what a probe's users did besides their steady work, if anything.
-func populationNote(p Probe) string {
-	var parts []string
-	if p.NotStarted > 0 {
-		parts = append(parts, fmt.Sprintf("%d users still starting when the hold began", p.NotStarted))
-	}
-	if p.Restarts > 0 {
-		parts = append(parts, fmt.Sprintf("%d sessions restarted", p.Restarts))
-	}
-	if p.UserFaults > 0 && !p.WorkloadBroken {
-		parts = append(parts, fmt.Sprintf("%d user-side failures (%.1f%%)", p.UserFaults, 100*p.FaultShare))
-	}
-	if p.RateNote != "" {
-		parts = append(parts, "warning: "+p.RateNote)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "; " + strings.Join(parts, "; ")
 }
 
 // DriftWorthNoting is the drift of the users' rate, relative a minute, from which the
@@ -84,8 +65,8 @@ const DriftWorthNoting = 0.005
 
 // rateDrift records how each user's request rate moved during the search, and says so when
 // it moved enough to matter: the answer then describes the target as the search ended.
-func (c *Coordinator) rateDrift(probes []Probe, answer int) {
-	fit, ok := FitRate(NearAnswer(probes, answer))
+func (c *Coordinator) rateDrift(probes []search.Probe, answer int) {
+	fit, ok := search.FitRate(search.NearAnswer(probes, answer))
 	if !ok {
 		return
 	}
@@ -99,7 +80,7 @@ func (c *Coordinator) rateDrift(probes []Probe, answer int) {
 }
 
 // decided records a decision in the status and the report.
-func (c *Coordinator) decided(d Decision, probes int) {
+func (c *Coordinator) decided(d search.Decision, probes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.status.Message, c.status.Probes = d.Reason, probes
@@ -113,11 +94,11 @@ func (c *Coordinator) decided(d Decision, probes int) {
 
 // probe ramps to n users (at most RampRate more a second), settles, holds while measuring,
 // then evaluates the queries over exactly the hold and judges the probe.
-func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n int, history []Probe) (Probe, error) {
+func (c *Coordinator) probe(ctx context.Context, q monitor.Querier, specs []search.QuerySpec, n int, history []search.Probe) (search.Probe, error) {
 	s := c.cfg.Search
 	var problems []string
 	if c.cl.recover(ctx) == 0 {
-		return Probe{}, fmt.Errorf("no agent is reachable: %s", c.cl.state[0].problem)
+		return search.Probe{}, fmt.Errorf("no agent is reachable: %s", c.cl.state[0].problem)
 	}
 	cur := 0
 	for _, st := range c.cl.state {
@@ -135,7 +116,7 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 			p, err := c.hold(ctx, time.Second, "ramp", nil)
 			problems = append(problems, p...)
 			if err != nil {
-				return Probe{}, err
+				return search.Probe{}, err
 			}
 		}
 	}
@@ -143,13 +124,13 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 		p, err := c.waitStarted(ctx)
 		problems = append(problems, p...)
 		if err != nil {
-			return Probe{}, err
+			return search.Probe{}, err
 		}
 	}
 	p, err := c.hold(ctx, time.Duration(s.SettleSec)*time.Second, "settle", nil)
 	problems = append(problems, p...)
 	if err != nil {
-		return Probe{}, err
+		return search.Probe{}, err
 	}
 	c.tick(ctx, "settle", nil) // drain what the settle recorded, so the hold starts clean
 	notStarted := c.starting
@@ -158,7 +139,7 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	p, err = c.hold(ctx, time.Duration(s.HoldSec)*time.Second, "hold", &acc)
 	problems = append(problems, p...)
 	if err != nil {
-		return Probe{}, err
+		return search.Probe{}, err
 	}
 	holdEnd := time.Now()
 	step := time.Duration(s.HoldSec) * time.Second
@@ -166,28 +147,28 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	var values, stdErrs []float64
 	var t float64
 	extended := false
-	floor := NoiseFloor(history, len(specs), n, 2*step)
+	floor := search.NoiseFloor(history, len(specs), n, 2*step)
 	for {
 		values, err = c.evaluateHolding(ctx, q, holdEnd, holdEnd.Sub(holdStart))
 		if err != nil {
-			return Probe{}, err
+			return search.Probe{}, err
 		}
 		stdErrs, t = c.noise(ctx, q, holdStart, holdEnd)
-		stdErrs = FloorStdErrs(stdErrs, values, floor, holdEnd.Sub(holdStart))
+		stdErrs = search.FloorStdErrs(stdErrs, values, floor, holdEnd.Sub(holdStart))
 		if t == 0 && slices.ContainsFunc(floor, func(f float64) bool { return f > 0 }) {
 			t = 1.96 // too short a hold for batches of its own: the pooled noise, at 95 %
 		}
-		if !ExtendHold(specs, values, stdErrs, t, holdEnd.Sub(holdStart), step, maxHold) {
+		if !search.ExtendHold(specs, values, stdErrs, t, holdEnd.Sub(holdStart), step, maxHold) {
 			break
 		}
-		i := WithinNoise(specs, values, stdErrs, t)
+		i := search.WithinNoise(specs, values, stdErrs, t)
 		c.printf("probe at %d users: %s = %.4g is within ±%.2g of its threshold %.4g; holding %v more",
 			n, specs[i].Description, values[i], t*stdErrs[i], specs[i].Threshold, step)
 		extended = true
 		p, err = c.hold(ctx, step, "hold", &acc)
 		problems = append(problems, p...)
 		if err != nil {
-			return Probe{}, err
+			return search.Probe{}, err
 		}
 		holdEnd = time.Now()
 	}
@@ -200,28 +181,28 @@ func (c *Coordinator) probe(ctx context.Context, q Querier, specs []QuerySpec, n
 	if acc.users.LastFault == "" { // users still waiting after failures before the hold
 		acc.users.LastFault = c.lastFault
 	}
-	userProblem := UserProblem(acc.users, n, s.MaxUserFailureShare)
+	userProblem := search.UserProblem(acc.users, n, s.MaxUserFailureShare)
 	if problem == "" {
 		problem = userProblem
 	}
-	verdict, margin, why := Judge(specs, values, acc.utilization, s.MaxAgentUtilization, problem)
+	verdict, margin, why := search.Judge(specs, values, acc.utilization, s.MaxAgentUtilization, problem)
 	if problem == "" && acc.utilization <= s.MaxAgentUtilization {
-		why += noiseNote(specs, values, stdErrs, t, holdEnd.Sub(holdStart), extended)
+		why += search.NoiseNote(specs, values, stdErrs, t, holdEnd.Sub(holdStart), extended)
 	}
 	count, mean := acc.requests()
 	held := holdEnd.Sub(holdStart).Seconds()
-	pr := Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
+	pr := search.Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
 		Utilization: acc.utilization, StdErrs: stdErrs, HoldSec: held,
-		WithinNoise: WithinNoise(specs, values, stdErrs, t) >= 0,
+		WithinNoise: search.WithinNoise(specs, values, stdErrs, t) >= 0,
 		NotStarted:  notStarted, Restarts: acc.users.SessionsEnded, UserFaults: acc.users.Faults(), FaultShare: acc.users.FaultShare(),
 		Waiting:        acc.users.Broken,
-		WorkloadBroken: verdict == Invalid && problem == userProblem && userProblem != ""}
+		WorkloadBroken: verdict == search.Invalid && problem == userProblem && userProblem != ""}
 	if acc.seconds > 0 {
 		pr.Throughput = float64(count) / held
 	}
 	if actions, latency := acc.actions(); n > 0 && held > 0 && actions > 0 {
 		pr.ActionRate = float64(actions) / held / float64(n)
-		pr.RateNote = RateNote(pr.ActionRate, controller.ExpectedActionRate(c.lt, latency))
+		pr.RateNote = search.RateNote(pr.ActionRate, controller.ExpectedActionRate(c.lt, latency))
 	}
 	return pr, nil
 }
@@ -259,13 +240,13 @@ func (c *Coordinator) waitStarted(ctx context.Context) ([]string, error) {
 // NaN) it holds the users where they are and tries again every second, at the time of the
 // try (the window then still covers only this user count: a Prometheus that has not yet
 // scraped the hold catches up), and gives up after QueryFailureTimeoutSec.
-func (c *Coordinator) evaluateHolding(ctx context.Context, q Querier, at time.Time, window time.Duration) ([]float64, error) {
+func (c *Coordinator) evaluateHolding(ctx context.Context, q monitor.Querier, at time.Time, window time.Duration) ([]float64, error) {
 	deadline := time.Now().Add(time.Duration(c.cfg.MonitorConfig.QueryFailureTimeoutSec) * time.Second)
 	for first := true; ; first = false {
 		if !first {
 			at = time.Now()
 		}
-		values, err := evaluate(ctx, q, c.cfg.MonitorConfig.Queries, at, window)
+		values, err := monitor.Evaluate(ctx, q, c.cfg.MonitorConfig.Queries, at, window)
 		if err == nil {
 			return values, nil
 		}
@@ -283,16 +264,16 @@ func (c *Coordinator) evaluateHolding(ctx context.Context, q Querier, at time.Ti
 // noise measures each query's standard error over the hold [from, to] by batch means; a
 // query whose sub-windows cannot be evaluated (too short for the scrapes, no requests in one)
 // gets 0: not measured.
-func (c *Coordinator) noise(ctx context.Context, q Querier, from, to time.Time) ([]float64, float64) {
+func (c *Coordinator) noise(ctx context.Context, q monitor.Querier, from, to time.Time) ([]float64, float64) {
 	qs := c.cfg.MonitorConfig.Queries
 	stdErrs := make([]float64, len(qs))
-	k, sub := SubWindows(to.Sub(from), time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs)*time.Millisecond)
+	k, sub := search.SubWindows(to.Sub(from), time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs)*time.Millisecond)
 	if k == 0 {
 		return stdErrs, 0
 	}
 	batches := make([][]float64, len(qs))
 	for b := range k {
-		vs, err := evaluate(ctx, q, qs, from.Add(time.Duration(b+1)*sub), sub)
+		vs, err := monitor.Evaluate(ctx, q, qs, from.Add(time.Duration(b+1)*sub), sub)
 		if err != nil {
 			c.log.Debug("noise not measured", "err", err)
 			return stdErrs, 0
@@ -303,7 +284,7 @@ func (c *Coordinator) noise(ctx context.Context, q Querier, from, to time.Time) 
 	}
 	var t float64
 	for i := range qs {
-		if se, tt, ok := StdErr(batches[i]); ok {
+		if se, tt, ok := search.StdErr(batches[i]); ok {
 			stdErrs[i], t = se, tt
 		}
 	}

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/coordinator/monitor"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/logging"
 )
@@ -67,17 +67,6 @@ type MonitorConfig struct {
 type ScrapeTarget struct {
 	Job string
 	URL string
-}
-
-// Query is a PromQL expression watched during the search.
-type Query struct {
-	Description string
-	Legend      string
-	Query       string
-	Threshold   float64
-	// MinIntervalSec: the fixed-step loop ignores the query until this long after the start.
-	MinIntervalSec int
-	Alert          bool // whether reaching Threshold fails a probe
 }
 
 // SearchSettings tune the search.
@@ -255,21 +244,5 @@ func httpURL(s string) bool {
 	return err == nil && u.Host != "" && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
 }
 
-// AlignWindow rewrites every range in a PromQL query ([1m], subquery ranges) to d, so the
-// query looks at one probe's hold and nothing before it.
-func AlignWindow(q string, d time.Duration) (string, error) {
-	expr, err := parser.ParseExpr(q)
-	if err != nil {
-		return "", err
-	}
-	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
-		switch n := n.(type) {
-		case *parser.MatrixSelector:
-			n.Range = d
-		case *parser.SubqueryExpr:
-			n.Range = d
-		}
-		return nil
-	})
-	return expr.String(), nil
-}
+// Query is a PromQL expression watched during the search (MonitorConfig.Queries).
+type Query = monitor.Query

@@ -17,6 +17,8 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/monitor"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/promengine"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
@@ -89,7 +91,7 @@ type Options struct {
 	// in-process agent, say). The embedded engine still scrapes ApiURL/metrics.
 	Agents []Agent
 	// Querier, if set, answers the queries instead of PrometheusURL or the embedded engine.
-	Querier Querier
+	Querier monitor.Querier
 	// AgentToken is the bearer token for the agents' APIs and /metrics.
 	AgentToken string
 	// Joiner, if set, adds the agents that join (loadtest server --join) to the configured
@@ -257,41 +259,18 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return c.runPlan(ctx)
 	}
 	q := c.opts.Querier
-	var wg sync.WaitGroup
-	mctx, stopMonitor := context.WithCancel(context.Background())
-	defer wg.Wait()
-	defer stopMonitor()
 	if q == nil && c.cfg.MonitorConfig.PrometheusURL != "" {
 		var err error
-		if q, err = NewPrometheusQuerier(c.cfg.MonitorConfig.PrometheusURL); err != nil {
+		if q, err = monitor.NewPrometheusQuerier(c.cfg.MonitorConfig.PrometheusURL); err != nil {
 			return err
 		}
 		c.printf("monitor: Prometheus at %s", c.cfg.MonitorConfig.PrometheusURL)
 	} else if q == nil {
-		eng, err := promengine.New(promengine.Options{Interval: time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs) * time.Millisecond, Log: c.log})
+		eng, err := monitor.StartEmbedded(time.Duration(c.cfg.MonitorConfig.ScrapeIntervalMs)*time.Millisecond, c.log, c.scrapeTargets())
 		if err != nil {
 			return err
 		}
-		defer eng.Close()
-		for i, a := range c.cfg.ClusterConfig.Agents {
-			if i < len(c.cl.agents) {
-				if g, ok := c.cl.agents[i].(interface{ Gatherer() prometheus.Gatherer }); ok {
-					eng.AddTarget(promengine.Target{Job: "loadtest-agents", URL: "inprocess://" + a.Id, Gatherer: g.Gatherer()})
-					continue
-				}
-			}
-			if a.ApiURL != "" {
-				eng.AddTarget(promengine.Target{Job: "loadtest-agents", URL: strings.TrimRight(a.ApiURL, "/") + "/metrics",
-					Token: cmp.Or(a.Token, c.opts.AgentToken)})
-			}
-		}
-		for _, t := range c.cfg.MonitorConfig.ScrapeTargets {
-			eng.AddTarget(promengine.Target{Job: t.Job, URL: t.URL})
-		}
-		for _, job := range slices.Sorted(maps.Keys(c.opts.Gatherers)) {
-			eng.AddTarget(promengine.Target{Job: job, URL: "inprocess://" + job, Gatherer: c.opts.Gatherers[job]})
-		}
-		wg.Go(func() { eng.Run(mctx) })
+		defer eng.Stop()
 		q = eng
 		c.addScrape = eng.AddTarget
 		c.printf("monitor: embedded Prometheus engine scraping %d agents and %d more targets every %dms",
@@ -312,16 +291,39 @@ func (c *Coordinator) run(ctx context.Context) error {
 	return c.adaptive(ctx, q)
 }
 
-// LivenessQuery is what the preflight asks the monitor: any working PromQL engine answers 1.
-const LivenessQuery = "vector(1)"
+// scrapeTargets are what the embedded engine scrapes: the configured agents (in process
+// when they have a Gatherer, else their ApiURL's /metrics), MonitorConfig.ScrapeTargets,
+// and Options.Gatherers.
+func (c *Coordinator) scrapeTargets() []promengine.Target {
+	var ts []promengine.Target
+	for i, a := range c.cfg.ClusterConfig.Agents {
+		if i < len(c.cl.agents) {
+			if g, ok := c.cl.agents[i].(interface{ Gatherer() prometheus.Gatherer }); ok {
+				ts = append(ts, promengine.Target{Job: "loadtest-agents", URL: "inprocess://" + a.Id, Gatherer: g.Gatherer()})
+				continue
+			}
+		}
+		if a.ApiURL != "" {
+			ts = append(ts, promengine.Target{Job: "loadtest-agents", URL: strings.TrimRight(a.ApiURL, "/") + "/metrics",
+				Token: cmp.Or(a.Token, c.opts.AgentToken)})
+		}
+	}
+	for _, t := range c.cfg.MonitorConfig.ScrapeTargets {
+		ts = append(ts, promengine.Target{Job: t.Job, URL: t.URL})
+	}
+	for _, job := range slices.Sorted(maps.Keys(c.opts.Gatherers)) {
+		ts = append(ts, promengine.Target{Job: job, URL: "inprocess://" + job, Gatherer: c.opts.Gatherers[job]})
+	}
+	return ts
+}
 
 // preflight checks, before any user starts, that every agent answers and runs this
 // coordinator's version, and that the monitor answers a query. Each failure is one line.
-func (c *Coordinator) preflight(ctx context.Context, q Querier) error {
+func (c *Coordinator) preflight(ctx context.Context, q monitor.Querier) error {
 	if err := c.cl.preflight(ctx); err != nil {
 		return err
 	}
-	if _, err := queryWithin(ctx, q, LivenessQuery, time.Now()); err != nil {
+	if _, err := monitor.QueryWithin(ctx, q, monitor.LivenessQuery, time.Now()); err != nil {
 		where := "the embedded engine"
 		if u := c.cfg.MonitorConfig.PrometheusURL; u != "" {
 			where = "Prometheus at " + u + " (MonitorConfig.PrometheusURL)"
@@ -407,9 +409,9 @@ func (c *Coordinator) finish(err error) {
 // passedSoFar sets the answer of a search that ended early to what it knew: the best pass
 // below the lowest fail, as a lower bound (0: none passed). c.mu is held.
 func (c *Coordinator) passedSoFar() {
-	s := analyze(DefaultSearchConfig(c.cfg.ClusterConfig.MaxActiveUsers), c.report.Probes)
-	c.report.SupportedUsers, c.report.Bracket, c.report.AtLeast = s.lo, [2]int{s.lo, s.hi}, true
-	c.report.Knee = Knee(c.report.Probes)
+	lo, hi := search.SoFar(search.DefaultConfig(c.cfg.ClusterConfig.MaxActiveUsers), c.report.Probes)
+	c.report.SupportedUsers, c.report.Bracket, c.report.AtLeast = lo, [2]int{lo, hi}, true
+	c.report.Knee = search.Knee(c.report.Probes)
 }
 
 // tick records one second of the cluster: status, metrics, the per-second series.

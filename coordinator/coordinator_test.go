@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +16,9 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/monitor"
+	"github.com/loadtest/loadtest/coordinator/search"
+	"github.com/loadtest/loadtest/coordinator/search/searchtest"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -29,7 +31,7 @@ type fakeQuerier struct {
 
 func (f *fakeQuerier) Query(_ context.Context, q string, _ time.Time) (float64, error) {
 	f.calls.Add(1)
-	if q == LivenessQuery {
+	if q == monitor.LivenessQuery {
 		return 1, nil
 	}
 	if !strings.Contains(q, "[") && !strings.Contains(q, "vector") {
@@ -88,8 +90,8 @@ func setup(t *testing.T, mutate func(*Config), value func(int) (float64, error))
 // latency is a function of the users, split over two agents.
 func TestCoordinator_Search(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := &targetModel{xmax: 400, z: 1, s: 0.01}
-		c, srv := setup(t, nil, func(n int) (float64, error) { return m.latency(n), nil })
+		m := &searchtest.Model{Xmax: 400, Z: 1, S: 0.01}
+		c, srv := setup(t, nil, func(n int) (float64, error) { return m.Latency(n), nil })
 		wait := startSearch(t, c)
 		synctest.Wait()
 		if err := c.Run(context.Background()); !errors.Is(err, ErrNotStopped) {
@@ -98,7 +100,7 @@ func TestCoordinator_Search(t *testing.T) {
 		wait()
 		st, _ := c.Status()
 		r := c.Report()
-		truth := m.truth(0.1)
+		truth := m.Truth(0.1)
 		if st.State != Done || r.Error != "" || float64(r.SupportedUsers) < truth*0.97 || float64(r.SupportedUsers) > truth {
 			t.Fatalf("state %s, %d users (truth %.0f), error %q, reason %q", st.State, r.SupportedUsers, truth, r.Error, r.Reason)
 		}
@@ -134,7 +136,7 @@ func checkCollector(t *testing.T, c *Coordinator, r Report) {
 	}
 	pass := 0
 	for _, p := range r.Probes {
-		if p.Verdict == Pass {
+		if p.Verdict == search.Pass {
 			pass++
 		}
 	}
@@ -196,8 +198,8 @@ func TestCoordinator_FailedQueryIsNeverHealthy(t *testing.T) {
 // budget ends.
 func TestCoordinator_TimeBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := &targetModel{xmax: 400, z: 1, s: 0.01}
-		c, _ := setup(t, func(c *Config) { c.Search.TimeBudgetSec = 40 }, func(n int) (float64, error) { return m.latency(n), nil })
+		m := &searchtest.Model{Xmax: 400, Z: 1, S: 0.01}
+		c, _ := setup(t, func(c *Config) { c.Search.TimeBudgetSec = 40 }, func(n int) (float64, error) { return m.Latency(n), nil })
 		runSearch(t, c)
 		r := c.Report()
 		if !strings.Contains(r.Reason, "time budget") || r.SupportedUsers == 0 {
@@ -226,43 +228,6 @@ func TestCoordinator_Stop(t *testing.T) {
 	})
 }
 
-// TestFixedStep replays the seed's loop against a modelled target: it adds NumUsersInc a
-// tick, removes on alerts, and answers the mean of a stable window.
-func TestFixedStep(t *testing.T) {
-	m := &targetModel{xmax: 400, z: 1, s: 0.01}
-	cfg := FixedStepConfig{Inc: 8, Dec: 8, MaxUsers: 5000, Rest: 2 * time.Second, Window: 5 * time.Minute, StopSlope: 0.2}
-	var st FixedState
-	now := time.Unix(0, 0)
-	users := 0
-	for tick := range 100000 {
-		now = now.Add(time.Second)
-		var act FixedAction
-		st, act = FixedStep(cfg, st, now, m.latency(users) >= 0.1, users)
-		if act.Done {
-			truth := m.truth(0.1)
-			if float64(act.Supported) < truth*0.9 || float64(act.Supported) > truth*1.1 {
-				t.Fatalf("fixed-step answered %d; truth %.0f", act.Supported, truth)
-			}
-			if tick < 300 {
-				t.Fatalf("it stopped after %d ticks, before a whole window after the first alert", tick)
-			}
-			return
-		}
-		users += act.Delta
-	}
-	t.Fatal("the fixed-step loop never converged")
-}
-
-func TestAlignWindow(t *testing.T) {
-	got, err := AlignWindow(`histogram_quantile(0.99, sum(rate(x_bucket[1m])) by (le)) + max_over_time(y[5m:10s])`, 15*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(got, "1m") || strings.Contains(got, "5m") || strings.Count(got, "15s") != 2 {
-		t.Fatalf("aligned: %s", got)
-	}
-}
-
 func TestConfigValidate(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ClusterConfig.Agents = append(cfg.ClusterConfig.Agents, AgentConfig{Id: "lt0", ApiURL: "ftp://x"})
@@ -288,25 +253,5 @@ func TestSearchSettings_Stale(t *testing.T) {
 		if got := s.Stale(); got != tc.want {
 			t.Errorf("%+v: Stale() = %d; want %d", s, got, tc.want)
 		}
-	}
-}
-
-// TestLeastSquaresSlope: the slope of users over time in users per second, and 0 where there
-// is none (one sample, or every sample at one time).
-func TestLeastSquaresSlope(t *testing.T) {
-	t0 := time.Unix(0, 0)
-	var line []FixedSample
-	for i, noise := range []int{0, 1, -1, 0, 1, -1, 0} { // 100 + 0.5 users/s, with zero-sum noise
-		line = append(line, FixedSample{Time: t0.Add(time.Duration(10*i) * time.Second), Users: 100 + 5*i + noise})
-	}
-	if got := leastSquaresSlope(line); math.Abs(got-0.5) > 0.02 {
-		t.Errorf("slope %v; want 0.5 users/s", got)
-	}
-	if got := leastSquaresSlope(line[:1]); got != 0 {
-		t.Errorf("one sample: slope %v; want 0", got)
-	}
-	same := []FixedSample{{Time: t0, Users: 10}, {Time: t0, Users: 20}}
-	if got := leastSquaresSlope(same); got != 0 {
-		t.Errorf("samples at one time: slope %v; want 0", got)
 	}
 }

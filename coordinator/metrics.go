@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -47,8 +48,8 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	st := c.status
 	queries := c.cfg.MonitorConfig.Queries
-	var last *Probe
-	counts := map[Verdict]int{Pass: 0, Fail: 0, Invalid: 0}
+	var last *search.Probe
+	counts := map[search.Verdict]int{search.Pass: 0, search.Fail: 0, search.Invalid: 0}
 	for i := range c.report.Probes {
 		counts[c.report.Probes[i].Verdict]++
 		last = &c.report.Probes[i]
@@ -68,7 +69,7 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSupported, float64(st.Bracket[0]))
 	gauge(descBracket, float64(st.Bracket[0]), "low")
 	gauge(descBracket, float64(st.Bracket[1]), "high")
-	for _, v := range []Verdict{Pass, Fail, Invalid} {
+	for _, v := range []search.Verdict{search.Pass, search.Fail, search.Invalid} {
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(counts[v]), string(v))
 	}
 	gauge(descProbeUsers, float64(lastUsers))

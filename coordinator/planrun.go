@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -119,7 +120,7 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 			}
 			current = n
 			c.mu.Lock()
-			c.report.Decisions = append(c.report.Decisions, TimedDecision{Time: time.Now(), Decision: Decision{Phase: ph, Users: n,
+			c.report.Decisions = append(c.report.Decisions, TimedDecision{Time: time.Now(), Decision: search.Decision{Phase: ph, Users: n,
 				Reason: fmt.Sprintf("%s: %d users", ph, n)}})
 			c.mu.Unlock()
 		}

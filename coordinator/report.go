@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -52,7 +53,7 @@ type Report struct {
 	// Extra holds what the caller knows that the search does not (the demo's model truth).
 	Extra map[string]any `json:"Extra,omitempty"`
 
-	Probes    []Probe         `json:"Probes"`
+	Probes    []search.Probe  `json:"Probes"`
 	Decisions []TimedDecision `json:"Decisions"`
 	Series    []Second        `json:"Series"` // one point a second
 	Agents    []AgentHealth   `json:"Agents"`
@@ -76,7 +77,7 @@ type Report struct {
 // TimedDecision is a decision and when it was made.
 type TimedDecision struct {
 	Time time.Time `json:"time"`
-	Decision
+	search.Decision
 }
 
 // Second is what the cluster did in one second.
@@ -103,7 +104,7 @@ func newReport(cfg Config, lt agentconfig.Config) Report {
 		AgentConfig: lt.Redacted(), AgentVersion: agent.BuildVersion(), Extra: map[string]any{}}
 }
 
-func (r *Report) setResult(d Decision) {
+func (r *Report) setResult(d search.Decision) {
 	r.SupportedUsers, r.Bracket, r.AtLeast = d.Result.SupportedUsers, d.Result.Bracket, d.Result.AtLeast
 	r.AgentLimited, r.Knee, r.Reason = d.Result.AgentLimited, d.Result.Knee, d.Reason
 	r.WithinNoise, r.WorkloadBroken = d.Result.WithinNoise, d.Result.WorkloadBroken
@@ -321,7 +322,7 @@ func (r Report) view() view {
 		if i >= len(holdEnds) {
 			break
 		}
-		color := map[Verdict]string{Pass: "#1a9641", Fail: "#d7191c", Invalid: "#999999"}[p.Verdict]
+		color := map[search.Verdict]string{search.Pass: "#1a9641", search.Fail: "#d7191c", search.Invalid: "#999999"}[p.Verdict]
 		users.Marks = append(users.Marks, mark{X: x(holdEnds[i]), Y: chartH - 20 - (chartH-40)*float64(p.Users)/users.YMax,
 			Color: color, Title: fmt.Sprintf("%d users: %s (%s)", p.Users, p.Verdict, p.Reason)})
 	}
@@ -419,9 +420,3 @@ func niceStep(s float64) float64 {
 	}
 	return 10 * p
 }
-
-// Population says what the probe's users did besides their steady work ("" when nothing).
-func (p Probe) Population() string { return strings.TrimPrefix(populationNote(p), "; ") }
-
-// MeanMs is the probe's mean latency in milliseconds.
-func (p Probe) MeanMs() float64 { return 1000 * p.MeanLatency }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/testtools"
 )
 
@@ -26,8 +27,8 @@ func sampleReport() Report {
 	r.StartTime = t0
 	steps := []struct {
 		users   int
-		verdict Verdict
-	}{{20, Pass}, {40, Pass}, {80, Pass}, {160, Fail}, {110, Pass}, {115, Fail}}
+		verdict search.Verdict
+	}{{20, search.Pass}, {40, search.Pass}, {80, search.Pass}, {160, search.Fail}, {110, search.Pass}, {115, search.Fail}}
 	now := t0
 	for _, st := range steps {
 		mean := 0.02 + math.Max(0, float64(st.users-100)/100)
@@ -40,12 +41,12 @@ func sampleReport() Report {
 				MeanLatency: mean, P50: mean * 0.8, P99: mean * 3, Utilization: 0.05})
 			now = now.Add(time.Second)
 		}
-		r.Probes = append(r.Probes, Probe{Users: st.users, Verdict: st.verdict, Reason: string(st.verdict), Values: []float64{mean},
+		r.Probes = append(r.Probes, search.Probe{Users: st.users, Verdict: st.verdict, Reason: string(st.verdict), Values: []float64{mean},
 			Throughput: math.Min(float64(st.users), 100), MeanLatency: mean})
-		r.Decisions = append(r.Decisions, TimedDecision{Time: now, Decision: Decision{Users: st.users, Phase: "bracket", Reason: "test"}})
+		r.Decisions = append(r.Decisions, TimedDecision{Time: now, Decision: search.Decision{Users: st.users, Phase: "bracket", Reason: "test"}})
 	}
 	r.StopTime = now
-	r.setResult(Decision{Done: true, Reason: "bracket [110, 115) is within 5%", Result: Result{SupportedUsers: 110, Bracket: [2]int{110, 115}, Knee: 100}})
+	r.setResult(search.Decision{Done: true, Reason: "bracket [110, 115) is within 5%", Result: search.Result{SupportedUsers: 110, Bracket: [2]int{110, 115}, Knee: 100}})
 	return r
 }
 

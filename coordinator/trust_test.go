@@ -13,8 +13,9 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/monitor"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/promengine"
-	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 	"github.com/loadtest/loadtest/mattermost"
 )
@@ -77,10 +78,10 @@ func TestCoordinator_BrokenWorkload(t *testing.T) {
 		var broken int
 		for _, p := range r.Probes {
 			switch {
-			case p.Users <= 80 && (p.Verdict != Pass || p.UserFaults != 0):
+			case p.Users <= 80 && (p.Verdict != search.Pass || p.UserFaults != 0):
 				t.Errorf("probe at %d: %s with %d user faults; want a clean pass", p.Users, p.Verdict, p.UserFaults)
 			case p.Users > 80:
-				if p.Verdict != Invalid || !p.WorkloadBroken || (p.UserFaults == 0 && p.Waiting == 0) ||
+				if p.Verdict != search.Invalid || !p.WorkloadBroken || (p.UserFaults == 0 && p.Waiting == 0) ||
 					!strings.Contains(p.Reason, "the workload, not the target, is failing") || !strings.Contains(p.Reason, "no permission") {
 					t.Errorf("probe at %d: %+v; want invalid, the workload broken, its faults counted and named", p.Users, p)
 				}
@@ -90,8 +91,8 @@ func TestCoordinator_BrokenWorkload(t *testing.T) {
 				broken++
 			}
 		}
-		if broken != BrokenProbes || !strings.Contains(r.Reason, "no answer: the workload broke at 100 users") {
-			t.Errorf("%d broken probes, reason %q; want %d and a reason naming the count", broken, r.Reason, BrokenProbes)
+		if broken != search.BrokenProbes || !strings.Contains(r.Reason, "no answer: the workload broke at 100 users") {
+			t.Errorf("%d broken probes, reason %q; want %d and a reason naming the count", broken, r.Reason, search.BrokenProbes)
 		}
 	})
 }
@@ -199,7 +200,7 @@ func TestFixedStep_NeverBlind(t *testing.T) {
 			most := 0
 			c.opts.Querier = querierFunc(func(q string) (float64, error) {
 				most = max(most, clusterUsers(srv)())
-				if q == LivenessQuery {
+				if q == monitor.LivenessQuery {
 					return 1, nil
 				}
 				return 0, tc.err
@@ -220,44 +221,12 @@ type querierFunc func(q string) (float64, error)
 
 func (f querierFunc) Query(_ context.Context, q string, _ time.Time) (float64, error) { return f(q) }
 
-// TestUserProblem: the share that makes a probe invalid, and what the reason says.
-func TestUserProblem(t *testing.T) {
-	for _, tc := range []struct {
-		h    usermetrics.Health
-		want string
-	}{
-		{usermetrics.Health{Actions: 1000, ActionFaults: 20}, ""}, // 2 %: at the limit
-		{usermetrics.Health{Actions: 1000, ActionFaults: 21, LastFault: "GET /x: 400"}, "21 of 1000 user actions and sessions (2%) failed on the users' side (more than 2%, Search.MaxUserFailureShare); last: GET /x: 400"},
-		{usermetrics.Health{SessionsEnded: 30, SessionFaults: 30, LastFault: "no open team to join; run `loadtest init` first"}, "30 of 30 user actions and sessions (100%)"},
-		{usermetrics.Health{SessionsEnded: 30}, ""}, // restarts that were the target's
-		{usermetrics.Health{Broken: 3, LastFault: "403"}, "3 of 100 users (3%) were waiting to restart after failing on their own side"},
-		{usermetrics.Health{Broken: 2}, ""},
-	} {
-		got := UserProblem(tc.h, 100, 0.02)
-		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
-			t.Errorf("%+v: %q; want %q", tc.h, got, tc.want)
-		}
-	}
-}
-
-// TestRateNote: a per-user rate under half or over twice the configured one is warned about.
-func TestRateNote(t *testing.T) {
-	for _, tc := range []struct {
-		got, want float64
-		warn      bool
-	}{{0.154, 0.98, true}, {0.6, 1, false}, {1.9, 1, false}, {2.1, 1, true}, {0.1, 0, false}} {
-		if note := RateNote(tc.got, tc.want); (note != "") != tc.warn {
-			t.Errorf("RateNote(%v, %v) = %q; warn %v", tc.got, tc.want, note, tc.warn)
-		}
-	}
-}
-
 // TestReport_Population: report.html shows what a probe's users did besides their steady
 // work, and marks a probe invalid because of the workload.
 func TestReport_Population(t *testing.T) {
-	r := Report{Outcome: NoAnswer, WorkloadBroken: true, Probes: []Probe{
-		{Users: 50, Verdict: Pass, NotStarted: 3, Restarts: 2, RateNote: "each user made 0.154 actions/s"},
-		{Users: 100, Verdict: Invalid, WorkloadBroken: true, Reason: "the workload, not the target, is failing"},
+	r := Report{Outcome: NoAnswer, WorkloadBroken: true, Probes: []search.Probe{
+		{Users: 50, Verdict: search.Pass, NotStarted: 3, Restarts: 2, RateNote: "each user made 0.154 actions/s"},
+		{Users: 100, Verdict: search.Invalid, WorkloadBroken: true, Reason: "the workload, not the target, is failing"},
 	}}
 	dir := t.TempDir()
 	if err := r.Write(dir); err != nil {
@@ -282,7 +251,7 @@ func TestCoordinator_MonitorHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, srv := setup(t, func(c *Config) { c.MonitorConfig.QueryFailureTimeoutSec = 90 }, nil)
 		c.opts.Querier = ctxQuerier(func(ctx context.Context, q string) (float64, error) {
-			if q == LivenessQuery {
+			if q == monitor.LivenessQuery {
 				return 1, nil
 			}
 			<-ctx.Done()

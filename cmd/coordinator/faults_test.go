@@ -12,6 +12,8 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/monitor"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
@@ -142,12 +144,12 @@ func TestRun_TargetFaults(t *testing.T) {
 				// A hold that spent 2 s or more in the fault saw it: the users' timeout (1 s)
 				// and a scrape (1 s) are what a hold needs to see a failure.
 				seen := time.Duration(min(end.UnixNano(), faultTo.UnixNano()) - max(start.UnixNano(), faultFrom.UnixNano()))
-				if seen >= 2*time.Second && p.Verdict == coordinator.Pass {
+				if seen >= 2*time.Second && p.Verdict == search.Pass {
 					t.Errorf("probe at %d users held through the fault and passed: %s (hold %.1f-%.1f s, fault %.1f-%.1f s)", p.Users, p.Reason,
 						start.Sub(r.StartTime).Seconds(), end.Sub(r.StartTime).Seconds(), faultFrom.Sub(r.StartTime).Seconds(), faultTo.Sub(r.StartTime).Seconds())
 					t.Logf("%s", out)
 				}
-				if p.Verdict == coordinator.Fail && (strings.Contains(p.Reason, "server errors") || strings.Contains(p.Reason, "timeouts") ||
+				if p.Verdict == search.Fail && (strings.Contains(p.Reason, "server errors") || strings.Contains(p.Reason, "timeouts") ||
 					strings.Contains(p.Reason, "duration")) {
 					failed++
 				}
@@ -219,7 +221,7 @@ func TestRun_PrometheusFails(t *testing.T) {
 	mmsimtest.CreateTeam(t, mm.URL, mm.Config, "team1")
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
-		if r.Form.Get("query") == coordinator.LivenessQuery {
+		if r.Form.Get("query") == monitor.LivenessQuery {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}`))
 			return

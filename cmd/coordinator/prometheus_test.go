@@ -17,6 +17,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
@@ -125,7 +126,7 @@ func TestRun_Prometheus(t *testing.T) {
 		if len(p.Values) != len(cfg.MonitorConfig.Queries) {
 			t.Fatalf("probe %d: %d values for %d queries", p.Users, len(p.Values), len(cfg.MonitorConfig.Queries))
 		}
-		if p.Verdict == coordinator.Fail {
+		if p.Verdict == search.Fail {
 			failBusy = max(failBusy, p.Values[len(p.Values)-1])
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/app/populate"
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/mmsim"
@@ -114,10 +115,10 @@ func (o Options) Truth() float64 {
 // measured over the passing probes (λ their requests per second per user, R0 their mean
 // latency; passing probes queue little, so neither moves much with the users). 0 when no
 // probe passed with throughput.
-func (o Options) TruthMeasured(probes []coordinator.Probe) (truth, lambda, r0 float64) {
+func (o Options) TruthMeasured(probes []search.Probe) (truth, lambda, r0 float64) {
 	var users, reqs, latency float64
 	for _, p := range probes {
-		if p.Verdict == coordinator.Pass && p.Throughput > 0 {
+		if p.Verdict == search.Pass && p.Throughput > 0 {
 			users += float64(p.Users)
 			reqs += p.Throughput
 			latency += p.MeanLatency * p.Throughput
@@ -150,11 +151,11 @@ const UtilizationQuery = "sum(rate(mmsim_capacity_busy_seconds_total[1m])) / sum
 // N. When the probes do not give a line with a crossing (one user count, or a slope with no
 // positive root), λ is their pooled rate, as for users whose rate does not move. It returns
 // the answer and λ there; 0, 0 when no valid probe is near.
-func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (truth, lambda float64) {
+func (o Options) TruthUtilization(probes []search.Probe, supported int) (truth, lambda float64) {
 	target := o.Utilization * float64(o.Workers) / o.ServiceTime.Seconds() // requests/s at U
-	var near []coordinator.Probe
-	for _, p := range coordinator.NearAnswer(probes, supported) {
-		if p.Verdict != coordinator.Invalid && p.Throughput > 0 {
+	var near []search.Probe
+	for _, p := range search.NearAnswer(probes, supported) {
+		if p.Verdict != search.Invalid && p.Throughput > 0 {
 			near = append(near, p)
 		}
 	}
@@ -185,16 +186,16 @@ func (o Options) TruthUtilization(probes []coordinator.Probe, supported int) (tr
 const RecentProbes = 3
 
 // drifting is TruthUtilization for probes that carry their times: the slope of λ in N from
-// coordinator.FitRate (λ = a + b·N + c·t), the level from the last RecentProbes probes
+// search.FitRate (λ = a + b·N + c·t), the level from the last RecentProbes probes
 // (their hold-weighted rate at their hold-weighted users), and the crossing of that line.
 // ok is false when the fit is not possible or the line has no crossing.
-func drifting(near []coordinator.Probe, target float64) (n, lambda float64, ok bool) {
-	fit, ok := coordinator.FitRate(near) // ok needs four probes or more: RecentProbes are there
+func drifting(near []search.Probe, target float64) (n, lambda float64, ok bool) {
+	fit, ok := search.FitRate(near) // ok needs four probes or more: RecentProbes are there
 	if !ok {
 		return 0, 0, false
 	}
 	recent := slices.Clone(near)
-	slices.SortStableFunc(recent, func(p, q coordinator.Probe) int { return cmp.Compare(p.At, q.At) })
+	slices.SortStableFunc(recent, func(p, q search.Probe) int { return cmp.Compare(p.At, q.At) })
 	var hold, users, rate float64
 	for _, p := range recent[len(recent)-RecentProbes:] {
 		w := cmp.Or(p.HoldSec, 1)

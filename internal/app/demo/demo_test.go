@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/search"
 )
 
 // TestDemo runs the whole demo, small: mmsim at 100 requests/s (2 workers x 20 ms), noop
@@ -168,11 +169,11 @@ func TestLimits(t *testing.T) {
 // TestTruthMeasured: λ and R0 come from the passing probes only, weighted by their requests.
 func TestTruthMeasured(t *testing.T) {
 	o := DefaultOptions() // 400 requests/s, T = 100 ms
-	probes := []coordinator.Probe{
-		{Users: 100, Verdict: coordinator.Pass, Throughput: 10, MeanLatency: 0.010},
-		{Users: 300, Verdict: coordinator.Pass, Throughput: 30, MeanLatency: 0.030},
-		{Users: 600, Verdict: coordinator.Fail, Throughput: 40, MeanLatency: 2},
-		{Users: 800, Verdict: coordinator.Invalid, Throughput: 1, MeanLatency: 9},
+	probes := []search.Probe{
+		{Users: 100, Verdict: search.Pass, Throughput: 10, MeanLatency: 0.010},
+		{Users: 300, Verdict: search.Pass, Throughput: 30, MeanLatency: 0.030},
+		{Users: 600, Verdict: search.Fail, Throughput: 40, MeanLatency: 2},
+		{Users: 800, Verdict: search.Invalid, Throughput: 1, MeanLatency: 9},
 	}
 	truth, lambda, r0 := o.TruthMeasured(probes)
 	// λ = 40/400 = 0.1 /s, R0 = (10x0.01 + 30x0.03)/40 = 0.025 s: 400 x (0.1 + 10 - 0.025) = 4030.
@@ -192,29 +193,29 @@ func TestTruthUtilization(t *testing.T) {
 	// λ(N) = 0.3 + 0.001·N: 0.48 at 180 users, 0.5 at 200, 0.52 at 220, so N·λ(N) = 100 at
 	// N = 200. The rate at the supported users (180) taken as constant would say 208.
 	line := func(n int) float64 { return float64(n) * (0.3 + 0.001*float64(n)) }
-	probes := []coordinator.Probe{
-		{Users: 100, Verdict: coordinator.Pass, Throughput: 5, HoldSec: 10}, // more than 25 % off: ignored
-		{Users: 180, Verdict: coordinator.Pass, Throughput: line(180), HoldSec: 10},
-		{Users: 200, Verdict: coordinator.Fail, Throughput: line(200), HoldSec: 40},
-		{Users: 220, Verdict: coordinator.Fail, Throughput: line(220), HoldSec: 20},
-		{Users: 190, Verdict: coordinator.Invalid, Throughput: 900, HoldSec: 10}, // the agents' limit: ignored
+	probes := []search.Probe{
+		{Users: 100, Verdict: search.Pass, Throughput: 5, HoldSec: 10}, // more than 25 % off: ignored
+		{Users: 180, Verdict: search.Pass, Throughput: line(180), HoldSec: 10},
+		{Users: 200, Verdict: search.Fail, Throughput: line(200), HoldSec: 40},
+		{Users: 220, Verdict: search.Fail, Throughput: line(220), HoldSec: 20},
+		{Users: 190, Verdict: search.Invalid, Throughput: 900, HoldSec: 10}, // the agents' limit: ignored
 	}
 	truth, lambda := o.TruthUtilization(probes, 180)
 	if math.Abs(truth-200) > 1e-6 || math.Abs(lambda-0.5) > 1e-9 {
 		t.Fatalf("truth %v, λ %v; want 200, 0.5 (the line's crossing)", truth, lambda)
 	}
 	// One user count has no line: the pooled rate, (190 + 210) / 800 per user.
-	same := []coordinator.Probe{
-		{Users: 400, Verdict: coordinator.Pass, Throughput: 190, HoldSec: 10},
-		{Users: 400, Verdict: coordinator.Fail, Throughput: 210, HoldSec: 10},
+	same := []search.Probe{
+		{Users: 400, Verdict: search.Pass, Throughput: 190, HoldSec: 10},
+		{Users: 400, Verdict: search.Fail, Throughput: 210, HoldSec: 10},
 	}
 	if truth, lambda := o.TruthUtilization(same, 400); math.Abs(lambda-0.5) > 1e-9 || math.Abs(truth-200) > 1e-6 {
 		t.Fatalf("one user count: truth %v, λ %v; want 200, 0.5 (pooled)", truth, lambda)
 	}
 	// A line that falls so fast it never reaches the target: the pooled rate again.
-	falling := []coordinator.Probe{
-		{Users: 100, Verdict: coordinator.Pass, Throughput: 100 * 0.5, HoldSec: 10},
-		{Users: 120, Verdict: coordinator.Pass, Throughput: 120 * 0.1, HoldSec: 10},
+	falling := []search.Probe{
+		{Users: 100, Verdict: search.Pass, Throughput: 100 * 0.5, HoldSec: 10},
+		{Users: 120, Verdict: search.Pass, Throughput: 120 * 0.1, HoldSec: 10},
 	}
 	if truth, lambda := o.TruthUtilization(falling, 110); math.Abs(lambda-62.0/220) > 1e-9 || math.Abs(truth-100/lambda) > 1e-6 {
 		t.Fatalf("falling rate: truth %v, λ %v; want the pooled %v", truth, lambda, 62.0/220)
@@ -233,13 +234,13 @@ func TestTruthUtilization_Drift(t *testing.T) {
 	o := DefaultOptions()
 	o.Utilization = 0.25 // 100 requests/s
 	rate := func(n int, at float64) float64 { return 0.36 + 0.001*float64(n) - 0.0001*at }
-	var probes []coordinator.Probe
+	var probes []search.Probe
 	for i, n := range []int{220, 180, 200, 190, 205, 195, 200} {
 		at := float64(i+1) * 100
-		probes = append(probes, coordinator.Probe{Users: n, Verdict: coordinator.Pass,
+		probes = append(probes, search.Probe{Users: n, Verdict: search.Pass,
 			Throughput: float64(n) * rate(n, at), HoldSec: 40, At: at})
 	}
-	probes = append(probes, coordinator.Probe{Users: 199, Verdict: coordinator.Invalid, Throughput: 900, HoldSec: 40, At: 750}) // ignored
+	probes = append(probes, search.Probe{Users: 199, Verdict: search.Invalid, Throughput: 900, HoldSec: 40, At: 750}) // ignored
 	truth, lambda := o.TruthUtilization(probes, 200)
 	if math.Abs(truth-200) > 1e-6 || math.Abs(lambda-0.5) > 1e-9 {
 		t.Fatalf("truth %v, λ %v; want 200, 0.5 (the crossing of the rate at the last probes)", truth, lambda)
@@ -251,10 +252,10 @@ func TestTruthUtilization_Drift(t *testing.T) {
 		t.Fatalf("without times the truth is %v; the test's drift should move it off 200", untimed)
 	}
 	// Times with one user count leave the slope unknown: the plain fit's fallback, pooled.
-	flat := []coordinator.Probe{}
+	flat := []search.Probe{}
 	for i := range 5 {
 		at := float64(i+1) * 100
-		flat = append(flat, coordinator.Probe{Users: 200, Verdict: coordinator.Pass, Throughput: 200 * rate(200, at), HoldSec: 10, At: at})
+		flat = append(flat, search.Probe{Users: 200, Verdict: search.Pass, Throughput: 200 * rate(200, at), HoldSec: 10, At: at})
 	}
 	if truth, _ := o.TruthUtilization(flat, 200); math.IsNaN(truth) || truth <= 0 {
 		t.Fatalf("one user count with times: truth %v; want the pooled answer", truth)

@@ -1,7 +1,8 @@
-package coordinator
+package search
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
@@ -55,4 +56,25 @@ func RateNote(perUser, expected float64) string {
 		return ""
 	}
 	return fmt.Sprintf("each user made %.3g actions/s where the configured behaviour makes about %.3g/s: the users are not doing what they were configured to (see the errors and restarts)", perUser, expected)
+}
+
+// PopulationNote says what a probe's users did besides their steady work, if anything.
+func PopulationNote(p Probe) string {
+	var parts []string
+	if p.NotStarted > 0 {
+		parts = append(parts, fmt.Sprintf("%d users still starting when the hold began", p.NotStarted))
+	}
+	if p.Restarts > 0 {
+		parts = append(parts, fmt.Sprintf("%d sessions restarted", p.Restarts))
+	}
+	if p.UserFaults > 0 && !p.WorkloadBroken {
+		parts = append(parts, fmt.Sprintf("%d user-side failures (%.1f%%)", p.UserFaults, 100*p.FaultShare))
+	}
+	if p.RateNote != "" {
+		parts = append(parts, "warning: "+p.RateNote)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, "; ")
 }

@@ -1,4 +1,4 @@
-package coordinator
+package search
 
 import (
 	"math"
@@ -7,51 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadtest/loadtest/coordinator/search/searchtest"
 )
-
-// model is a closed system of N users with think time Z in front of a server that completes
-// at most Xmax requests per second with service time S: the mean response time follows the
-// operational-law asymptotes (S below the knee, N/Xmax - Z above it) with a smooth bend.
-type targetModel struct {
-	xmax, z, s float64
-	noise      float64 // relative standard deviation of each measurement
-	rng        *rand.Rand
-}
-
-func (m *targetModel) latency(n int) float64 {
-	d := float64(n)/m.xmax - m.z - m.s
-	const bend = 0.02
-	r := m.s + (d+math.Sqrt(d*d+bend*bend))/2
-	if m.noise > 0 {
-		r *= 1 + m.noise*m.rng.NormFloat64()
-	}
-	return r
-}
-
-// truth solves latency(N) = t without noise.
-func (m *targetModel) truth(t float64) float64 {
-	quiet := *m
-	quiet.noise = 0
-	lo, hi := 0.0, 1e7
-	for hi-lo > 0.01 {
-		mid := (lo + hi) / 2
-		if quiet.latency(int(mid)) < t {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
-}
-
-func (m *targetModel) throughput(n int) float64 {
-	return float64(n) / (m.latency(n) + m.z)
-}
 
 var meanLatency = []QuerySpec{{Description: "mean latency", Threshold: 0.1, Alert: true}}
 
 // search runs Next against probe until done, and returns the decision and the history.
-func search(t *testing.T, cfg SearchConfig, probe func(n int) Probe) (Decision, []Probe) {
+func search(t *testing.T, cfg Config, probe func(n int) Probe) (Decision, []Probe) {
 	t.Helper()
 	var h []Probe
 	for range 100 {
@@ -68,12 +31,12 @@ func search(t *testing.T, cfg SearchConfig, probe func(n int) Probe) (Decision, 
 	return Decision{}, nil
 }
 
-func modelProbe(m *targetModel, qs []QuerySpec) func(int) Probe {
+func modelProbe(m *searchtest.Model, qs []QuerySpec) func(int) Probe {
 	return func(n int) Probe {
-		v := []float64{m.latency(n)}
+		v := []float64{m.Latency(n)}
 		verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
 		return Probe{Users: n, Verdict: verdict, Reason: why, Values: v, Margin: margin,
-			Throughput: m.throughput(n), MeanLatency: v[0]}
+			Throughput: m.Throughput(n), MeanLatency: v[0]}
 	}
 }
 
@@ -82,21 +45,21 @@ func modelProbe(m *targetModel, qs []QuerySpec) func(int) Probe {
 func TestSearch_Models(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		m     targetModel
+		m     searchtest.Model
 		max   int
 		probe int // most probes allowed
 	}{
-		{"noop-demo", targetModel{xmax: 400, z: 1, s: 0.01}, 5000, 12},
-		{"simulative", targetModel{xmax: 1500, z: 20, s: 0.005}, 100000, 16},
-		{"small", targetModel{xmax: 20, z: 1, s: 0.05}, 1000, 14},
-		{"noisy", targetModel{xmax: 400, z: 1, s: 0.01, noise: 0.03}, 5000, 20},
+		{"noop-demo", searchtest.Model{Xmax: 400, Z: 1, S: 0.01}, 5000, 12},
+		{"simulative", searchtest.Model{Xmax: 1500, Z: 20, S: 0.005}, 100000, 16},
+		{"small", searchtest.Model{Xmax: 20, Z: 1, S: 0.05}, 1000, 14},
+		{"noisy", searchtest.Model{Xmax: 400, Z: 1, S: 0.01, Noise: 0.03}, 5000, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := range uint64(20) {
 				m := tc.m
-				m.rng = rand.New(rand.NewPCG(seed, 99))
-				truth := m.truth(0.1)
-				d, h := search(t, DefaultSearchConfig(tc.max), modelProbe(&m, meanLatency))
+				m.Rng = rand.New(rand.NewPCG(seed, 99))
+				truth := m.Truth(0.1)
+				d, h := search(t, DefaultConfig(tc.max), modelProbe(&m, meanLatency))
 				r := d.Result
 				if r.AtLeast || r.Bracket[1] == 0 {
 					t.Fatalf("seed %d: no failure found: %+v", seed, d)
@@ -104,13 +67,13 @@ func TestSearch_Models(t *testing.T) {
 				if e := math.Abs(float64(r.SupportedUsers)-truth) / truth; e > 0.03 && math.Abs(float64(r.SupportedUsers)-truth) > 1 {
 					t.Errorf("seed %d: %d users; truth %.1f (error %.1f%%) after %d probes: %s", seed, r.SupportedUsers, truth, 100*e, len(h), trace(h))
 				}
-				if m.noise == 0 && (float64(r.Bracket[0]) > truth || float64(r.Bracket[1]) < truth) {
+				if m.Noise == 0 && (float64(r.Bracket[0]) > truth || float64(r.Bracket[1]) < truth) {
 					t.Errorf("seed %d: bracket %v misses the truth %.1f", seed, r.Bracket, truth)
 				}
 				if len(h) > tc.probe {
 					t.Errorf("seed %d: %d probes; want <= %d: %s", seed, len(h), tc.probe, trace(h))
 				}
-				knee := m.xmax * (m.s + m.z)
+				knee := m.Xmax * (m.S + m.Z)
 				if math.Abs(float64(r.Knee)-knee)/knee > 0.1 {
 					t.Errorf("seed %d: knee %d; want about %.0f", seed, r.Knee, knee)
 				}
@@ -132,15 +95,15 @@ func trace(h []Probe) string {
 // search must notice (confirmations fail), end, say the target was unstable, and answer no
 // higher than the truth at its start and close to the truth at its end.
 func TestSearch_Drift(t *testing.T) {
-	m := targetModel{xmax: 400, z: 1, s: 0.01}
-	start := m.truth(0.1)
+	m := searchtest.Model{Xmax: 400, Z: 1, S: 0.01}
+	start := m.Truth(0.1)
 	probes := 0
-	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
+	d, h := search(t, DefaultConfig(5000), func(n int) Probe {
 		probes++
-		m.xmax *= 0.997
+		m.Xmax *= 0.997
 		return modelProbe(&m, meanLatency)(n)
 	})
-	end := m.truth(0.1)
+	end := m.Truth(0.1)
 	r := d.Result
 	if float64(r.SupportedUsers) > start || float64(r.SupportedUsers) < end*0.95 {
 		t.Fatalf("%d users; the truth drifted from %.0f to %.0f: %s", r.SupportedUsers, start, end, trace(h))
@@ -164,7 +127,7 @@ func TestSearch_RisingCapacity(t *testing.T) {
 		for seed := range uint64(seeds) {
 			rng := rand.New(rand.NewPCG(seed, 11))
 			at := 0.0
-			cfg := DefaultSearchConfig(2000)
+			cfg := DefaultConfig(2000)
 			cfg.StaleSec = stale
 			d, _ := search(t, cfg, func(n int) Probe {
 				at += 15 // ramp and settle
@@ -201,7 +164,7 @@ func TestSearch_RisingCapacity(t *testing.T) {
 // probed again before the search ends, as in a demo run where 170 failed at minute 3 and
 // the passes below it climbed to 167 by minute 8; a recent one is not.
 func TestNext_StaleFail(t *testing.T) {
-	cfg := DefaultSearchConfig(2000)
+	cfg := DefaultConfig(2000)
 	cfg.StaleSec = 240
 	probe := func(n int, v Verdict, at float64) Probe {
 		return Probe{Users: n, Verdict: v, Margin: map[Verdict]float64{Pass: -0.2, Fail: 0.4}[v], HoldSec: 40, At: at}
@@ -232,16 +195,16 @@ func TestNext_StaleFail(t *testing.T) {
 // TestSearch_CapacityDrop: the target loses a third of its capacity after the sixth probe.
 // The search must not report the old capacity: its answer is at most the new truth (+3 %).
 func TestSearch_CapacityDrop(t *testing.T) {
-	m := targetModel{xmax: 400, z: 1, s: 0.01}
+	m := searchtest.Model{Xmax: 400, Z: 1, S: 0.01}
 	probes := 0
-	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
+	d, h := search(t, DefaultConfig(5000), func(n int) Probe {
 		probes++
 		if probes == 7 {
-			m.xmax = 267
+			m.Xmax = 267
 		}
 		return modelProbe(&m, meanLatency)(n)
 	})
-	if now := m.truth(0.1); float64(d.Result.SupportedUsers) > now*1.03 {
+	if now := m.Truth(0.1); float64(d.Result.SupportedUsers) > now*1.03 {
 		t.Fatalf("%d users after the drop to %.0f: %s (%s)", d.Result.SupportedUsers, now, trace(h), d.Reason)
 	}
 }
@@ -250,8 +213,8 @@ func TestSearch_CapacityDrop(t *testing.T) {
 // the search retries, then stays below them and reports a lower bound, never a failure of
 // the target.
 func TestSearch_AgentSaturated(t *testing.T) {
-	m := targetModel{xmax: 400, z: 1, s: 0.01} // the target would hold ~440
-	d, h := search(t, DefaultSearchConfig(5000), func(n int) Probe {
+	m := searchtest.Model{Xmax: 400, Z: 1, S: 0.01} // the target would hold ~440
+	d, h := search(t, DefaultConfig(5000), func(n int) Probe {
 		p := modelProbe(&m, meanLatency)(n)
 		if n > 300 {
 			p.Verdict, p.Margin, p.Reason = Judge(meanLatency, p.Values, 0.95, 0.8, "")
@@ -273,7 +236,7 @@ func TestSearch_AgentSaturated(t *testing.T) {
 // end: the fail is probed again, as the pass is. A pass there moves the answer up, and the
 // next fail above bounds it, without bracketing again from scratch.
 func TestSearch_NoisyFailConfirmed(t *testing.T) {
-	cfg := DefaultSearchConfig(1000)
+	cfg := DefaultConfig(1000)
 	h := []Probe{
 		{Users: 50, Verdict: Pass, Margin: -0.8}, {Users: 100, Verdict: Pass, Margin: -0.6},
 		{Users: 200, Verdict: Fail, Margin: 0.3}, {Users: 170, Verdict: Pass, Margin: -0.05},
@@ -324,7 +287,7 @@ func TestSearch_NoisyUtilization(t *testing.T) {
 					WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
 			}
 		}
-		d, _ := search(t, DefaultSearchConfig(2000), probe)
+		d, _ := search(t, DefaultConfig(2000), probe)
 		e := (float64(d.Result.SupportedUsers) - capacity) / capacity
 		sum += e
 		if math.Abs(e) <= 0.03 {
@@ -340,8 +303,8 @@ func TestSearch_NoisyUtilization(t *testing.T) {
 
 // TestSearch_NothingFails: a target that never fails gives ">= MaxUsers".
 func TestSearch_NothingFails(t *testing.T) {
-	m := targetModel{xmax: 1e6, z: 1, s: 0.01}
-	d, h := search(t, DefaultSearchConfig(1000), modelProbe(&m, meanLatency))
+	m := searchtest.Model{Xmax: 1e6, Z: 1, S: 0.01}
+	d, h := search(t, DefaultConfig(1000), modelProbe(&m, meanLatency))
 	if !d.Result.AtLeast || d.Result.SupportedUsers != 1000 || len(h) > 6 {
 		t.Fatalf("%+v after %s; want >= 1000 in a few probes", d, trace(h))
 	}

@@ -1,4 +1,9 @@
-package coordinator
+// Package search holds the capacity search's rules as pure functions of their inputs: a
+// probe's verdict (Judge), the next step (Next), the noise of a hold (StdErr, ExtendHold),
+// the users' drift (FitRate), whether a probe's population counts (UserProblem), and
+// mattermost-load-test-ng's fixed-step loop (FixedStep). The coordinator's loops call them;
+// nothing here blocks, measures or keeps state.
+package search
 
 import (
 	"cmp"
@@ -107,8 +112,8 @@ func worstAlert(qs []QuerySpec, values []float64) (int, float64) {
 	return worst, margin
 }
 
-// SearchConfig tunes the adaptive search.
-type SearchConfig struct {
+// Config tunes the adaptive search.
+type Config struct {
 	StartUsers int     // the first probe
 	MaxUsers   int     // never probe beyond (ClusterConfig.MaxActiveUsers)
 	Growth     float64 // bracketing multiplies the last passing count by this (> 1)
@@ -131,9 +136,9 @@ type SearchConfig struct {
 	StaleSec float64
 }
 
-// DefaultSearchConfig returns the defaults for a cluster of maxUsers.
-func DefaultSearchConfig(maxUsers int) SearchConfig {
-	return SearchConfig{StartUsers: max(1, min(50, maxUsers)), MaxUsers: maxUsers, Growth: 2, Precision: 0.02,
+// DefaultConfig returns the defaults for a cluster of maxUsers.
+func DefaultConfig(maxUsers int) Config {
+	return Config{StartUsers: max(1, min(50, maxUsers)), MaxUsers: maxUsers, Growth: 2, Precision: 0.02,
 		Confirmations: 1, InvalidRetries: 2, MaxReversals: 3}
 }
 
@@ -183,7 +188,7 @@ type state struct {
 	precision  float64
 }
 
-func analyze(cfg SearchConfig, h []Probe) state {
+func analyze(cfg Config, h []Probe) state {
 	s := state{precision: cfg.Precision}
 	invalidRun, invalidAt := 0, -1
 	for i := range h {
@@ -245,7 +250,7 @@ func analyze(cfg SearchConfig, h []Probe) state {
 }
 
 // Next decides the next probe from the history of probes (a pure function).
-func Next(cfg SearchConfig, h []Probe) Decision {
+func Next(cfg Config, h []Probe) Decision {
 	s := analyze(cfg, h)
 	top := cfg.MaxUsers
 	if k := len(h); k >= BrokenProbes && !slices.ContainsFunc(h[k-BrokenProbes:], func(p Probe) bool { return !p.WorkloadBroken }) {
@@ -305,7 +310,7 @@ const BrokenProbes = 2
 
 // BudgetSpent is the decision when the time budget ran out (a pure function): what the
 // history says, an answer only if the bracket was already within Precision.
-func BudgetSpent(cfg SearchConfig, h []Probe) Decision {
+func BudgetSpent(cfg Config, h []Probe) Decision {
 	s := analyze(cfg, h)
 	d := done(s, h, "the time budget ran out")
 	upper := s.hi
@@ -422,4 +427,17 @@ func Knee(h []Probe) int {
 	}
 	cycle := float64(h[light].Users) / h[light].Throughput
 	return int(math.Round(xmax * cycle))
+}
+
+// Population says what the probe's users did besides their steady work ("" when nothing).
+func (p Probe) Population() string { return strings.TrimPrefix(PopulationNote(p), "; ") }
+
+// MeanMs is the probe's mean latency in milliseconds.
+func (p Probe) MeanMs() float64 { return 1000 * p.MeanLatency }
+
+// SoFar is what a search that ended early knew: the best pass below the lowest fail (0:
+// none passed) and that fail (0: none).
+func SoFar(cfg Config, h []Probe) (lo, hi int) {
+	s := analyze(cfg, h)
+	return s.lo, s.hi
 }

@@ -1,4 +1,4 @@
-package coordinator
+package search
 
 import (
 	"fmt"
@@ -118,8 +118,8 @@ func FloorStdErrs(stdErrs, values, floor []float64, held time.Duration) []float6
 	return out
 }
 
-// noiseNote describes the worst alert query's interval for a probe's reason.
-func noiseNote(qs []QuerySpec, values, stdErrs []float64, t float64, held time.Duration, extended bool) string {
+// NoiseNote describes the worst alert query's interval for a probe's reason.
+func NoiseNote(qs []QuerySpec, values, stdErrs []float64, t float64, held time.Duration, extended bool) string {
 	worst, _ := worstAlert(qs, values)
 	note := ""
 	if worst >= 0 && worst < len(stdErrs) && stdErrs[worst] > 0 {
