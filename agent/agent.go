@@ -1,28 +1,26 @@
-// Package agent is the load-test agent: the load tests one process runs (several, by id),
-// the HTTP API that drives them (seed 001's /loadagent/... routes and more), and a typed
-// client for that API.
+// Package agent is the load-test agent's domain: the load tests one process runs (several,
+// by id), their status and their per-second metrics intervals, and the errors its
+// operations fail with, by kind (ErrBadRequest, ErrNotFound, ErrConflict...). It knows
+// nothing of HTTP: package api serves it over HTTP, maps its errors to status codes in one
+// table, and holds the client and the join tunnel.
 //
 // The same operations are available in process (Server.LoadTest returns a Local) and over
-// HTTP (Client.LoadTest returns a Remote); both have the method set the coordinator's Agent
-// interface declares, and both return the same *Error values, so a caller cannot tell them
-// apart.
+// HTTP (api.Client.LoadTest returns a Remote); both have the method set the coordinator's
+// cluster.Agent interface declares, and both return the same *Error kinds, so a caller
+// cannot tell them apart.
 package agent
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"time"
 
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
-
-// DefaultListen is where `loadtest server` listens unless told otherwise (seed 001's port,
-// on loopback).
-const DefaultListen = "127.0.0.1:4000"
 
 // Status is one load test's status, with the seed's field names.
 type Status struct {
@@ -39,15 +37,6 @@ type Status struct {
 	Utilization     float64        // the agent's utilization (0..1) over the last second; > 0.8 is saturated
 	MetricsCursor   uint64         // the newest complete metrics interval (see MetricsPage)
 	UsersStarting   int            // users in their start-up sequence (login, team, first loads) now
-}
-
-// Response is the body of every /loadagent response: the load test's id, what happened, its
-// status, or (with a 4xx or 5xx status code, never with 200) what went wrong.
-type Response struct {
-	ID      string  `json:"id,omitempty"`
-	Message string  `json:"message,omitempty"`
-	Status  *Status `json:"status,omitempty"`
-	Error   string  `json:"error,omitempty"`
 }
 
 // Interval is what one load test recorded in one interval (a second, normally): the
@@ -84,39 +73,35 @@ type MetricsPage struct {
 }
 
 // Errors that every failed call wraps: errors.Is(err, agent.ErrNotFound) works the same for
-// a Local and a Remote.
+// a Local and a Remote. The HTTP API maps each to its status code in one table (package
+// api), and its client maps the codes back.
 var (
-	ErrBadRequest   = errors.New("bad request")  // 400 (and 413): a bad id, amount, config or body
-	ErrUnauthorized = errors.New("unauthorized") // 401: no or wrong bearer token
-	ErrNotFound     = errors.New("not found")    // 404: no load test with that id
-	ErrConflict     = errors.New("conflict")     // 409: the id exists, the state forbids the call, or a stale sequence number
+	ErrBadRequest   = errors.New("bad request")       // a bad id, amount, config or body
+	ErrTooLarge     = errors.New("request too large") // a body over the limit; also an ErrBadRequest
+	ErrUnauthorized = errors.New("unauthorized")      // no or wrong bearer token
+	ErrNotFound     = errors.New("not found")         // no load test with that id, no such route
+	ErrNotAllowed   = errors.New("method not allowed")
+	ErrConflict     = errors.New("conflict") // the id exists, the state forbids the call, or a stale sequence number
 )
 
-// Error is a failed call: the HTTP status code it has (or would have) and the message.
+// Error is a failed call: its kind (one of the Err values above; nil: an internal failure)
+// and the message.
 type Error struct {
-	Code    int
+	Kind    error
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
 
-// Is makes errors.Is(err, ErrNotFound) and the others true for the matching status codes.
+// Is makes errors.Is(err, ErrNotFound) and the others true for the matching kind; an
+// ErrTooLarge is an ErrBadRequest too.
 func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrBadRequest:
-		return e.Code == http.StatusBadRequest || e.Code == http.StatusRequestEntityTooLarge
-	case ErrUnauthorized:
-		return e.Code == http.StatusUnauthorized
-	case ErrNotFound:
-		return e.Code == http.StatusNotFound
-	case ErrConflict:
-		return e.Code == http.StatusConflict
-	}
-	return false
+	return target != nil && (target == e.Kind || target == ErrBadRequest && e.Kind == ErrTooLarge)
 }
 
-func errorf(code int, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// Errorf returns an *Error of kind with the formatted message.
+func Errorf(kind error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
 // idPattern: the id prefixes user names ("{id}-user{n}"), and Mattermost user names are at
@@ -127,7 +112,13 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,9}$`)
 // ValidID reports why id cannot name a load test, or nil.
 func ValidID(id string) error {
 	if !idPattern.MatchString(id) {
-		return errorf(http.StatusBadRequest, "id %q: must be 1 to 10 lower-case letters, digits, '.', '-' or '_', starting with a letter (users are named {id}-user{n})", id)
+		return Errorf(ErrBadRequest, "id %q: must be 1 to 10 lower-case letters, digits, '.', '-' or '_', starting with a letter (users are named {id}-user{n})", id)
 	}
 	return nil
 }
+
+// Version is the agent's build, as /version shows it.
+type Version = buildinfo.Info
+
+// BuildVersion reads the running binary's Version.
+func BuildVersion() Version { return buildinfo.Read() }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -40,15 +39,15 @@ type loadTest struct {
 	mu        sync.Mutex
 	seq       uint64           // guarded by mu: the last SetUsers sequence number applied
 	seqUsers  int              // guarded by mu: the amount it set
-	ring      []storedInterval // guarded by mu: the newest keepIntervals intervals, oldest first
+	ring      []SparseInterval // guarded by mu: the newest keepIntervals intervals, oldest first
 	next      uint64           // guarded by mu: the Seq of the next interval
 	lastStart time.Time        // guarded by mu: when the current interval began
 	lastUtil  float64          // guarded by mu
 }
 
-// storedInterval is an Interval whose histograms are in their compact form: cheap to keep,
+// SparseInterval is an Interval whose histograms are in their compact form: cheap to keep,
 // sent as JSON as they are, and rebuilt for an in-process caller without JSON.
-type storedInterval struct {
+type SparseInterval struct {
 	Seq         uint64                   `json:"seq"`
 	Start       time.Time                `json:"start"`
 	End         time.Time                `json:"end"`
@@ -73,14 +72,14 @@ func newLoadTest(runCtx context.Context, id string, cfg agentconfig.Config,
 	if makeUsers != nil {
 		var err error
 		if newUser, err = makeUsers(id, cfg, lt.m.Starting); err != nil {
-			return nil, errorf(http.StatusBadRequest, "config: %v", err)
+			return nil, Errorf(ErrBadRequest, "config: %v", err)
 		}
 	} else {
 		var err error
 		lt.env = controller.NewEnv(id, cfg, lt.m, lt.log)
 		newUser, err = controller.Factory(lt.env)
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
+			return nil, Errorf(ErrBadRequest, "%v", err)
 		}
 	}
 	eng, err := loadtest.New(loadtest.Options{InitialActiveUsers: cfg.UsersConfiguration.InitialActiveUsers,
@@ -89,7 +88,7 @@ func newLoadTest(runCtx context.Context, id string, cfg agentconfig.Config,
 		if lt.env != nil {
 			lt.env.Close()
 		}
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, Errorf(ErrBadRequest, "%v", err)
 	}
 	lt.eng = eng
 	lt.m.SampleUtilization()
@@ -123,7 +122,7 @@ func (lt *loadTest) flush() {
 	now := time.Now()
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	lt.ring = append(lt.ring, storedInterval{Seq: lt.next, Start: lt.lastStart, End: now,
+	lt.ring = append(lt.ring, SparseInterval{Seq: lt.next, Start: lt.lastStart, End: now,
 		ActiveUsers: users, Utilization: util, Histograms: sparse, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth(),
 		Errors: lt.m.TakeErrors()})
 	if len(lt.ring) > keepIntervals {
@@ -156,7 +155,7 @@ func (lt *loadTest) status() Status {
 
 func (lt *loadTest) run() error {
 	if err := lt.eng.Run(lt.runCtx); err != nil {
-		return errorf(http.StatusConflict, "load test %s is %s; run needs it stopped", lt.id, lt.eng.Status().State)
+		return Errorf(ErrConflict, "load test %s is %s; run needs it stopped", lt.id, lt.eng.Status().State)
 	}
 	lt.mu.Lock()
 	lt.seq, lt.seqUsers = 0, 0 // a new run starts a new sequence
@@ -167,7 +166,7 @@ func (lt *loadTest) run() error {
 
 func (lt *loadTest) stop() error {
 	if err := lt.eng.Stop(); err != nil {
-		return errorf(http.StatusConflict, "load test %s is %s; stop needs it running", lt.id, lt.eng.Status().State)
+		return Errorf(ErrConflict, "load test %s is %s; stop needs it running", lt.id, lt.eng.Status().State)
 	}
 	lt.flush() // what the leaving users recorded is in the next Metrics page
 	lt.log.Info("load test stopped")
@@ -196,9 +195,9 @@ func (lt *loadTest) setUsers(n int, seq uint64) error {
 		case seq == lt.seq && n == lt.seqUsers:
 			return nil // a retry of the request already applied
 		case seq == lt.seq:
-			return errorf(http.StatusConflict, "seq %d was already applied with amount %d; this request says %d", seq, lt.seqUsers, n)
+			return Errorf(ErrConflict, "seq %d was already applied with amount %d; this request says %d", seq, lt.seqUsers, n)
 		case seq < lt.seq:
-			return errorf(http.StatusConflict, "seq %d is older than the last applied (%d); the count stays at %d", seq, lt.seq, lt.seqUsers)
+			return Errorf(ErrConflict, "seq %d is older than the last applied (%d); the count stays at %d", seq, lt.seq, lt.seqUsers)
 		}
 	}
 	_, err := lt.eng.SetUsers(n)
@@ -218,24 +217,24 @@ func (lt *loadTest) engineError(err error, field string, value int) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &limit):
-		return errorf(http.StatusBadRequest, "%s %d: it would make %d users active; UsersConfiguration.MaxActiveUsers is %d", field, value, limit.Requested, limit.Max)
+		return Errorf(ErrBadRequest, "%s %d: it would make %d users active; UsersConfiguration.MaxActiveUsers is %d", field, value, limit.Requested, limit.Max)
 	case errors.Is(err, loadtest.ErrNotRunning):
-		return errorf(http.StatusConflict, "load test %s is %s; changing users needs it running", lt.id, lt.eng.Status().State)
+		return Errorf(ErrConflict, "load test %s is %s; changing users needs it running", lt.id, lt.eng.Status().State)
 	case errors.Is(err, loadtest.ErrInvalidAmount):
-		return errorf(http.StatusBadRequest, "%s %d: %v", field, value, err)
+		return Errorf(ErrBadRequest, "%s %d: %v", field, value, err)
 	}
 	return err
 }
 
 // metrics returns the intervals after since.
-func (lt *loadTest) metrics(since uint64) (pageJSON, error) {
+func (lt *loadTest) metrics(since uint64) (SparsePage, error) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	cursor := lt.next - 1
 	if since > cursor {
-		return pageJSON{}, errorf(http.StatusBadRequest, "since %d: must be <= the newest interval, %d", since, cursor)
+		return SparsePage{}, Errorf(ErrBadRequest, "since %d: must be <= the newest interval, %d", since, cursor)
 	}
-	p := pageJSON{ID: lt.id, Since: since, Cursor: cursor, Intervals: []storedInterval{}}
+	p := SparsePage{ID: lt.id, Since: since, Cursor: cursor, Intervals: []SparseInterval{}}
 	for _, iv := range lt.ring {
 		if iv.Seq > since {
 			p.Intervals = append(p.Intervals, iv)
@@ -245,17 +244,18 @@ func (lt *loadTest) metrics(since uint64) (pageJSON, error) {
 	return p, nil
 }
 
-// pageJSON is a MetricsPage with encoded histograms, as sent.
-type pageJSON struct {
+// SparsePage is a MetricsPage whose histograms are in their compact form, as the HTTP
+// API sends it.
+type SparsePage struct {
 	ID        string           `json:"id"`
 	Since     uint64           `json:"since"`
 	Cursor    uint64           `json:"cursor"`
 	Missed    uint64           `json:"missed"`
-	Intervals []storedInterval `json:"intervals"`
+	Intervals []SparseInterval `json:"intervals"`
 }
 
 // decode turns the page into a MetricsPage (the in-process path; HTTP decodes the JSON).
-func (p pageJSON) decode() (MetricsPage, error) {
+func (p SparsePage) decode() (MetricsPage, error) {
 	out := MetricsPage{ID: p.ID, Since: p.Since, Cursor: p.Cursor, Missed: p.Missed, Intervals: make([]Interval, len(p.Intervals))}
 	for i, iv := range p.Intervals {
 		h, err := iv.Histograms.Snapshot()

@@ -1,16 +1,11 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,17 +14,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loadtest/loadtest/agentconfig"
-	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
 	Log *slog.Logger // nil: discard
-	// Token, if set, is the bearer token every request but GET /healthz must carry.
-	Token string
-	// MaxBodyBytes limits request bodies; 0: 1 MiB.
-	MaxBodyBytes int64
 	// Interval is how often each load test closes a metrics interval; 0: 1s.
 	Interval time.Duration
 	// NewUser, if set, makes the users of every load test instead of the controllers that
@@ -40,7 +30,7 @@ type ServerOptions struct {
 }
 
 // Server holds the load tests of one agent process, by id. Its methods are the agent's
-// operations; Handler serves them over HTTP. All are safe for concurrent use.
+// operations; api.Handler serves them over HTTP. All are safe for concurrent use.
 type Server struct {
 	opts   ServerOptions
 	log    *slog.Logger
@@ -58,9 +48,6 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 1 << 20
-	}
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
@@ -72,50 +59,21 @@ func NewServer(opts ServerOptions) *Server {
 	return s
 }
 
-// DecodeConfig reads an agent config as create takes it: the config itself (seed 001's
-// `curl -d @config/config.json`), or wrapped as {"LoadTestConfig": {...}} as today's
-// mattermost-load-test-ng sends it. Fields not given keep their defaults; an empty body is
-// the default config. Every error names the field.
-func DecodeConfig(body []byte) (agentconfig.Config, error) {
-	cfg := agentconfig.DefaultConfig()
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return cfg, cfg.Validate()
-	}
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) == nil {
-		for k, v := range top {
-			if strings.EqualFold(k, "LoadTestConfig") {
-				for other := range top {
-					if !strings.EqualFold(other, "LoadTestConfig") {
-						return cfg, fmt.Errorf("%s: not supported beside LoadTestConfig; controller settings go in LoadTestConfig.UserControllerConfiguration", other)
-					}
-				}
-				body = v
-			}
-		}
-	}
-	if err := config.Decode(bytes.NewReader(body), &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
-}
-
 // Create adds a stopped load test with the given config; it runs on Run.
 func (s *Server) Create(id string, cfg agentconfig.Config) error {
 	if err := ValidID(id); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
-		return errorf(http.StatusBadRequest, "config: %v", err)
+		return Errorf(ErrBadRequest, "config: %v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return errorf(http.StatusConflict, "the agent is shutting down")
+		return Errorf(ErrConflict, "the agent is shutting down")
 	}
 	if _, ok := s.tests[id]; ok {
-		return errorf(http.StatusConflict, "load test %s already exists; DELETE /loadagent/%s first to replace it", id, id)
+		return Errorf(ErrConflict, "load test %s already exists; DELETE /loadagent/%s first to replace it", id, id)
 	}
 	lt, err := newLoadTest(s.ctx, id, cfg, s.opts.NewUser, s.opts.Interval, s.log)
 	if err != nil {
@@ -132,7 +90,7 @@ func (s *Server) get(id string) (*loadTest, error) {
 	defer s.mu.RUnlock()
 	lt, ok := s.tests[id]
 	if !ok {
-		return nil, errorf(http.StatusNotFound, "load test %s not found", id)
+		return nil, Errorf(ErrNotFound, "load test %s not found", id)
 	}
 	return lt, nil
 }
@@ -158,7 +116,7 @@ func (s *Server) Stop(id string) (Status, error) { return s.with(id, (*loadTest)
 // AddUsers starts n more users; n must be > 0, and the total may not pass MaxActiveUsers.
 func (s *Server) AddUsers(id string, n int) (Status, error) {
 	if n <= 0 {
-		return Status{}, errorf(http.StatusBadRequest, "amount %d: must be > 0", n)
+		return Status{}, Errorf(ErrBadRequest, "amount %d: must be > 0", n)
 	}
 	return s.with(id, func(lt *loadTest) error { return lt.change(n) })
 }
@@ -166,7 +124,7 @@ func (s *Server) AddUsers(id string, n int) (Status, error) {
 // RemoveUsers stops the n newest users (all of them if there are fewer); n must be > 0.
 func (s *Server) RemoveUsers(id string, n int) (Status, error) {
 	if n <= 0 {
-		return Status{}, errorf(http.StatusBadRequest, "amount %d: must be > 0", n)
+		return Status{}, Errorf(ErrBadRequest, "amount %d: must be > 0", n)
 	}
 	return s.with(id, func(lt *loadTest) error { return lt.change(-n) })
 }
@@ -175,7 +133,7 @@ func (s *Server) RemoveUsers(id string, n int) (Status, error) {
 // last one applied in this run is a conflict, and a repeat of it changes nothing.
 func (s *Server) SetUsers(id string, n int, seq uint64) (Status, error) {
 	if n < 0 {
-		return Status{}, errorf(http.StatusBadRequest, "amount %d: must be >= 0", n)
+		return Status{}, Errorf(ErrBadRequest, "amount %d: must be >= 0", n)
 	}
 	return s.with(id, func(lt *loadTest) error { return lt.setUsers(n, seq) })
 }
@@ -213,6 +171,16 @@ func (s *Server) Metrics(id string, since uint64) (MetricsPage, error) {
 	return p.decode()
 }
 
+// SparseMetrics is Metrics with the histograms in their compact form, as the HTTP API
+// sends them.
+func (s *Server) SparseMetrics(id string, since uint64) (SparsePage, error) {
+	lt, err := s.get(id)
+	if err != nil {
+		return SparsePage{}, err
+	}
+	return lt.metrics(since)
+}
+
 // Destroy stops load test id if it runs, and removes it. Its final status is returned.
 func (s *Server) Destroy(id string) (Status, error) {
 	s.mu.Lock()
@@ -220,7 +188,7 @@ func (s *Server) Destroy(id string) (Status, error) {
 	delete(s.tests, id)
 	s.mu.Unlock()
 	if !ok {
-		return Status{}, errorf(http.StatusNotFound, "load test %s not found", id)
+		return Status{}, Errorf(ErrNotFound, "load test %s not found", id)
 	}
 	lt.close()
 	s.log.Info("load test destroyed", "loadtest", id)
@@ -258,8 +226,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// gatherer gathers the process metrics and every load test's, each labelled loadtest_id.
-func (s *Server) gatherer() prometheus.Gatherer {
+// Gatherer gathers the process metrics and every load test's, each labelled loadtest_id.
+func (s *Server) Gatherer() prometheus.Gatherer {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	g := prometheus.Gatherers{s.base}
@@ -272,7 +240,7 @@ func (s *Server) gatherer() prometheus.Gatherer {
 // Gatherer is the agent's exposition (what GET /metrics serves), read in process: an
 // embedded Prometheus engine in the same process scrapes it without a port.
 func (l *Local) Gatherer() prometheus.Gatherer {
-	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return l.s.gatherer().Gather() })
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return l.s.Gatherer().Gather() })
 }
 
 // Local is load test id on an in-process Server, with the coordinator's Agent method set.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/monitor"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
@@ -53,6 +54,8 @@ func (c *Coordinator) adaptive(ctx context.Context, q monitor.Querier) error {
 		probes = append(probes, p)
 		c.mu.Lock()
 		c.report.Probes = append(c.report.Probes, p)
+		c.values = p.Values
+		c.notifyLocked()
 		c.mu.Unlock()
 		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f%s",
 			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization, search.PopulationNote(p))
@@ -90,6 +93,7 @@ func (c *Coordinator) decided(d search.Decision, probes int) {
 		c.status.SupportedUsers = d.Result.SupportedUsers
 		c.status.Bracket = d.Result.Bracket
 	}
+	c.notifyLocked()
 }
 
 // probe ramps to n users (at most RampRate more a second), settles, holds while measuring,
@@ -97,20 +101,17 @@ func (c *Coordinator) decided(d search.Decision, probes int) {
 func (c *Coordinator) probe(ctx context.Context, q monitor.Querier, specs []search.QuerySpec, n int, history []search.Probe) (search.Probe, error) {
 	s := c.cfg.Search
 	var problems []string
-	if c.cl.recover(ctx) == 0 {
-		return search.Probe{}, fmt.Errorf("no agent is reachable: %s", c.cl.state[0].problem)
+	if c.cl.Recover(ctx) == 0 {
+		return search.Probe{}, fmt.Errorf("no agent is reachable: %s", c.cl.Problem())
 	}
-	cur := 0
-	for _, st := range c.cl.state {
-		cur += st.users
-	}
+	cur := c.cl.Users()
 	from := cur
 	for cur != n { // ramp: up by at most RampRate a second, down at once
 		next := n
 		if n > cur {
 			next = min(n, cur+s.RampRate)
 		}
-		problems = append(problems, c.cl.setUsers(ctx, next)...)
+		problems = append(problems, c.cl.SetUsers(ctx, next)...)
 		cur = next
 		if cur != n {
 			p, err := c.hold(ctx, time.Second, "ramp", nil)
@@ -134,7 +135,7 @@ func (c *Coordinator) probe(ctx context.Context, q monitor.Querier, specs []sear
 	}
 	c.tick(ctx, "settle", nil) // drain what the settle recorded, so the hold starts clean
 	notStarted := c.starting
-	acc := window{hist: histogram.Snapshot{}}
+	acc := cluster.Window{Hist: histogram.Snapshot{}}
 	holdStart := time.Now()
 	p, err = c.hold(ctx, time.Duration(s.HoldSec)*time.Second, "hold", &acc)
 	problems = append(problems, p...)
@@ -175,32 +176,32 @@ func (c *Coordinator) probe(ctx context.Context, q monitor.Querier, specs []sear
 	problem := ""
 	if len(problems) > 0 {
 		problem = "agents lost during the probe: " + strings.Join(dedupe(problems), "; ")
-	} else if acc.missed > 0 {
-		problem = fmt.Sprintf("%d metrics intervals were lost", acc.missed)
+	} else if acc.Missed > 0 {
+		problem = fmt.Sprintf("%d metrics intervals were lost", acc.Missed)
 	}
-	if acc.users.LastFault == "" { // users still waiting after failures before the hold
-		acc.users.LastFault = c.lastFault
+	if acc.Users.LastFault == "" { // users still waiting after failures before the hold
+		acc.Users.LastFault = c.lastFault
 	}
-	userProblem := search.UserProblem(acc.users, n, s.MaxUserFailureShare)
+	userProblem := search.UserProblem(acc.Users, n, s.MaxUserFailureShare)
 	if problem == "" {
 		problem = userProblem
 	}
-	verdict, margin, why := search.Judge(specs, values, acc.utilization, s.MaxAgentUtilization, problem)
-	if problem == "" && acc.utilization <= s.MaxAgentUtilization {
+	verdict, margin, why := search.Judge(specs, values, acc.Utilization, s.MaxAgentUtilization, problem)
+	if problem == "" && acc.Utilization <= s.MaxAgentUtilization {
 		why += search.NoiseNote(specs, values, stdErrs, t, holdEnd.Sub(holdStart), extended)
 	}
-	count, mean := acc.requests()
+	count, mean := acc.Requests()
 	held := holdEnd.Sub(holdStart).Seconds()
 	pr := search.Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
-		Utilization: acc.utilization, StdErrs: stdErrs, HoldSec: held,
+		Utilization: acc.Utilization, StdErrs: stdErrs, HoldSec: held,
 		WithinNoise: search.WithinNoise(specs, values, stdErrs, t) >= 0,
-		NotStarted:  notStarted, Restarts: acc.users.SessionsEnded, UserFaults: acc.users.Faults(), FaultShare: acc.users.FaultShare(),
-		Waiting:        acc.users.Broken,
+		NotStarted:  notStarted, Restarts: acc.Users.SessionsEnded, UserFaults: acc.Users.Faults(), FaultShare: acc.Users.FaultShare(),
+		Waiting:        acc.Users.Broken,
 		WorkloadBroken: verdict == search.Invalid && problem == userProblem && userProblem != ""}
-	if acc.seconds > 0 {
+	if acc.Seconds > 0 {
 		pr.Throughput = float64(count) / held
 	}
-	if actions, latency := acc.actions(); n > 0 && held > 0 && actions > 0 {
+	if actions, latency := acc.Actions(); n > 0 && held > 0 && actions > 0 {
 		pr.ActionRate = float64(actions) / held / float64(n)
 		pr.RateNote = search.RateNote(pr.ActionRate, controller.ExpectedActionRate(c.lt, latency))
 	}

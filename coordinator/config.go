@@ -2,12 +2,11 @@ package coordinator
 
 import (
 	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/monitor"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/logging"
@@ -36,13 +35,6 @@ type ClusterConfig struct {
 	// MinJoinedAgents is how many agents must join before the run starts (0: 1 when Agents
 	// is empty, else none).
 	MinJoinedAgents int
-}
-
-// AgentConfig is one agent: the load test's id on it and its API's URL.
-type AgentConfig struct {
-	Id     string //nolint:revive // seed field name
-	ApiURL string //nolint:revive // seed field name
-	Token  string // its bearer token, if it has one
 }
 
 // MonitorConfig says how performance is judged.
@@ -172,16 +164,16 @@ func (c *Config) Validate() error {
 		}
 		ck.Check(!seen[a.Id], f+".Id", a.Id, "must be unique (it names the users)")
 		seen[a.Id] = true
-		ck.Check(a.ApiURL == "" || httpURL(a.ApiURL), f+".ApiURL", a.ApiURL, "must be an http(s):// URL")
+		ck.Check(a.ApiURL == "" || config.HTTPURL(a.ApiURL), f+".ApiURL", a.ApiURL, "must be an http(s):// URL")
 	}
 	ck.Check(cc.MaxActiveUsers > 0, "ClusterConfig.MaxActiveUsers", cc.MaxActiveUsers, "must be > 0")
 	mc := c.MonitorConfig
-	ck.Check(mc.PrometheusURL == "" || httpURL(mc.PrometheusURL), "MonitorConfig.PrometheusURL", mc.PrometheusURL, "must be an http(s):// URL, or empty for the embedded engine")
+	ck.Check(mc.PrometheusURL == "" || config.HTTPURL(mc.PrometheusURL), "MonitorConfig.PrometheusURL", mc.PrometheusURL, "must be an http(s):// URL, or empty for the embedded engine")
 	ck.Check(mc.UpdateIntervalMs >= 1000, "MonitorConfig.UpdateIntervalMs", mc.UpdateIntervalMs, "must be >= 1000")
 	ck.Check(mc.ScrapeIntervalMs >= 100, "MonitorConfig.ScrapeIntervalMs", mc.ScrapeIntervalMs, "must be >= 100")
 	ck.Check(mc.QueryFailureTimeoutSec > 0, "MonitorConfig.QueryFailureTimeoutSec", mc.QueryFailureTimeoutSec, "must be > 0")
 	for i, t := range mc.ScrapeTargets {
-		ck.Check(httpURL(t.URL), fmt.Sprintf("MonitorConfig.ScrapeTargets[%d].URL", i), t.URL, "must be an http(s):// URL")
+		ck.Check(config.HTTPURL(t.URL), fmt.Sprintf("MonitorConfig.ScrapeTargets[%d].URL", i), t.URL, "must be an http(s):// URL")
 		ck.Check(t.Job != "", fmt.Sprintf("MonitorConfig.ScrapeTargets[%d].Job", i), t.Job, "must not be empty")
 	}
 	ck.Check(len(mc.Queries) > 0, "MonitorConfig.Queries", len(mc.Queries), "must have at least one query")
@@ -239,10 +231,8 @@ func (s SearchSettings) Stale() int {
 	return s.StaleSec
 }
 
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.Host != "" && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
-}
-
 // Query is a PromQL expression watched during the search (MonitorConfig.Queries).
 type Query = monitor.Query
+
+// AgentConfig is one agent of ClusterConfig.Agents.
+type AgentConfig = cluster.AgentConfig

@@ -16,8 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/monitor"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/promengine"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -89,14 +92,14 @@ type Options struct {
 	Progress io.Writer // progress lines; nil: none
 	// Agents, if set, are driven instead of clients of ClusterConfig.Agents' ApiURLs (an
 	// in-process agent, say). The embedded engine still scrapes ApiURL/metrics.
-	Agents []Agent
+	Agents []cluster.Agent
 	// Querier, if set, answers the queries instead of PrometheusURL or the embedded engine.
 	Querier monitor.Querier
 	// AgentToken is the bearer token for the agents' APIs and /metrics.
 	AgentToken string
 	// Joiner, if set, adds the agents that join (loadtest server --join) to the configured
 	// ones; each is taken into the next step.
-	Joiner *Joiner
+	Joiner *cluster.Joiner
 	// MinAgents is how many agents must have joined before the run starts (default 1 when
 	// no agents are configured, else 0).
 	MinAgents int
@@ -109,6 +112,9 @@ type Options struct {
 	// starts (cmd/coordinator: a user of the agent config logs in and joins a team); its
 	// error ends the search with no answer, and the report says why.
 	Preflight func(ctx context.Context) error
+	// Writers receive a plan's periods as they end (writer.Open makes them from the plan's
+	// Writers); the caller closes them after Run.
+	Writers []plan.Writer
 }
 
 // Coordinator drives a cluster of agents to find the supported users.
@@ -118,8 +124,8 @@ type Coordinator struct {
 	opts Options
 	log  *slog.Logger
 	out  io.Writer
-	cl   *cluster
-	plan *Plan // nil: a capacity search
+	cl   *cluster.Cluster
+	job  job // the capacity search or a plan
 
 	joinedGen map[string]uint64         // the loop's: the joined connections taken in
 	starting  int                       // the loop's: users starting on the agents at the last tick
@@ -131,6 +137,10 @@ type Coordinator struct {
 	report  Report             // guarded by mu
 	stop    context.CancelFunc // guarded by mu: ends the running Run's context (Stop)
 	stopped chan struct{}      // guarded by mu: closed when the running Run returns
+	obs     []Observation      // guarded by mu: the ticks, for the live views
+	seq     int                // guarded by mu: the last observation's Seq
+	values  []float64          // guarded by mu: the queries' values at the last probe
+	changed chan struct{}      // guarded by mu: closed and replaced on every change
 }
 
 // New checks the configs and builds a coordinator; it contacts no agent until Run.
@@ -151,7 +161,7 @@ func New(cfg *Config, ltConfig agentconfig.Config, opts Options) (*Coordinator, 
 	agents := opts.Agents
 	if agents == nil {
 		for i, a := range cfg.ClusterConfig.Agents {
-			c, err := agent.NewClient(a.ApiURL, agent.ClientOptions{Token: cmp.Or(a.Token, opts.AgentToken)})
+			c, err := api.NewClient(a.ApiURL, api.ClientOptions{Token: cmp.Or(a.Token, opts.AgentToken)})
 			if err != nil {
 				return nil, fmt.Errorf("ClusterConfig.Agents[%d].ApiURL: %w", i, err)
 			}
@@ -169,8 +179,8 @@ func New(cfg *Config, ltConfig agentconfig.Config, opts Options) (*Coordinator, 
 		return nil, fmt.Errorf("ClusterConfig.MaxActiveUsers: %d is more than the %d agents can run (%d each, UsersConfiguration.MaxActiveUsers)",
 			cfg.ClusterConfig.MaxActiveUsers, len(agents), perAgent)
 	}
-	c := &Coordinator{cfg: *cfg, lt: ltConfig, opts: opts, log: opts.Log, out: out}
-	c.cl = newCluster(agents, ltConfig, opts.Log)
+	c := &Coordinator{cfg: *cfg, lt: ltConfig, opts: opts, log: opts.Log, out: out, changed: make(chan struct{}), job: searchJob{}}
+	c.cl = cluster.New(agents, ltConfig, opts.Log)
 	c.report = newReport(c.cfg, ltConfig)
 	return c, nil
 }
@@ -237,8 +247,17 @@ func (c *Coordinator) printf(format string, args ...any) {
 	fmt.Fprintf(c.out, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-// run is the search: it starts the agents and the monitor, runs the strategy, and shuts the
-// agents down.
+// job is what a run does with its agents: the capacity search (searchJob) or a plan
+// (planJob). The Coordinator around it owns the lifecycle, the cluster, the status, the
+// report and the observations; the job's loop fills them.
+type job interface {
+	// run checks, starts the agents (startAgents) and drives them until the job ends.
+	run(ctx context.Context, c *Coordinator) error
+	// finish completes the report after run returned err. c.mu is held.
+	finish(c *Coordinator, err error)
+}
+
+// run waits for the agents that must join, then runs the job.
 func (c *Coordinator) run(ctx context.Context) error {
 	if j := c.opts.Joiner; j != nil && c.opts.MinAgents > 0 {
 		c.printf("waiting for %d agents to join", c.opts.MinAgents)
@@ -246,18 +265,25 @@ func (c *Coordinator) run(ctx context.Context) error {
 			return fmt.Errorf("waiting for agents to join: %w", err)
 		}
 	}
-	if c.plan != nil {
-		if err := c.cl.preflight(ctx); err != nil {
-			return err
-		}
-		c.printf("starting the load test on %d agents", len(c.cl.agents))
-		if err := c.cl.start(ctx); err != nil {
-			return fmt.Errorf("start the agents: %w", err)
-		}
-		defer c.shutdown()
-		c.syncJoined(ctx)
-		return c.runPlan(ctx)
+	return c.job.run(ctx, c)
+}
+
+// startAgents creates and runs the load test on every agent and takes in those that joined
+// meanwhile; the shutdown it returns destroys them all.
+func (c *Coordinator) startAgents(ctx context.Context) (shutdown func(), err error) {
+	c.printf("starting the load test on %d agents", len(c.cl.Agents()))
+	if err := c.cl.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start the agents: %w", err)
 	}
+	c.syncJoined(ctx)
+	return c.shutdown, nil
+}
+
+// searchJob is the capacity search: it starts the monitor, checks it and the agents, and runs
+// the strategy (adaptive or fixed-step).
+type searchJob struct{}
+
+func (searchJob) run(ctx context.Context, c *Coordinator) error {
 	q := c.opts.Querier
 	if q == nil && c.cfg.MonitorConfig.PrometheusURL != "" {
 		var err error
@@ -279,12 +305,11 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.preflight(ctx, q); err != nil {
 		return err
 	}
-	c.printf("starting the load test on %d agents", len(c.cl.agents))
-	if err := c.cl.start(ctx); err != nil {
-		return fmt.Errorf("start the agents: %w", err)
+	shutdown, err := c.startAgents(ctx)
+	if err != nil {
+		return err
 	}
-	defer c.shutdown()
-	c.syncJoined(ctx)
+	defer shutdown()
 	if c.cfg.Search.Strategy == "fixed-step" {
 		return c.fixedStep(ctx, q)
 	}
@@ -296,9 +321,10 @@ func (c *Coordinator) run(ctx context.Context) error {
 // and Options.Gatherers.
 func (c *Coordinator) scrapeTargets() []promengine.Target {
 	var ts []promengine.Target
+	agents := c.cl.Agents()
 	for i, a := range c.cfg.ClusterConfig.Agents {
-		if i < len(c.cl.agents) {
-			if g, ok := c.cl.agents[i].(interface{ Gatherer() prometheus.Gatherer }); ok {
+		if i < len(agents) {
+			if g, ok := agents[i].(interface{ Gatherer() prometheus.Gatherer }); ok {
 				ts = append(ts, promengine.Target{Job: "loadtest-agents", URL: "inprocess://" + a.Id, Gatherer: g.Gatherer()})
 				continue
 			}
@@ -320,7 +346,7 @@ func (c *Coordinator) scrapeTargets() []promengine.Target {
 // preflight checks, before any user starts, that every agent answers and runs this
 // coordinator's version, and that the monitor answers a query. Each failure is one line.
 func (c *Coordinator) preflight(ctx context.Context, q monitor.Querier) error {
-	if err := c.cl.preflight(ctx); err != nil {
+	if err := c.cl.Preflight(ctx); err != nil {
 		return err
 	}
 	if _, err := monitor.QueryWithin(ctx, q, monitor.LivenessQuery, time.Now()); err != nil {
@@ -347,25 +373,25 @@ func (c *Coordinator) syncJoined(ctx context.Context) bool {
 		c.joinedGen = map[string]uint64{}
 	}
 	changed := false
-	for id, a := range j.snapshot() {
-		if c.joinedGen[id] == a.gen {
+	for id, a := range j.Snapshot() {
+		if c.joinedGen[id] == a.Gen {
 			continue
 		}
-		c.joinedGen[id] = a.gen
-		if va, ok := a.agent.(versioned); ok {
-			if v, err := va.Version(ctx); err == nil && !SameBuild(agent.BuildVersion(), v) {
+		c.joinedGen[id] = a.Gen
+		if va, ok := a.Agent.(cluster.Versioned); ok {
+			if v, err := va.Version(ctx); err == nil && !cluster.SameBuild(agent.BuildVersion(), v) {
 				c.printf("agent %s joined but runs loadtest %s, the coordinator %s: it is not used (run the same version on both)", id, v, agent.BuildVersion())
 				continue
 			}
 		}
 		changed = true
-		if err := c.cl.adopt(ctx, a.agent); err != nil {
+		if err := c.cl.Adopt(ctx, a.Agent); err != nil {
 			c.printf("agent %s joined but could not start: %v", id, err)
 			continue
 		}
 		c.printf("agent %s joined; it takes part from the next step", id)
 		if c.addScrape != nil {
-			c.addScrape(promengine.Target{Job: "loadtest-agents", URL: agent.JoinedURL(id) + "/metrics", Token: c.opts.AgentToken, Client: a.client})
+			c.addScrape(promengine.Target{Job: "loadtest-agents", URL: api.JoinedURL(id) + "/metrics", Token: c.opts.AgentToken, Client: a.Client})
 		}
 	}
 	return changed
@@ -376,7 +402,7 @@ func (c *Coordinator) shutdown() {
 	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c.printf("stopping the agents' users")
-	c.cl.shutdown(sctx)
+	c.cl.Shutdown(sctx)
 }
 
 // finish freezes the status and the report.
@@ -387,11 +413,13 @@ func (c *Coordinator) finish(err error) {
 	c.status.Phase = "done"
 	c.report.StopTime = c.status.StopTime
 	c.report.Agents = c.report.lastAgents
+	c.job.finish(c, err)
+	c.status.SupportedUsers = c.report.SupportedUsers
+	c.notifyLocked()
+}
+
+func (searchJob) finish(c *Coordinator, err error) {
 	switch {
-	case c.plan != nil:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			c.report.Error, c.status.Message = err.Error(), err.Error()
-		}
 	case errors.Is(err, context.Canceled):
 		c.report.Outcome = Interrupted
 		c.report.Reason = strings.TrimSuffix("stopped before an answer: "+c.report.Reason, ": ")
@@ -403,7 +431,6 @@ func (c *Coordinator) finish(err error) {
 	case c.report.Outcome == "":
 		c.report.Outcome = NoAnswer
 	}
-	c.status.SupportedUsers = c.report.SupportedUsers
 }
 
 // passedSoFar sets the answer of a search that ended early to what it knew: the best pass
@@ -414,38 +441,37 @@ func (c *Coordinator) passedSoFar() {
 	c.report.Knee = search.Knee(c.report.Probes)
 }
 
-// tick records one second of the cluster: status, metrics, the per-second series.
-func (c *Coordinator) tick(ctx context.Context, phase string, acc *window) []string {
+// tick records one second of the cluster: status, metrics, the per-second series, and the
+// observation the live views read.
+func (c *Coordinator) tick(ctx context.Context, phase string, acc *cluster.Window) []string {
 	c.syncJoined(ctx)
-	health, users, errs, p1 := c.cl.status(ctx)
-	c.starting = 0
-	for _, h := range health {
-		c.starting += h.Starting
-	}
-	w, p2 := c.cl.drain(ctx)
-	if w.users.LastFault != "" {
-		c.lastFault = w.users.LastFault
+	o := c.cl.Observe(ctx)
+	c.starting = o.Starting
+	w := o.Window
+	if w.Users.LastFault != "" {
+		c.lastFault = w.Users.LastFault
 	}
 	if acc != nil {
-		acc.add(w)
+		acc.Add(w)
 	}
-	n, mean := w.requests()
-	sec := Second{Time: time.Now(), Users: users, Phase: phase, Utilization: w.utilization, MeanLatency: mean}
-	if w.seconds > 0 {
-		sec.Throughput = float64(n) / w.seconds
+	n, mean := w.Requests()
+	sec := Second{Time: o.Time, Users: o.Users, Phase: phase, Utilization: w.Utilization, MeanLatency: mean}
+	if w.Seconds > 0 {
+		sec.Throughput = float64(n) / w.Seconds
 	}
-	sec.P50, sec.P99 = w.quantiles()
+	sec.P50, sec.P99 = w.Quantiles()
 	c.mu.Lock()
-	c.status.ActiveUsers, c.status.NumErrors, c.status.Phase = users, errs, phase
+	c.status.ActiveUsers, c.status.NumErrors, c.status.Phase = o.Users, o.Errors, phase
 	c.report.Series = append(c.report.Series, sec)
-	c.report.Errors = usermetrics.MergeErrors(c.report.Errors, w.errors)
-	c.report.lastAgents = health
+	c.report.Errors = usermetrics.MergeErrors(c.report.Errors, w.Errors)
+	c.report.lastAgents = o.Agents
+	c.observeLocked(sec, o)
 	c.mu.Unlock()
-	return append(p1, p2...)
+	return o.Problems
 }
 
 // hold waits d, ticking every second; it returns the agents' problems seen.
-func (c *Coordinator) hold(ctx context.Context, d time.Duration, phase string, acc *window) ([]string, error) {
+func (c *Coordinator) hold(ctx context.Context, d time.Duration, phase string, acc *cluster.Window) ([]string, error) {
 	var problems []string
 	end := time.Now().Add(d)
 	t := time.NewTicker(time.Second)
@@ -460,3 +486,6 @@ func (c *Coordinator) hold(ctx context.Context, d time.Duration, phase string, a
 	}
 	return problems, nil
 }
+
+// ErrNoAgents says a coordinator has neither configured nor joined agents.
+var ErrNoAgents = errors.New("ClusterConfig.Agents: no agents (list some, or let agents join with --join-listen)")

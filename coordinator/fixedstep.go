@@ -54,7 +54,7 @@ func (c *Coordinator) fixedStep(ctx context.Context, q monitor.Querier) error {
 		}
 		if act.Delta != 0 {
 			total = max(0, total+act.Delta)
-			c.cl.setUsers(ctx, total)
+			c.cl.SetUsers(ctx, total)
 			c.printf("fixed-step: %s -> %d users", act.Reason, total)
 			c.mu.Lock()
 			c.report.Decisions = append(c.report.Decisions, TimedDecision{Time: now,

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -59,7 +60,7 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	if last != nil {
 		values, lastUsers = append([]float64(nil), last.Values...), last.Users
 	}
-	agents := append([]AgentHealth(nil), c.report.lastAgents...)
+	agents := append([]cluster.AgentHealth(nil), c.report.lastAgents...)
 	c.mu.Unlock()
 
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {

@@ -2,12 +2,15 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/coordinator/cluster"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/threshold"
@@ -16,7 +19,7 @@ import (
 
 // NewPlan builds a coordinator that runs plan p on the agents (p.Agents, else cfg's
 // ClusterConfig.Agents, else opts.Agents), instead of searching. cfg may be nil (defaults).
-func NewPlan(cfg *Config, p *Plan, opts Options) (*Coordinator, error) {
+func NewPlan(cfg *Config, p *plan.Plan, opts Options) (*Coordinator, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
@@ -37,7 +40,7 @@ func NewPlan(cfg *Config, p *Plan, opts Options) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	co.plan = p
+	co.job = &planJob{p: p}
 	co.report.Strategy = "plan"
 	redacted := *p
 	redacted.Scripts = nil
@@ -52,36 +55,43 @@ func NewPlan(cfg *Config, p *Plan, opts Options) (*Coordinator, error) {
 // LatencyNote says what the plan's latencies measure.
 const LatencyNote = `Request latencies ("route ...") are measured from each request's actual start. For scripts with a pace, "action script <name>" rows are iterations from their actual start and "action script <name> (intended)" rows from their intended start on the fixed schedule (coordinated omission corrected, as wrk2 does).`
 
-// runPlan follows the plan second by second, reports each period to the writers, and ends
-// with the wind-down (or early, when ctx ends: the last period is still written).
-func (c *Coordinator) runPlan(ctx context.Context) error {
-	p := c.plan
-	writers, err := openWriters(ctx, p.Writers, p.Name)
+// planJob runs a plan: users by the clock (plan.UsersAt), periods to the writers, and the
+// totals checked against the plan's thresholds at the end.
+type planJob struct{ p *plan.Plan }
+
+func (j *planJob) run(ctx context.Context, c *Coordinator) error {
+	if err := c.cl.Preflight(ctx); err != nil {
+		return err
+	}
+	shutdown, err := c.startAgents(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, w := range writers {
-			if err := w.Close(); err != nil {
-				c.log.Warn("close a writer", "err", err)
-			}
-		}
-	}()
-	for _, w := range writers {
-		if pw, ok := w.(*promWriter); ok {
-			c.printf("plan: Prometheus exposition on http://%s/metrics", pw.addr)
-		}
+	defer shutdown()
+	return j.follow(ctx, c)
+}
+
+func (j *planJob) finish(c *Coordinator, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.report.Error, c.status.Message = err.Error(), err.Error()
 	}
+}
+
+// follow follows the plan second by second, reports each period to the writers, and ends
+// with the wind-down (or early, when ctx ends: the last period is still written).
+func (j *planJob) follow(ctx context.Context, c *Coordinator) error {
+	p := j.p
+	writers := c.opts.Writers
 	c.printf("plan %s: %d users (ramp-up %ds in %s, sustain %ds, wind-down %ds) on %d agents, %d scripts",
-		p.Name, p.Users, p.RampUpSec, stepsText(p), p.SustainSec, p.WindDownSec, len(c.cl.agents), len(p.Scripts))
+		p.Name, p.Users, p.RampUpSec, stepsText(p), p.SustainSec, p.WindDownSec, len(c.cl.Agents()), len(p.Scripts))
 	start := time.Now()
 	period := time.Duration(p.ReportEverySec) * time.Second
-	acc, pStart := window{}, start
-	var total window // the whole run, for the totals and the thresholds
+	acc, pStart := cluster.Window{}, start
+	var total cluster.Window // the whole run, for the totals and the thresholds
 	current, phase := -1, ""
 	emit := func(final bool) {
-		total.add(acc)
-		per := c.period(acc, pStart, time.Now(), phase, final)
+		total.Add(acc)
+		per := j.period(c, acc, pStart, time.Now(), phase, final)
 		c.mu.Lock()
 		c.report.Periods = append(c.report.Periods, per)
 		c.mu.Unlock()
@@ -100,22 +110,22 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 				c.log.Warn("write a period", "err", err)
 			}
 		}
-		acc, pStart = window{}, time.Now()
+		acc, pStart = cluster.Window{}, time.Now()
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		n, ph, done := PlanUsers(p, time.Since(start))
+		n, ph, done := plan.UsersAt(p, time.Since(start))
 		phase = ph
 		if done {
 			break
 		}
 		c.syncJoined(ctx)
-		if c.cl.reshare { // an agent came or went: share the users again, so the count holds
-			c.cl.reshare, current = false, -1
+		if c.cl.TakeReshare() { // an agent came or went: share the users again, so the count holds
+			current = -1
 		}
 		if n != current {
-			if problems := c.cl.setUsers(ctx, n); len(problems) > 0 {
+			if problems := c.cl.SetUsers(ctx, n); len(problems) > 0 {
 				c.printf("agents: %s", strings.Join(problems, "; "))
 			}
 			current = n
@@ -128,7 +138,7 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 		case <-ctx.Done():
 			c.printf("plan interrupted in %s; writing the last period", ph)
 			c.finalPeriod(emit, &acc)
-			c.totals(total)
+			j.totals(c, total)
 			return ctx.Err()
 		case <-t.C:
 		}
@@ -140,7 +150,7 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 		}
 	}
 	c.finalPeriod(emit, &acc)
-	c.totals(total)
+	j.totals(c, total)
 	c.mu.Lock()
 	c.report.Reason = fmt.Sprintf("plan %s completed: %d users sustained %ds", p.Name, p.Users, p.SustainSec)
 	c.mu.Unlock()
@@ -149,25 +159,25 @@ func (c *Coordinator) runPlan(ctx context.Context) error {
 
 // totals puts the whole run's metrics in the report and checks the plan's thresholds on
 // them.
-func (c *Coordinator) totals(w window) {
-	ts, _ := threshold.ParseAll("Thresholds", c.plan.Thresholds) // Validate parsed them
+func (j *planJob) totals(c *Coordinator, w cluster.Window) {
+	ts, _ := threshold.ParseAll("Thresholds", j.p.Thresholds) // Validate parsed them
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.report.Totals = []histogram.Summary{}
-	if w.hist != nil {
-		c.report.Totals = w.hist.Summaries()
+	if w.Hist != nil {
+		c.report.Totals = w.Hist.Summaries()
 	}
 	if len(ts) > 0 {
-		c.report.Checks = threshold.Check(ts, w.hist)
+		c.report.Checks = threshold.Check(ts, w.Hist)
 	}
 }
 
 // finalPeriod waits for the agents' last intervals (the users are leaving; their last
 // requests finish) and writes the last period.
-func (c *Coordinator) finalPeriod(emit func(bool), acc *window) {
+func (c *Coordinator) finalPeriod(emit func(bool), acc *cluster.Window) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c.cl.setUsers(ctx, 0)
+	c.cl.SetUsers(ctx, 0)
 	for range 2 { // an agent closes an interval a second; two ticks take in the last one
 		time.Sleep(time.Second)
 		c.tick(ctx, "done", acc)
@@ -176,17 +186,17 @@ func (c *Coordinator) finalPeriod(emit func(bool), acc *window) {
 }
 
 // period summarizes a window as a Period.
-func (c *Coordinator) period(w window, start, end time.Time, phase string, final bool) Period {
-	per := Period{Start: start, End: end, Phase: phase, Utilization: w.utilization, Final: final,
-		Metrics: []histogram.Summary{}, Counters: w.counters}
-	if w.hist != nil {
-		per.Metrics = w.hist.Summaries()
+func (j *planJob) period(c *Coordinator, w cluster.Window, start, end time.Time, phase string, final bool) plan.Period {
+	per := plan.Period{Start: start, End: end, Phase: phase, Utilization: w.Utilization, Final: final,
+		Metrics: []histogram.Summary{}, Counters: w.Counters}
+	if w.Hist != nil {
+		per.Metrics = w.Hist.Summaries()
 	}
 	c.mu.Lock()
 	per.Users = c.status.ActiveUsers
 	c.mu.Unlock()
-	for _, id := range slices.Sorted(maps.Keys(w.agentUtil)) {
-		if w.agentUtil[id] > c.plan.MaxAgentUtilization {
+	for _, id := range slices.Sorted(maps.Keys(w.AgentUtil)) {
+		if w.AgentUtil[id] > j.p.MaxAgentUtilization {
 			per.SaturatedAgents = append(per.SaturatedAgents, id)
 		}
 	}
@@ -194,7 +204,7 @@ func (c *Coordinator) period(w window, start, end time.Time, phase string, final
 	return per
 }
 
-func stepsText(p *Plan) string {
+func stepsText(p *plan.Plan) string {
 	if p.RampSteps == 0 {
 		return "steps of 1s"
 	}
@@ -202,7 +212,7 @@ func stepsText(p *Plan) string {
 }
 
 // requestsOf returns a period's requests and failed requests.
-func requestsOf(p Period) (n, failed int64) {
+func requestsOf(p plan.Period) (n, failed int64) {
 	for _, m := range p.Metrics {
 		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) {
 			n += m.Count
@@ -214,7 +224,7 @@ func requestsOf(p Period) (n, failed int64) {
 
 // latencyText is the period's headline latency: all requests' p50 and p99 would need the
 // merged histogram; the busiest route's stand in.
-func latencyText(p Period) string {
+func latencyText(p plan.Period) string {
 	var best histogram.Summary
 	for _, m := range p.Metrics {
 		if strings.HasPrefix(m.Key, usermetrics.RoutePrefix) && m.Count > best.Count {

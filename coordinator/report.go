@@ -13,6 +13,8 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/cluster"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/threshold"
@@ -53,25 +55,25 @@ type Report struct {
 	// Extra holds what the caller knows that the search does not (the demo's model truth).
 	Extra map[string]any `json:"Extra,omitempty"`
 
-	Probes    []search.Probe  `json:"Probes"`
-	Decisions []TimedDecision `json:"Decisions"`
-	Series    []Second        `json:"Series"` // one point a second
-	Agents    []AgentHealth   `json:"Agents"`
+	Probes    []search.Probe        `json:"Probes"`
+	Decisions []TimedDecision       `json:"Decisions"`
+	Series    []Second              `json:"Series"` // one point a second
+	Agents    []cluster.AgentHealth `json:"Agents"`
 	// Errors is every failed request of the run by route, status and reason, most frequent
 	// first (each with one whole error as an example).
 	Errors []usermetrics.ErrorGroup `json:"Errors,omitempty"`
 
 	// Plan is the plan run, when this is a plan's report (not a search's); Periods are its
 	// periods as the writers got them.
-	Plan    *Plan    `json:"Plan,omitempty"`
-	Periods []Period `json:"Periods,omitempty"`
+	Plan    *plan.Plan    `json:"Plan,omitempty"`
+	Periods []plan.Period `json:"Periods,omitempty"`
 	// Totals is the plan's metrics over the whole run (every period merged); Checks are
 	// its thresholds, checked on them.
 	Totals      []histogram.Summary `json:"Totals,omitempty"`
 	Checks      []threshold.Result  `json:"Checks,omitempty"`
 	LatencyNote string              `json:"LatencyNote,omitempty"`
 
-	lastAgents []AgentHealth
+	lastAgents []cluster.AgentHealth
 }
 
 // TimedDecision is a decision and when it was made.
@@ -134,15 +136,6 @@ func (r Report) clone() Report {
 	r.Totals = slices.Clone(r.Totals)
 	r.Checks = slices.Clone(r.Checks)
 	return r
-}
-
-// quantiles returns the p50 and p99 of all requests in a window, in seconds.
-func (w window) quantiles() (float64, float64) {
-	s, ok := w.hist.Merged(usermetrics.RoutePrefix)
-	if !ok || s.Hist.TotalCount() == 0 {
-		return 0, 0
-	}
-	return float64(s.Hist.ValueAtQuantile(50)) / 1e6, float64(s.Hist.ValueAtQuantile(99)) / 1e6
 }
 
 // Answer is the result line: "supported users: N", or "supported users: >= N".

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/plan"
+	"github.com/loadtest/loadtest/coordinator/plan/plantest"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/testtools"
 )
@@ -161,11 +163,11 @@ func countNear(img image.Image, r, g, b uint8) int {
 func TestReport_WritePlan(t *testing.T) {
 	r := sampleReport()
 	r.Probes, r.Decisions = nil, nil
-	r.Plan = &Plan{Name: "checkout", Users: 7, SustainSec: 60, Targets: []string{"http://127.0.0.1:1"}}
+	r.Plan = &plan.Plan{Name: "checkout", Users: 7, SustainSec: 60, Targets: []string{"http://127.0.0.1:1"}}
 	r.LatencyNote = LatencyNote
-	quiet := samplePeriod()
+	quiet := plantest.Period()
 	quiet.Saturated, quiet.SaturatedAgents = false, nil
-	r.Periods = []Period{quiet, samplePeriod()}
+	r.Periods = []plan.Period{quiet, plantest.Period()}
 	dir := t.TempDir()
 	if err := r.Write(dir); err != nil {
 		t.Fatal(err)

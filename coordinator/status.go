@@ -2,8 +2,10 @@ package coordinator
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,7 +14,8 @@ import (
 )
 
 // Handler serves the coordinator's live view: GET /status (Status as JSON), GET /report
-// (Report so far) and GET /metrics (Collector, for Prometheus and the dashboards).
+// (Report so far), GET /observations?since=N (the ticks after Seq N, as a JSON array) and
+// GET /metrics (Collector, for Prometheus and the dashboards).
 func (c *Coordinator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
@@ -23,6 +26,23 @@ func (c *Coordinator) Handler() http.Handler {
 	mux.HandleFunc("GET /report", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(c.Report())
+	})
+	mux.HandleFunc("GET /observations", func(w http.ResponseWriter, r *http.Request) {
+		since := 0
+		if v := r.URL.Query().Get("since"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				http.Error(w, fmt.Sprintf("since %q: must be an integer >= 0 (the last Seq seen)", v), http.StatusBadRequest)
+				return
+			}
+			since = n
+		}
+		obs, _ := c.Observations(since)
+		if obs == nil {
+			obs = []Observation{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(obs)
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c.Collector())

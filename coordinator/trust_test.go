@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/monitor"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/promengine"
@@ -51,7 +52,7 @@ func setupUsers(t *testing.T, newUser func(string, agentconfig.Config, func() fu
 	}
 	lt := agentconfig.DefaultConfig()
 	lt.UsersConfiguration.MaxActiveUsers = 1000
-	c, err := New(&cfg, lt, Options{Agents: []Agent{srv.LoadTest("a1"), srv.LoadTest("a2")},
+	c, err := New(&cfg, lt, Options{Agents: []cluster.Agent{srv.LoadTest("a1"), srv.LoadTest("a2")},
 		Querier: &fakeQuerier{value: value, users: clusterUsers(srv)}})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/coordinator/monitor"
@@ -53,7 +54,7 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func runCoordinator(t *testing.T, cfg coordinator.Config, url string, mutateCfg func(*coordinator.Config), mutateLT func(*agentconfig.Config), extra ...string) (string, string, error) {
 	t.Helper()
 	srv := agent.NewServer(agent.ServerOptions{})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(api.Handler(srv, api.HandlerOptions{}))
 	t.Cleanup(func() {
 		hs.Close()
 		_ = srv.Shutdown(context.Background())

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
@@ -35,9 +39,9 @@ func TestRun_JoinedAgents(t *testing.T) {
 	cfg := coordinator.DefaultConfig()
 	cfg.ClusterConfig.Agents, cfg.ClusterConfig.JoinListen, cfg.ClusterConfig.MinJoinedAgents = nil, "127.0.0.1:0", 2
 	cfg.LogSettings.EnableConsole = false
-	plan := map[string]any{"Name": "joined", "Targets": []string{mm.URL}, "Users": 6, "SustainSec": 9, "ReportEverySec": 30,
+	planDoc := map[string]any{"Name": "joined", "Targets": []string{mm.URL}, "Users": 6, "SustainSec": 9, "ReportEverySec": 30,
 		"Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100, "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
-	args := []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--plan", writeJSON(t, dir, "plan.json", plan), "--results", dir, "--listen", "127.0.0.1:0"}
+	args := []string{"--config", writeJSON(t, dir, "coordinator.json", cfg), "--plan", writeJSON(t, dir, "plan.json", planDoc), "--results", dir, "--listen", "127.0.0.1:0"}
 	var out, errb testtools.LockedBuffer
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -54,7 +58,7 @@ func TestRun_JoinedAgents(t *testing.T) {
 		var logs testtools.LockedBuffer
 		var jw sync.WaitGroup
 		jw.Go(func() {
-			_ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: id, Backoff: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			_ = api.Join(ctx, api.Handler(srv, api.HandlerOptions{}), api.JoinOptions{URL: url, ID: id, Backoff: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 		})
 		t.Cleanup(func() { cancel(); jw.Wait(); _ = srv.Shutdown(context.Background()) })
 		return cancel, &jw, &logs
@@ -74,6 +78,22 @@ func TestRun_JoinedAgents(t *testing.T) {
 		m := get(status + "/metrics")
 		return strings.Contains(m, `loadtest_coordinator_agent_users{agent="ja"} 3`) && strings.Contains(m, `loadtest_coordinator_agent_users{agent="jb"} 3`)
 	})
+	// The live view's observations: every tick so far from since=0, none twice from the
+	// last Seq, and a bad since refused.
+	var obs []coordinator.Observation
+	if err := json.Unmarshal([]byte(get(status+"/observations?since=0")), &obs); err != nil || len(obs) == 0 || obs[0].Seq != 1 {
+		t.Fatalf("observations: %v, %d (first %+v)", err, len(obs), obs)
+	}
+	var after []coordinator.Observation
+	_ = json.Unmarshal([]byte(get(fmt.Sprintf("%s/observations?since=%d", status, obs[len(obs)-1].Seq))), &after)
+	if len(after) > 0 && after[0].Seq != obs[len(obs)-1].Seq+1 {
+		t.Fatalf("after Seq %d: first %d", obs[len(obs)-1].Seq, after[0].Seq)
+	}
+	if resp, err := http.Get(status + "/observations?since=x"); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("since=x: %v %v; want 400", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	dropB() // its connection ends; the coordinator marks it down
 	bDone.Wait()
 	waitFor(t, &out, regexp.MustCompile(`agents: agent jb: `), 10*time.Second)

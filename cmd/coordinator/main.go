@@ -21,9 +21,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/cluster"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/internal/app/planrun"
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
@@ -280,8 +282,8 @@ func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt agentconfig
 }
 
 // runPlan runs a plan on the agents (the plan's, else the config's).
-func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordinator.Config, joiner *coordinator.Joiner, results, listen string, stdout, stderr io.Writer) error {
-	p, err := coordinator.ReadPlan(path)
+func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordinator.Config, joiner *cluster.Joiner, results, listen string, stdout, stderr io.Writer) error {
+	p, err := plan.ReadPlan(path)
 	if err == nil {
 		err = p.FromEnv(stderr)
 	}
@@ -303,7 +305,7 @@ func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordin
 
 // startJoiner accepts agents that join on addr ("" for none), with the token agents use
 // ($LOADTEST_AGENT_TOKEN).
-func startJoiner(addr string, stdout io.Writer) (*coordinator.Joiner, func(), error) {
+func startJoiner(addr string, stdout io.Writer) (*cluster.Joiner, func(), error) {
 	if addr == "" {
 		return nil, func() {}, nil
 	}
@@ -311,14 +313,14 @@ func startJoiner(addr string, stdout io.Writer) (*coordinator.Joiner, func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("ClusterConfig.JoinListen (--join-listen) %s: %w", addr, err)
 	}
-	j := coordinator.NewJoiner(os.Getenv("LOADTEST_AGENT_TOKEN"), nil)
+	j := cluster.NewJoiner(os.Getenv("LOADTEST_AGENT_TOKEN"), nil)
 	hs := &http.Server{Handler: j.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = hs.Serve(ln)
 	}()
-	fmt.Fprintf(stdout, "coordinator: agents may join at ws://%s%s\n", ln.Addr(), agent.JoinPath)
+	fmt.Fprintf(stdout, "coordinator: agents may join at ws://%s%s\n", ln.Addr(), api.JoinPath)
 	return j, func() {
 		j.Close()
 		_ = hs.Close()

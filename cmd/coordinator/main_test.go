@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/internal/config"
@@ -91,7 +92,7 @@ func TestRun(t *testing.T) {
 	mm := mmsimtest.Start(t, nil)
 	mmsimtest.CreateTeam(t, mm.URL, mm.Config, "team1")
 	srv := agent.NewServer(agent.ServerOptions{})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(api.Handler(srv, api.HandlerOptions{}))
 	defer hs.Close()
 	defer srv.Shutdown(context.Background())
 	dir := t.TempDir()

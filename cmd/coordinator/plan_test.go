@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 )
 
@@ -69,7 +71,7 @@ func TestRun_Plan(t *testing.T) {
 	for i := range 2 {
 		srv := agent.NewServer(agent.ServerOptions{})
 		spy := &metricsSpy{counts: map[string]int64{}, counters: map[string]int64{}}
-		hs := httptest.NewServer(spy.wrap(srv.Handler()))
+		hs := httptest.NewServer(spy.wrap(api.Handler(srv, api.HandlerOptions{})))
 		t.Cleanup(func() { hs.Close(); _ = srv.Shutdown(context.Background()) })
 		spies = append(spies, spy)
 		agents = append(agents, coordinator.AgentConfig{Id: fmt.Sprintf("a%d", i), ApiURL: hs.URL})
@@ -83,7 +85,7 @@ def main():
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plan := map[string]any{
+	planDoc := map[string]any{
 		"Name": "e2e", "Targets": []string{mm.URL}, "Agents": agents,
 		"Scripts": []map[string]any{
 			{"File": "returner.star", "Share": 1},
@@ -91,7 +93,7 @@ def main():
 		},
 		"Users": 8, "RampUpSec": 4, "RampSteps": 4, "SustainSec": 5, "WindDownSec": 4, "ReportEverySec": 3,
 	}
-	b, _ := json.Marshal(plan)
+	b, _ := json.Marshal(planDoc)
 	planPath := filepath.Join(dir, "plan.json")
 	if err := os.WriteFile(planPath, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -108,10 +110,10 @@ def main():
 
 	// The users at each second follow the plan, within one ramp step (2 users).
 	start := r.Decisions[0].Time
-	p := &coordinator.Plan{Users: 8, RampUpSec: 4, RampSteps: 4, SustainSec: 5, WindDownSec: 4}
+	p := &plan.Plan{Users: 8, RampUpSec: 4, RampSteps: 4, SustainSec: 5, WindDownSec: 4}
 	sustained := 0
 	for _, s := range r.Series {
-		want, phase, _ := coordinator.PlanUsers(p, s.Time.Sub(start))
+		want, phase, _ := plan.UsersAt(p, s.Time.Sub(start))
 		if d := s.Users - want; d < -2 || d > 2 {
 			t.Errorf("at %v (%s) %d users, the plan says %d", s.Time.Sub(start).Round(time.Millisecond), phase, s.Users, want)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/coordinator"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/mmsim"
@@ -92,7 +93,7 @@ func TestRun_Prometheus(t *testing.T) {
 	mmMetrics := httptest.NewServer(mm.MetricsHandler())
 	defer mmMetrics.Close()
 	srv := agent.NewServer(agent.ServerOptions{})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(api.Handler(srv, api.HandlerOptions{}))
 	defer hs.Close()
 	defer srv.Shutdown(context.Background())
 	prom := startPrometheus(t, map[string]string{"agents": hs.URL, "mmsim": mmMetrics.URL})

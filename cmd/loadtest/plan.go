@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/internal/app/planrun"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
@@ -29,7 +29,7 @@ machines, run "loadtest server" on each and "coordinator --plan plan.json".`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := coordinator.ReadPlan(args[0])
+			p, err := plan.ReadPlan(args[0])
 			if err == nil {
 				err = p.FromEnv(stderr)
 			}

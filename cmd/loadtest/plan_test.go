@@ -22,10 +22,10 @@ import (
 func TestPlan_InProcessInterrupted(t *testing.T) {
 	base := target(t)
 	dir := t.TempDir()
-	plan := map[string]any{"Name": "local", "Targets": []string{base}, "Users": 4, "RampUpSec": 1, "SustainSec": 60,
+	planDoc := map[string]any{"Name": "local", "Targets": []string{base}, "Users": 4, "RampUpSec": 1, "SustainSec": 60,
 		"ReportEverySec": 60, "Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100,
 			"Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
-	b, _ := json.Marshal(plan)
+	b, _ := json.Marshal(planDoc)
 	path := filepath.Join(dir, "plan.json")
 	_ = os.WriteFile(path, b, 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,9 +69,9 @@ func TestPlan_TargetDown(t *testing.T) {
 	dead := httptest.NewServer(nil)
 	dead.Close()
 	dir := t.TempDir()
-	plan := map[string]any{"Name": "down", "Targets": []string{dead.URL}, "Users": 2, "RampUpSec": 1, "SustainSec": 5,
+	planDoc := map[string]any{"Name": "down", "Targets": []string{dead.URL}, "Users": 2, "RampUpSec": 1, "SustainSec": 5,
 		"Scripts": []map[string]any{{"Name": "ping", "Source": "def main():\n    get('/')\n"}}}
-	b, _ := json.Marshal(plan)
+	b, _ := json.Marshal(planDoc)
 	path := filepath.Join(dir, "plan.json")
 	_ = os.WriteFile(path, b, 0o644)
 	var out testtools.LockedBuffer
@@ -90,10 +90,10 @@ func TestPlan_TargetDown(t *testing.T) {
 func TestPlan_Thresholds(t *testing.T) {
 	base := target(t)
 	dir := t.TempDir()
-	plan := map[string]any{"Name": "ci", "Targets": []string{base}, "Users": 2, "RampUpSec": 0, "SustainSec": 2,
+	planDoc := map[string]any{"Name": "ci", "Targets": []string{base}, "Users": 2, "RampUpSec": 0, "SustainSec": 2,
 		"ReportEverySec": 1, "Thresholds": []string{"route GET ping error_rate<1%", "route GET ping count>=10"},
 		"Scripts": []map[string]any{{"Name": "ping", "PaceMs": 100, "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n"}}}
-	b, _ := json.Marshal(plan)
+	b, _ := json.Marshal(planDoc)
 	path := filepath.Join(dir, "plan.json")
 	_ = os.WriteFile(path, b, 0o644)
 	var out testtools.LockedBuffer

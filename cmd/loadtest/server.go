@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
@@ -67,10 +68,10 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 				}
 			}
 			if joinURL != "" && !strings.HasPrefix(joinURL, "ws://") && !strings.HasPrefix(joinURL, "wss://") {
-				return fmt.Errorf("--join %q: must be a ws:// or wss:// URL, e.g. ws://coordinator:%d%s", joinURL, agent.JoinPort, agent.JoinPath)
+				return fmt.Errorf("--join %q: must be a ws:// or wss:// URL, e.g. ws://coordinator:%d%s", joinURL, api.JoinPort, api.JoinPath)
 			}
 			if joinID == "" {
-				joinID = agent.NewJoinID()
+				joinID = api.NewJoinID()
 			} else if err := agent.ValidID(joinID); err != nil {
 				return fmt.Errorf("--join-id: %w", err)
 			}
@@ -84,10 +85,11 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 				return err
 			}
 			defer closeLog()
-			srv := agent.NewServer(agent.ServerOptions{Log: log, Token: token, MaxBodyBytes: maxBody})
+			srv := agent.NewServer(agent.ServerOptions{Log: log})
+			h := api.Handler(srv, api.HandlerOptions{Token: token, MaxBodyBytes: maxBody})
 			// A request's body must arrive within ReadTimeout: a slow one cannot hold a
 			// connection (the API's bodies are configs of a few KB).
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+			hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 			errc := make(chan error, 1)
 			if listen != "" {
 				ln, err := net.Listen("tcp", listen)
@@ -109,7 +111,7 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 			defer stopJoin()
 			if joinURL != "" {
 				fmt.Fprintf(stdout, "loadtest: joining the coordinator at %s as %s\n", joinURL, joinID)
-				joinWG.Go(func() { _ = srv.Join(joinCtx, agent.JoinOptions{URL: joinURL, ID: joinID, Token: token, Log: log}) })
+				joinWG.Go(func() { _ = api.Join(joinCtx, h, api.JoinOptions{URL: joinURL, ID: joinID, Token: token, Log: log}) })
 			}
 			if listen != "" {
 				select {
@@ -132,7 +134,7 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", agent.DefaultListen, "address of the agent API")
+	f.StringVar(&listen, "listen", api.DefaultListen, "address of the agent API")
 	f.StringVar(&token, "token", "", "bearer token callers must send (default $"+TokenEnv+")")
 	f.BoolVar(&insecure, "insecure-no-token", false, "listen beyond loopback without a token (only on a private network)")
 	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body accepted")
@@ -147,7 +149,7 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 func checkExposure(listen, token string, insecure bool) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("--listen %q: must be host:port (for example %s): %v", listen, agent.DefaultListen, err)
+		return fmt.Errorf("--listen %q: must be host:port (for example %s): %v", listen, api.DefaultListen, err)
 	}
 	if token != "" || insecure || isLoopback(host) {
 		return nil

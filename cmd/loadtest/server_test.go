@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
@@ -33,7 +33,7 @@ func TestServer_Run(t *testing.T) {
 		done <- run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--token", "tok"}, &stdout, &stderr)
 	}()
 	addr := waitForMatch(t, &stdout, regexp.MustCompile(`agent API on (http://\S+) \(bearer token required\)`))
-	c, err := agent.NewClient(addr, agent.ClientOptions{Token: "tok"})
+	c, err := api.NewClient(addr, api.ClientOptions{Token: "tok"})
 	if err != nil {
 		t.Fatal(err)
 	}

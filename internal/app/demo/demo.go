@@ -25,6 +25,7 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/internal/app/populate"
 	"github.com/loadtest/loadtest/internal/controller"
@@ -349,7 +350,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		fmt.Fprintf(out, "demo: the model's answer, W/S x (T + 1/λ - R0), comes from the users' request rate λ measured over the passing probes; searching (%s, hold %v, up to %v near the threshold)...\n", o.Strategy, o.Hold, maxHold)
 	}
 	c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: o.Log, Progress: out,
-		Agents: []coordinator.Agent{srv.LoadTest("demo")}, Gatherers: map[string]prometheus.Gatherer{"mmsim": mm.Registry()}})
+		Agents: []cluster.Agent{srv.LoadTest("demo")}, Gatherers: map[string]prometheus.Gatherer{"mmsim": mm.Registry()}})
 	if err != nil {
 		return Result{}, err
 	}

@@ -18,6 +18,9 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/cluster"
+	"github.com/loadtest/loadtest/coordinator/plan"
+	"github.com/loadtest/loadtest/coordinator/plan/writer"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/internal/usermetrics"
@@ -25,12 +28,12 @@ import (
 
 // Options say what to run and where the results go.
 type Options struct {
-	Plan    *coordinator.Plan
+	Plan    *plan.Plan
 	Config  *coordinator.Config // the coordinator config (agents, log settings); nil: defaults
 	Local   bool                // run the users in this process instead of on agents
 	Results string              // the report goes to a plan-<name>-<time> folder here
 	Log     *slog.Logger
-	Joiner  *coordinator.Joiner // agents that join, besides the configured ones
+	Joiner  *cluster.Joiner // agents that join, besides the configured ones
 	// Listen, if set, serves the plan's live view there while it runs (GET /status,
 	// /report, /metrics; coordinator.Handler).
 	Listen string
@@ -52,7 +55,23 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	if p.Writers.JSONLines == "" {
 		p.Writers.JSONLines = filepath.Join(dir, "metrics.jsonl")
 	}
-	opts := coordinator.Options{Log: o.Log, Progress: out, Joiner: o.Joiner}
+	writers, err := writer.Open(ctx, p.Writers, p.Name)
+	if err != nil {
+		return coordinator.Report{}, "", exitcode.With(exitcode.BadInput, err)
+	}
+	defer func() {
+		for _, w := range writers {
+			if err := w.Close(); err != nil {
+				o.Log.Warn("close a writer", "err", err)
+			}
+		}
+	}()
+	for _, w := range writers {
+		if pw, ok := w.(interface{ Addr() string }); ok {
+			fmt.Fprintf(out, "plan: Prometheus exposition on http://%s/metrics\n", pw.Addr())
+		}
+	}
+	opts := coordinator.Options{Log: o.Log, Progress: out, Joiner: o.Joiner, Writers: writers}
 	if o.Config != nil {
 		opts.MinAgents = o.Config.ClusterConfig.MinJoinedAgents
 	}
@@ -63,7 +82,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 			defer cancel()
 			_ = srv.Shutdown(sctx) // the load test is destroyed already; this only waits
 		}()
-		opts.Agents = []coordinator.Agent{srv.LoadTest("local")}
+		opts.Agents = []cluster.Agent{srv.LoadTest("local")}
 		p.Agents = nil
 	}
 	c, err := coordinator.NewPlan(o.Config, &p, opts)

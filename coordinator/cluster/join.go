@@ -1,17 +1,15 @@
-package coordinator
+package cluster
 
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 )
 
 // Joiner accepts agents that join the coordinator over a WebSocket (`loadtest server --join
@@ -31,7 +29,7 @@ type Joiner struct {
 }
 
 type joined struct {
-	tunnel *agent.Tunnel
+	tunnel *api.Tunnel
 	client *http.Client
 	gen    uint64
 }
@@ -48,7 +46,7 @@ func NewJoiner(token string, log *slog.Logger) *Joiner {
 // Handler serves GET /join.
 func (j *Joiner) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+agent.JoinPath, j.serve)
+	mux.HandleFunc("GET "+api.JoinPath, j.serve)
 	return mux
 }
 
@@ -61,7 +59,7 @@ func (j *Joiner) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept wrote the error
 	}
-	t, err := agent.AcceptTunnel(r.Context(), c)
+	t, err := api.AcceptTunnel(r.Context(), c)
 	if err != nil {
 		j.log.Warn("join: refused an agent", "remote", r.RemoteAddr, "err", err)
 		_ = c.Close(websocket.StatusPolicyViolation, err.Error())
@@ -101,21 +99,21 @@ func (j *Joiner) signalLocked() {
 	j.changed = make(chan struct{})
 }
 
-// joinedAgent is one live joined agent as the loop sees it.
-type joinedAgent struct {
-	agent  Agent
-	client *http.Client // for its /metrics
-	gen    uint64       // which connection
+// Joined is one live joined agent as the run's loop sees it.
+type Joined struct {
+	Agent  Agent
+	Client *http.Client // for its /metrics, through the tunnel
+	Gen    uint64       // which connection: it changes when the agent joins again
 }
 
-// snapshot returns the live joined agents by id.
-func (j *Joiner) snapshot() map[string]joinedAgent {
+// Snapshot returns the live joined agents by id.
+func (j *Joiner) Snapshot() map[string]Joined {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := make(map[string]joinedAgent, len(j.agents))
+	out := make(map[string]Joined, len(j.agents))
 	for id, a := range j.agents {
-		c, _ := agent.NewClient(agent.JoinedURL(id), agent.ClientOptions{HTTPClient: a.client, Token: j.token}) // a fixed, valid URL
-		out[id] = joinedAgent{agent: c.LoadTest(id), client: a.client, gen: a.gen}
+		c, _ := api.NewClient(api.JoinedURL(id), api.ClientOptions{HTTPClient: a.client, Token: j.token}) // a fixed, valid URL
+		out[id] = Joined{Agent: c.LoadTest(id), Client: a.client, Gen: a.gen}
 	}
 	return out
 }
@@ -141,7 +139,7 @@ func (j *Joiner) Wait(ctx context.Context, n int) error {
 func (j *Joiner) Close() {
 	j.mu.Lock()
 	j.closed = true
-	var ts []*agent.Tunnel
+	var ts []*api.Tunnel
 	for _, a := range j.agents {
 		ts = append(ts, a.tunnel)
 	}
@@ -151,6 +149,3 @@ func (j *Joiner) Close() {
 	}
 	j.wg.Wait()
 }
-
-// ErrNoAgents says a coordinator has neither configured nor joined agents.
-var ErrNoAgents = errors.New("ClusterConfig.Agents: no agents (list some, or let agents join with --join-listen)")

@@ -1,4 +1,4 @@
-package agent_test
+package api_test
 
 import (
 	"bytes"
@@ -22,23 +22,32 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
-	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
-// start serves srv on a loopback port and returns a client of it.
-func start(t *testing.T, srv *agent.Server, token string) *agent.Client {
+// start serves srv on a loopback port and returns a client of it; token is the API's and
+// the client's.
+func start(t *testing.T, srv *agent.Server, token string) *api.Client {
 	t.Helper()
-	hs := httptest.NewServer(srv.Handler())
+	return startWith(t, srv, api.HandlerOptions{Token: token})
+}
+
+// startWith serves srv's API with o and returns a client of it.
+func startWith(t *testing.T, srv *agent.Server, o api.HandlerOptions) *api.Client {
+	t.Helper()
+	token := o.Token
+	hs := httptest.NewServer(api.Handler(srv, o))
 	t.Cleanup(func() {
 		_ = srv.Shutdown(context.Background())
 		hs.Close()
 	})
-	c, err := agent.NewClient(hs.URL, agent.ClientOptions{Token: token})
+	c, err := api.NewClient(hs.URL, api.ClientOptions{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +210,8 @@ func scrapeCount(t *testing.T, url, name, id string, route ...string) float64 {
 // TestAPI_Errors sends bad requests over HTTP and checks each status code, that the body is
 // JSON naming the problem, and that nothing changed.
 func TestAPI_Errors(t *testing.T) {
-	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers, MaxBodyBytes: 4096})
-	c := start(t, srv, "")
+	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
+	c := startWith(t, srv, api.HandlerOptions{MaxBodyBytes: 4096})
 	ctx := context.Background()
 	if _, err := c.Create(ctx, "lt1", noopConfig("http://127.0.0.1:1", 1, 100000)); err != nil {
 		t.Fatal(err)
@@ -265,7 +274,7 @@ func TestAPI_Errors(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var r agent.Response
+		var r api.Response
 		if resp.StatusCode != tc.code || json.Unmarshal(b, &r) != nil || !strings.Contains(r.Error, tc.says) {
 			t.Errorf("%s %s: %d %s; want %d with an error saying %q", tc.method, tc.path, resp.StatusCode, b, tc.code, tc.says)
 		}
@@ -328,9 +337,9 @@ func TestSetUsers_Sequence(t *testing.T) {
 func TestConcurrentCalls(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), fasthttpCleaner)
 	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(api.Handler(srv, api.HandlerOptions{}))
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	c, err := agent.NewClient(hs.URL, agent.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
+	c, err := api.NewClient(hs.URL, api.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +413,7 @@ func TestLocalAndRemoteAgree(t *testing.T) {
 	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
 	c := start(t, srv, "")
 	ctx := context.Background()
-	for _, a := range []coordinator.Agent{srv.LoadTest("local"), c.LoadTest("remote")} {
+	for _, a := range []cluster.Agent{srv.LoadTest("local"), c.LoadTest("remote")} {
 		t.Run(a.ID(), func(t *testing.T) {
 			if _, err := a.Status(ctx); !errors.Is(err, agent.ErrNotFound) {
 				t.Fatalf("status before create: %v; want ErrNotFound", err)
@@ -443,14 +452,14 @@ func TestLocalAndRemoteAgree(t *testing.T) {
 
 // TestToken checks the bearer token: every call but /healthz needs it.
 func TestToken(t *testing.T) {
-	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers, Token: "s3cret"})
+	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
 	good := start(t, srv, "s3cret")
 	ctx := context.Background()
 	if _, err := good.Create(ctx, "lt1", noopConfig("http://127.0.0.1:1", 0, 10)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tok := range []string{"", "wrong"} {
-		bad, _ := agent.NewClient(good.URL(), agent.ClientOptions{Token: tok})
+		bad, _ := api.NewClient(good.URL(), api.ClientOptions{Token: tok})
 		if _, err := bad.Status(ctx, "lt1"); !errors.Is(err, agent.ErrUnauthorized) {
 			t.Errorf("token %q: %v; want ErrUnauthorized", tok, err)
 		}
@@ -572,7 +581,7 @@ func TestShutdown(t *testing.T) {
 func gauge(t *testing.T, srv *agent.Server, name string) float64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	api.Handler(srv, api.HandlerOptions{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	fams, err := p.TextToMetricFamilies(rec.Body)
 	if err != nil {

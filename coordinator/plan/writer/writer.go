@@ -1,4 +1,6 @@
-package coordinator
+// Package writer sends a plan's periods out as they end: a CSV file, JSON lines, a
+// Prometheus exposition, CloudWatch metrics. Open builds them from the plan's Writers.
+package writer
 
 import (
 	"context"
@@ -19,38 +21,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/loadtest/loadtest/histogram"
 )
-
-// Period is what the agents measured in one reporting period of a plan (a minute by
-// default), merged exactly across them.
-type Period struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
-	Phase string    `json:"phase"` // the plan's phase at the end
-	Users int       `json:"users"` // active at the end
-	// Metrics are the merged histograms by key: "route GET /x" (requests, from their actual
-	// start), "phase connect|headers|body", "timing <name>", "action script <name>" (each
-	// main() call) and, for paced scripts, "action script <name> (intended)" (from the
-	// intended start: coordinated omission corrected).
-	Metrics  []histogram.Summary `json:"metrics"`
-	Counters map[string]int64    `json:"counters,omitempty"`
-	// Utilization is the highest agent's (0..1); Saturated says it passed the plan's
-	// MaxAgentUtilization, so the period's latencies may measure the agent, not the target.
-	Utilization     float64  `json:"utilization"`
-	Saturated       bool     `json:"saturated"`
-	SaturatedAgents []string `json:"saturated_agents,omitempty"`
-	Final           bool     `json:"final"` // the last, possibly partial, period
-}
-
-// A Writer receives every period of a plan, in order, from one goroutine.
-type Writer interface {
-	Write(ctx context.Context, p Period) error
-	Close() error
-}
 
 // csvWriter writes one row per metric per period.
 type csvWriter struct {
@@ -75,7 +49,7 @@ func newCSVWriter(path string) (*csvWriter, error) {
 	return &csvWriter{f: f, w: w}, nil
 }
 
-func (c *csvWriter) Write(_ context.Context, p Period) error {
+func (c *csvWriter) Write(_ context.Context, p plan.Period) error {
 	ms := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
 	}
@@ -110,8 +84,8 @@ func newJSONLinesWriter(path string) (*jsonLinesWriter, error) {
 	return &jsonLinesWriter{f: f, enc: json.NewEncoder(f)}, nil
 }
 
-func (j *jsonLinesWriter) Write(_ context.Context, p Period) error { return j.enc.Encode(p) }
-func (j *jsonLinesWriter) Close() error                            { return j.f.Close() }
+func (j *jsonLinesWriter) Write(_ context.Context, p plan.Period) error { return j.enc.Encode(p) }
+func (j *jsonLinesWriter) Close() error                                 { return j.f.Close() }
 
 // promWriter serves the plan's metrics in Prometheus exposition: counters that add up over
 // the periods, and the latest period's quantiles and gauges.
@@ -124,7 +98,7 @@ type promWriter struct {
 	count    map[string]int64 // guarded by mu: by metric, over all periods
 	errs     map[string]int64 // guarded by mu
 	counters map[string]int64 // guarded by mu
-	last     Period           // guarded by mu
+	last     plan.Period      // guarded by mu
 }
 
 func newPromWriter(addr string) (*promWriter, error) {
@@ -179,7 +153,7 @@ func (w *promWriter) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(promUtil, prometheus.GaugeValue, w.last.Utilization)
 }
 
-func (w *promWriter) Write(_ context.Context, p Period) error {
+func (w *promWriter) Write(_ context.Context, p plan.Period) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range p.Metrics {
@@ -193,6 +167,9 @@ func (w *promWriter) Write(_ context.Context, p Period) error {
 	return nil
 }
 
+// Addr is where the exposition is served (host:port).
+func (w *promWriter) Addr() string { return w.addr }
+
 func (w *promWriter) Close() error {
 	err := w.srv.Close()
 	<-w.done
@@ -202,12 +179,12 @@ func (w *promWriter) Close() error {
 // cloudWatchWriter sends each period with PutMetricData: a statistic set (count, sum, min,
 // max, in milliseconds) per histogram metric, and a count per counter.
 type cloudWatchWriter struct {
-	cfg    CloudWatchWriter
+	cfg    plan.CloudWatchWriter
 	plan   string
 	client *cloudwatch.Client
 }
 
-func newCloudWatchWriter(ctx context.Context, cfg CloudWatchWriter, plan string) (*cloudWatchWriter, error) {
+func newCloudWatchWriter(ctx context.Context, cfg plan.CloudWatchWriter, name string) (*cloudWatchWriter, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
@@ -224,13 +201,13 @@ func newCloudWatchWriter(ctx context.Context, cfg CloudWatchWriter, plan string)
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 	})
-	return &cloudWatchWriter{cfg: cfg, plan: plan, client: client}, nil
+	return &cloudWatchWriter{cfg: cfg, plan: name, client: client}, nil
 }
 
 // cloudWatchBatch is how many data a PutMetricData call carries (the API takes up to 1000).
 const cloudWatchBatch = 500
 
-func (c *cloudWatchWriter) Write(ctx context.Context, p Period) error {
+func (c *cloudWatchWriter) Write(ctx context.Context, p plan.Period) error {
 	dims := []cwtypes.Dimension{{Name: aws.String("Plan"), Value: aws.String(c.plan)}}
 	for _, k := range slices.Sorted(maps.Keys(c.cfg.Dimensions)) {
 		dims = append(dims, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(c.cfg.Dimensions[k])})
@@ -266,10 +243,10 @@ func (c *cloudWatchWriter) Write(ctx context.Context, p Period) error {
 
 func (c *cloudWatchWriter) Close() error { return nil }
 
-// openWriters opens the plan's writers; on an error it closes those it opened.
-func openWriters(ctx context.Context, w Writers, plan string) ([]Writer, error) {
-	var out []Writer
-	fail := func(err error) ([]Writer, error) {
+// Open opens the plan's writers; on an error it closes those it opened.
+func Open(ctx context.Context, w plan.Writers, name string) ([]plan.Writer, error) {
+	var out []plan.Writer
+	fail := func(err error) ([]plan.Writer, error) {
 		for _, x := range out {
 			_ = x.Close()
 		}
@@ -297,7 +274,7 @@ func openWriters(ctx context.Context, w Writers, plan string) ([]Writer, error) 
 		out = append(out, x)
 	}
 	if w.CloudWatch != nil {
-		x, err := newCloudWatchWriter(ctx, *w.CloudWatch, plan)
+		x, err := newCloudWatchWriter(ctx, *w.CloudWatch, name)
 		if err != nil {
 			return fail(err)
 		}

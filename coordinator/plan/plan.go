@@ -1,7 +1,8 @@
-package coordinator
+package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/cluster"
+	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/threshold"
 )
@@ -33,7 +36,7 @@ type Plan struct {
 	// RampSteps is how many equal steps ramp-up and wind-down take (0: one a second).
 	RampSteps int
 	// Agents run the users; empty: the coordinator config's ClusterConfig.Agents.
-	Agents []AgentConfig
+	Agents []cluster.AgentConfig
 	// UsersPerAgent caps each agent's users (0: an even share, rounded up).
 	UsersPerAgent int
 	// ReportEverySec is how often the writers get a period's metrics (default 60, a minute).
@@ -129,11 +132,11 @@ func (p *Plan) Validate() error {
 	ck.Check(p.RequestTimeoutMs > 0, "RequestTimeoutMs", p.RequestTimeoutMs, "must be > 0")
 	for i, a := range p.Agents {
 		ck.Check(a.Id != "", fmt.Sprintf("Agents[%d].Id", i), a.Id, "must be set")
-		ck.Check(httpURL(a.ApiURL), fmt.Sprintf("Agents[%d].ApiURL", i), a.ApiURL, "must be an http(s):// URL")
+		ck.Check(config.HTTPURL(a.ApiURL), fmt.Sprintf("Agents[%d].ApiURL", i), a.ApiURL, "must be an http(s):// URL")
 	}
 	if cw := p.Writers.CloudWatch; cw != nil {
 		ck.Check(cw.Namespace != "" && !strings.HasPrefix(cw.Namespace, "AWS/"), "Writers.CloudWatch.Namespace", cw.Namespace, `must be set, and not start with "AWS/"`)
-		ck.Check(cw.Endpoint == "" || httpURL(cw.Endpoint), "Writers.CloudWatch.Endpoint", cw.Endpoint, "must be an http(s):// URL or empty")
+		ck.Check(cw.Endpoint == "" || config.HTTPURL(cw.Endpoint), "Writers.CloudWatch.Endpoint", cw.Endpoint, "must be an http(s):// URL or empty")
 	}
 	ck.Check(config.OneOf(p.UserType, "", "script", "simulative", "simple", "noop"), "UserType", p.UserType,
 		`must be "script", "simulative", "simple" or "noop"`)
@@ -180,7 +183,7 @@ func (p *Plan) Duration() time.Duration {
 // PlanUsers is how many users the plan wants at elapsed, and in which phase: ramp-up steps
 // up to Users in RampSteps equal steps (the first at the start), sustain holds Users, and
 // wind-down steps down in as many steps, to 0 at the end. done is true from the end on.
-func PlanUsers(p *Plan, elapsed time.Duration) (users int, phase string, done bool) {
+func UsersAt(p *Plan, elapsed time.Duration) (users int, phase string, done bool) {
 	up := time.Duration(p.RampUpSec) * time.Second
 	hold := time.Duration(p.SustainSec) * time.Second
 	down := time.Duration(p.WindDownSec) * time.Second
@@ -212,4 +215,31 @@ func PlanUsers(p *Plan, elapsed time.Duration) (users int, phase string, done bo
 		return int(math.Floor(float64(p.Users) * float64(n-s) / float64(n))), "wind-down", false
 	}
 	return 0, "done", true
+}
+
+// Period is what the agents measured in one reporting period of a plan (a minute by
+// default), merged exactly across them.
+type Period struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Phase string    `json:"phase"` // the plan's phase at the end
+	Users int       `json:"users"` // active at the end
+	// Metrics are the merged histograms by key: "route GET /x" (requests, from their actual
+	// start), "phase connect|headers|body", "timing <name>", "action script <name>" (each
+	// main() call) and, for paced scripts, "action script <name> (intended)" (from the
+	// intended start: coordinated omission corrected).
+	Metrics  []histogram.Summary `json:"metrics"`
+	Counters map[string]int64    `json:"counters,omitempty"`
+	// Utilization is the highest agent's (0..1); Saturated says it passed the plan's
+	// MaxAgentUtilization, so the period's latencies may measure the agent, not the target.
+	Utilization     float64  `json:"utilization"`
+	Saturated       bool     `json:"saturated"`
+	SaturatedAgents []string `json:"saturated_agents,omitempty"`
+	Final           bool     `json:"final"` // the last, possibly partial, period
+}
+
+// A Writer receives every period of a plan, in order, from one goroutine.
+type Writer interface {
+	Write(ctx context.Context, p Period) error
+	Close() error
 }

@@ -1,16 +1,15 @@
-// Package coordinator drives load-test agents to find how many users a target supports
-// (seed 002).
-package coordinator
+package cluster
 
 import (
 	"context"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 )
 
 // Agent is one load test on one agent, as the coordinator drives it. agent.Local (in
-// process) and agent.Remote (over HTTP) both implement it, with the same errors
+// process) and api.Remote (over HTTP) both implement it, with the same errors
 // (agent.ErrNotFound, agent.ErrConflict, agent.ErrBadRequest).
 type Agent interface {
 	ID() string
@@ -28,5 +27,13 @@ type Agent interface {
 
 var (
 	_ Agent = (*agent.Local)(nil)
-	_ Agent = (*agent.Remote)(nil)
+	_ Agent = (*api.Remote)(nil)
 )
+
+// AgentConfig is one agent: the load test's id on it and its API's URL.
+// AgentConfig is one agent the run drives (ClusterConfig.Agents, a plan's Agents).
+type AgentConfig struct {
+	Id     string //nolint:revive // seed field name
+	ApiURL string //nolint:revive // seed field name
+	Token  string // its bearer token, if it has one
+}

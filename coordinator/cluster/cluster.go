@@ -1,4 +1,4 @@
-package coordinator
+package cluster
 
 import (
 	"context"
@@ -16,8 +16,10 @@ import (
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 
-// cluster drives the agents. Only the coordinator's loop goroutine calls it.
-type cluster struct {
+// Cluster drives the agents of one run: it creates their load tests, shares the users
+// among the ones that are up, takes back the ones that come back, and reads what they
+// measured. Only the run's loop goroutine calls it.
+type Cluster struct {
 	agents  []Agent
 	cfg     agentconfig.Config
 	log     *slog.Logger
@@ -50,13 +52,13 @@ type AgentHealth struct {
 	Problem     string  `json:"problem,omitempty"`
 }
 
-func newCluster(agents []Agent, cfg agentconfig.Config, log *slog.Logger) *cluster {
-	return &cluster{agents: agents, cfg: cfg, log: log, timeout: 30 * time.Second, state: make([]agentState, len(agents))}
+func New(agents []Agent, cfg agentconfig.Config, log *slog.Logger) *Cluster {
+	return &Cluster{agents: agents, cfg: cfg, log: log, timeout: 30 * time.Second, state: make([]agentState, len(agents))}
 }
 
 // each runs f on every agent concurrently, with the per-call timeout, and returns the errors
 // by agent index.
-func (c *cluster) each(ctx context.Context, f func(ctx context.Context, i int, a Agent) error) []error {
+func (c *Cluster) each(ctx context.Context, f func(ctx context.Context, i int, a Agent) error) []error {
 	errs := make([]error, len(c.agents))
 	var wg sync.WaitGroup
 	for i, a := range c.agents {
@@ -70,9 +72,9 @@ func (c *cluster) each(ctx context.Context, f func(ctx context.Context, i int, a
 	return errs
 }
 
-// start creates and runs the load test on every agent (replacing a leftover one with the same
+// Start creates and runs the load test on every agent (replacing a leftover one with the same
 // id). Every agent must start.
-func (c *cluster) start(ctx context.Context) error {
+func (c *Cluster) Start(ctx context.Context) error {
 	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
 		return c.bringUp(ctx, i, a)
 	})
@@ -85,18 +87,18 @@ func (c *cluster) start(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
-// versioned is an agent that says which build it runs (agent.Local and agent.Remote).
-type versioned interface {
+// Versioned is an agent that says which build it runs (agent.Local and api.Remote).
+type Versioned interface {
 	Version(ctx context.Context) (agent.Version, error)
 }
 
-// preflight checks that every agent answers and runs the coordinator's build (a different
+// Preflight checks that every agent answers and runs the coordinator's build (a different
 // one may speak another API or export other metrics). One error names every agent that
 // failed.
-func (c *cluster) preflight(ctx context.Context) error {
+func (c *Cluster) Preflight(ctx context.Context) error {
 	mine := agent.BuildVersion()
 	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
-		va, ok := a.(versioned)
+		va, ok := a.(Versioned)
 		if !ok {
 			_, err := a.Status(ctx)
 			if errors.Is(err, agent.ErrNotFound) { // it answers; the load test is not created yet
@@ -133,7 +135,7 @@ func SameBuild(a, b agent.Version) bool {
 }
 
 // bringUp creates and starts the load test on agent i, with no users.
-func (c *cluster) bringUp(ctx context.Context, i int, a Agent) error {
+func (c *Cluster) bringUp(ctx context.Context, i int, a Agent) error {
 	cfg := c.cfg
 	cfg.UsersConfiguration.InitialActiveUsers = 0
 	err := a.Create(ctx, cfg)
@@ -157,10 +159,10 @@ func (c *cluster) bringUp(ctx context.Context, i int, a Agent) error {
 	return nil
 }
 
-// adopt takes a joined agent into the cluster: a new one is added, one that joined again
+// Adopt takes a joined agent into the cluster: a new one is added, one that joined again
 // replaces its old connection; either is brought up with no users (the next setUsers gives
 // it its share).
-func (c *cluster) adopt(ctx context.Context, a Agent) error {
+func (c *Cluster) Adopt(ctx context.Context, a Agent) error {
 	i := slices.IndexFunc(c.agents, func(x Agent) bool { return x.ID() == a.ID() })
 	if i < 0 {
 		c.agents = append(c.agents, a)
@@ -180,9 +182,9 @@ func (c *cluster) adopt(ctx context.Context, a Agent) error {
 	return nil
 }
 
-// recover tries to take back agents that are down: one that restarted (its load test is
+// Recover tries to take back agents that are down: one that restarted (its load test is
 // gone) is created again. It returns how many are up.
-func (c *cluster) recover(ctx context.Context) int {
+func (c *Cluster) Recover(ctx context.Context) int {
 	c.each(ctx, func(ctx context.Context, i int, a Agent) error {
 		if c.state[i].up {
 			return nil
@@ -233,9 +235,9 @@ func split(n int, up []bool, maxes []int) []int {
 	return out
 }
 
-// setUsers makes n users active across the agents that are up. It returns the problems
+// SetUsers makes n users active across the agents that are up. It returns the problems
 // (agents that failed and were marked down).
-func (c *cluster) setUsers(ctx context.Context, n int) []string {
+func (c *Cluster) SetUsers(ctx context.Context, n int) []string {
 	up := make([]bool, len(c.agents))
 	maxes := make([]int, len(c.agents))
 	for i, s := range c.state {
@@ -257,7 +259,7 @@ func (c *cluster) setUsers(ctx context.Context, n int) []string {
 	return c.markDown(errs)
 }
 
-func (c *cluster) markDown(errs []error) []string {
+func (c *Cluster) markDown(errs []error) []string {
 	var problems []string
 	for i, err := range errs {
 		if err == nil {
@@ -275,7 +277,7 @@ func (c *cluster) markDown(errs []error) []string {
 }
 
 // status returns the agents' health and the cluster's total users and errors.
-func (c *cluster) status(ctx context.Context) ([]AgentHealth, int, int64, []string) {
+func (c *Cluster) status(ctx context.Context) ([]AgentHealth, int, int64, []string) {
 	sts := make([]agent.Status, len(c.agents))
 	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
 		if !c.state[i].up {
@@ -304,45 +306,98 @@ func (c *cluster) status(ctx context.Context) ([]AgentHealth, int, int64, []stri
 	return out, users, numErr, problems
 }
 
-// window is what the agents measured over some intervals, merged.
-type window struct {
-	hist        histogram.Snapshot
-	seconds     float64 // the longest span any agent covered
-	utilization float64 // the highest any agent reported
-	missed      uint64
-	counters    map[string]int64         // scripts' counters, summed
-	agentUtil   map[string]float64       // each agent's highest utilization
-	users       usermetrics.Health       // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
-	errors      []usermetrics.ErrorGroup // failed requests by route, status and reason, summed
+// Observation is one tick of the cluster: the agents' status and the metrics intervals
+// they closed since the last tick, merged.
+type Observation struct {
+	Time     time.Time
+	Agents   []AgentHealth
+	Users    int      // active users, summed over the agents that are up
+	Errors   int64    // user sessions that ended with an error, over the run
+	Starting int      // users in their start-up sequence now, summed
+	Window   Window   // the intervals closed since the last tick
+	Problems []string // agents that failed during the tick (they are marked down)
 }
 
-// add merges o into w.
-func (w *window) add(o window) {
-	if w.hist == nil {
-		w.hist = histogram.Snapshot{}
+// Observe reads every agent's status and the intervals it closed since the last call.
+func (c *Cluster) Observe(ctx context.Context) Observation {
+	health, users, errs, p1 := c.status(ctx)
+	w, p2 := c.drain(ctx)
+	o := Observation{Time: time.Now(), Agents: health, Users: users, Errors: errs, Window: w, Problems: append(p1, p2...)}
+	for _, h := range health {
+		o.Starting += h.Starting
 	}
-	w.hist.Merge(o.hist)
-	w.seconds += o.seconds
-	w.utilization = max(w.utilization, o.utilization)
-	w.missed += o.missed
-	w.users.Add(o.users)
-	w.errors = usermetrics.MergeErrors(w.errors, o.errors)
-	for k, n := range o.counters {
-		if w.counters == nil {
-			w.counters = map[string]int64{}
-		}
-		w.counters[k] += n
+	return o
+}
+
+// Agents returns the agents driven, configured and joined.
+func (c *Cluster) Agents() []Agent { return slices.Clone(c.agents) }
+
+// Users returns the users the agents were last told to run, summed.
+func (c *Cluster) Users() int {
+	n := 0
+	for _, s := range c.state {
+		n += s.users
 	}
-	for k, u := range o.agentUtil {
-		if w.agentUtil == nil {
-			w.agentUtil = map[string]float64{}
+	return n
+}
+
+// Problem returns why the first agent that is down is down ("" when all are up).
+func (c *Cluster) Problem() string {
+	for _, s := range c.state {
+		if !s.up {
+			return s.problem
 		}
-		w.agentUtil[k] = max(w.agentUtil[k], u)
+	}
+	return ""
+}
+
+// TakeReshare reports whether an agent came or went since the last call, so the users
+// may be shared again.
+func (c *Cluster) TakeReshare() bool {
+	r := c.reshare
+	c.reshare = false
+	return r
+}
+
+// Window is what the agents measured over some intervals, merged.
+type Window struct {
+	Hist        histogram.Snapshot       // the intervals' histograms, merged exactly
+	Seconds     float64                  // the longest span any agent covered
+	Utilization float64                  // the highest any agent reported
+	Missed      uint64                   // intervals an agent no longer had when asked
+	Counters    map[string]int64         // scripts' counters, summed
+	AgentUtil   map[string]float64       // each agent's highest utilization
+	Users       usermetrics.Health       // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
+	Errors      []usermetrics.ErrorGroup // failed requests by route, status and reason, summed
+}
+
+// Add merges o into w.
+func (w *Window) Add(o Window) {
+	if w.Hist == nil {
+		w.Hist = histogram.Snapshot{}
+	}
+	w.Hist.Merge(o.Hist)
+	w.Seconds += o.Seconds
+	w.Utilization = max(w.Utilization, o.Utilization)
+	w.Missed += o.Missed
+	w.Users.Add(o.Users)
+	w.Errors = usermetrics.MergeErrors(w.Errors, o.Errors)
+	for k, n := range o.Counters {
+		if w.Counters == nil {
+			w.Counters = map[string]int64{}
+		}
+		w.Counters[k] += n
+	}
+	for k, u := range o.AgentUtil {
+		if w.AgentUtil == nil {
+			w.AgentUtil = map[string]float64{}
+		}
+		w.AgentUtil[k] = max(w.AgentUtil[k], u)
 	}
 }
 
 // drain reads every up agent's metrics intervals since its cursor and merges them.
-func (c *cluster) drain(ctx context.Context) (window, []string) {
+func (c *Cluster) drain(ctx context.Context) (Window, []string) {
 	pages := make([]agent.MetricsPage, len(c.agents))
 	errs := c.each(ctx, func(ctx context.Context, i int, a Agent) error {
 		if !c.state[i].up {
@@ -353,53 +408,53 @@ func (c *cluster) drain(ctx context.Context) (window, []string) {
 		return err
 	})
 	problems := c.markDown(errs)
-	w := window{hist: histogram.Snapshot{}, agentUtil: map[string]float64{}}
+	w := Window{Hist: histogram.Snapshot{}, AgentUtil: map[string]float64{}}
 	for i, p := range pages {
 		if errs[i] != nil || !c.state[i].up {
 			continue
 		}
 		c.state[i].cursor = p.Cursor
-		w.missed += p.Missed
+		w.Missed += p.Missed
 		span := 0.0
 		id := c.agents[i].ID()
 		var h usermetrics.Health
 		for _, iv := range p.Intervals {
 			h.Add(iv.Users)
-			w.errors = usermetrics.MergeErrors(w.errors, iv.Errors)
-			w.hist.Merge(iv.Histograms)
+			w.Errors = usermetrics.MergeErrors(w.Errors, iv.Errors)
+			w.Hist.Merge(iv.Histograms)
 			span += iv.End.Sub(iv.Start).Seconds()
-			w.utilization = max(w.utilization, iv.Utilization)
-			w.agentUtil[id] = max(w.agentUtil[id], iv.Utilization)
+			w.Utilization = max(w.Utilization, iv.Utilization)
+			w.AgentUtil[id] = max(w.AgentUtil[id], iv.Utilization)
 			for k, n := range iv.Counters {
-				if w.counters == nil {
-					w.counters = map[string]int64{}
+				if w.Counters == nil {
+					w.Counters = map[string]int64{}
 				}
-				w.counters[k] += n
+				w.Counters[k] += n
 			}
 		}
-		w.seconds = max(w.seconds, span)
-		starting, broken := w.users.Starting+h.Starting, w.users.Broken+h.Broken
-		w.users.Add(h)
-		w.users.Starting, w.users.Broken = starting, broken // over agents, a sum
+		w.Seconds = max(w.Seconds, span)
+		starting, broken := w.Users.Starting+h.Starting, w.Users.Broken+h.Broken
+		w.Users.Add(h)
+		w.Users.Starting, w.Users.Broken = starting, broken // over agents, a sum
 	}
 	return w, problems
 }
 
-// requests returns the count and mean latency (seconds) of all requests in a window.
-func (w window) requests() (int64, float64) {
-	n, mean := w.totals(usermetrics.RoutePrefix)
+// Requests returns the count and mean latency (seconds) of all requests in a window.
+func (w Window) Requests() (int64, float64) {
+	n, mean := w.Totals(usermetrics.RoutePrefix)
 	return n, mean.Seconds()
 }
 
-// actions returns the count and mean duration of the users' actions in a window (the ones
+// Actions returns the count and mean duration of the users' actions in a Window (the ones
 // that ran: skipped actions are not measured).
-func (w window) actions() (int64, time.Duration) { return w.totals(usermetrics.ActionPrefix) }
+func (w Window) Actions() (int64, time.Duration) { return w.Totals(usermetrics.ActionPrefix) }
 
-// totals returns the count and mean duration of every series whose key has prefix.
-func (w window) totals(prefix string) (int64, time.Duration) {
+// Totals returns the count and mean duration of every series whose key has prefix.
+func (w Window) Totals(prefix string) (int64, time.Duration) {
 	var n int64
 	sum := 0.0
-	for k, s := range w.hist {
+	for k, s := range w.Hist {
 		if strings.HasPrefix(k, prefix) {
 			c := s.Hist.TotalCount()
 			n += c
@@ -412,12 +467,21 @@ func (w window) totals(prefix string) (int64, time.Duration) {
 	return n, time.Duration(sum / float64(n) * float64(time.Microsecond))
 }
 
-// shutdown destroys every load test (users log out).
-func (c *cluster) shutdown(ctx context.Context) {
+// Shutdown destroys every load test (users log out).
+func (c *Cluster) Shutdown(ctx context.Context) {
 	c.each(ctx, func(ctx context.Context, i int, a Agent) error {
 		if err := a.Destroy(ctx); err != nil && !errors.Is(err, agent.ErrNotFound) {
 			c.log.Warn("destroy load test", "agent", a.ID(), "err", err)
 		}
 		return nil
 	})
+}
+
+// Quantiles returns the p50 and p99 of all requests in a window, in seconds.
+func (w Window) Quantiles() (float64, float64) {
+	s, ok := w.Hist.Merged(usermetrics.RoutePrefix)
+	if !ok || s.Hist.TotalCount() == 0 {
+		return 0, 0
+	}
+	return float64(s.Hist.ValueAtQuantile(50)) / 1e6, float64(s.Hist.ValueAtQuantile(99)) / 1e6
 }

@@ -1,4 +1,4 @@
-package agent_test
+package api_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/loadtest"
 )
 
@@ -103,7 +104,7 @@ func TestAPI_Hostile(t *testing.T) {
 		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		var r agent.Response
+		var r api.Response
 		if resp.StatusCode != tc.code || json.Unmarshal(b, &r) != nil || r.Error == "" || !strings.Contains(r.Error, tc.says) {
 			t.Errorf("%s %.60s: %d %.200s; want %d with a JSON error saying %q", tc.method, tc.path, resp.StatusCode, b, tc.code, tc.says)
 		}

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
 )
 
@@ -79,7 +80,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if json.Unmarshal(b, &r) != nil || r.Error == "" {
 			r.Error = fmt.Sprintf("%s %s: %s: %.200s", method, path, resp.Status, b)
 		}
-		return &Error{Code: resp.StatusCode, Message: r.Error}
+		return &agent.Error{Kind: kindOf(resp.StatusCode), Message: r.Error}
 	}
 	if out == nil {
 		return nil
@@ -91,13 +92,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 }
 
 // call is do for the calls that answer a Response with a status.
-func (c *Client) call(ctx context.Context, method, path string, q url.Values, body []byte) (Status, error) {
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, body []byte) (agent.Status, error) {
 	var r Response
 	if err := c.do(ctx, method, path, q, body, &r); err != nil {
-		return Status{}, err
+		return agent.Status{}, err
 	}
 	if r.Status == nil {
-		return Status{}, fmt.Errorf("%s %s: the response has no status", method, path)
+		return agent.Status{}, fmt.Errorf("%s %s: the response has no status", method, path)
 	}
 	return *r.Status, nil
 }
@@ -112,36 +113,36 @@ func ltPath(id, op string) string {
 
 // Create creates load test id with cfg (sent whole, admin password included: use https or a
 // private network between coordinator and agents).
-func (c *Client) Create(ctx context.Context, id string, cfg agentconfig.Config) (Status, error) {
+func (c *Client) Create(ctx context.Context, id string, cfg agentconfig.Config) (agent.Status, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
-		return Status{}, err
+		return agent.Status{}, err
 	}
 	return c.call(ctx, http.MethodPost, "/loadagent/create", url.Values{"id": {id}}, b)
 }
 
 // Run starts load test id.
-func (c *Client) Run(ctx context.Context, id string) (Status, error) {
+func (c *Client) Run(ctx context.Context, id string) (agent.Status, error) {
 	return c.call(ctx, http.MethodPost, ltPath(id, "run"), nil, nil)
 }
 
 // Stop stops load test id's users.
-func (c *Client) Stop(ctx context.Context, id string) (Status, error) {
+func (c *Client) Stop(ctx context.Context, id string) (agent.Status, error) {
 	return c.call(ctx, http.MethodPost, ltPath(id, "stop"), nil, nil)
 }
 
 // AddUsers starts n more users.
-func (c *Client) AddUsers(ctx context.Context, id string, n int) (Status, error) {
+func (c *Client) AddUsers(ctx context.Context, id string, n int) (agent.Status, error) {
 	return c.call(ctx, http.MethodPost, ltPath(id, "addusers"), url.Values{"amount": {strconv.Itoa(n)}}, nil)
 }
 
 // RemoveUsers stops the n newest users.
-func (c *Client) RemoveUsers(ctx context.Context, id string, n int) (Status, error) {
+func (c *Client) RemoveUsers(ctx context.Context, id string, n int) (agent.Status, error) {
 	return c.call(ctx, http.MethodPost, ltPath(id, "removeusers"), url.Values{"amount": {strconv.Itoa(n)}}, nil)
 }
 
 // SetUsers makes n users active; seq > 0 orders the calls (see Server.SetUsers).
-func (c *Client) SetUsers(ctx context.Context, id string, n int, seq uint64) (Status, error) {
+func (c *Client) SetUsers(ctx context.Context, id string, n int, seq uint64) (agent.Status, error) {
 	q := url.Values{"amount": {strconv.Itoa(n)}}
 	if seq > 0 {
 		q.Set("seq", strconv.FormatUint(seq, 10))
@@ -150,25 +151,25 @@ func (c *Client) SetUsers(ctx context.Context, id string, n int, seq uint64) (St
 }
 
 // Status returns load test id's status.
-func (c *Client) Status(ctx context.Context, id string) (Status, error) {
+func (c *Client) Status(ctx context.Context, id string) (agent.Status, error) {
 	return c.call(ctx, http.MethodGet, ltPath(id, "status"), nil, nil)
 }
 
 // Destroy stops and removes load test id, returning its final status.
-func (c *Client) Destroy(ctx context.Context, id string) (Status, error) {
+func (c *Client) Destroy(ctx context.Context, id string) (agent.Status, error) {
 	return c.call(ctx, http.MethodDelete, ltPath(id, ""), nil, nil)
 }
 
 // Metrics returns what load test id recorded after interval since.
-func (c *Client) Metrics(ctx context.Context, id string, since uint64) (MetricsPage, error) {
-	var p MetricsPage
+func (c *Client) Metrics(ctx context.Context, id string, since uint64) (agent.MetricsPage, error) {
+	var p agent.MetricsPage
 	err := c.do(ctx, http.MethodGet, ltPath(id, "metrics"), url.Values{"since": {strconv.FormatUint(since, 10)}}, nil, &p)
 	return p, err
 }
 
 // List returns every load test's status on the agent, by id.
-func (c *Client) List(ctx context.Context) (map[string]Status, error) {
-	var m map[string]Status
+func (c *Client) List(ctx context.Context) (map[string]agent.Status, error) {
+	var m map[string]agent.Status
 	err := c.do(ctx, http.MethodGet, "/loadagent/", nil, nil, &m)
 	return m, err
 }
@@ -179,8 +180,8 @@ func (c *Client) Health(ctx context.Context) error {
 }
 
 // Version returns the agent's build.
-func (c *Client) Version(ctx context.Context) (Version, error) {
-	var v Version
+func (c *Client) Version(ctx context.Context) (agent.Version, error) {
+	var v agent.Version
 	err := c.do(ctx, http.MethodGet, "/version", nil, nil, &v)
 	return v, err
 }
@@ -198,7 +199,7 @@ func (c *Client) LoadTest(id string) *Remote { return &Remote{c: c, id: id} }
 func (r *Remote) ID() string { return r.id }
 
 // Version returns the agent's build.
-func (r *Remote) Version(ctx context.Context) (Version, error) { return r.c.Version(ctx) }
+func (r *Remote) Version(ctx context.Context) (agent.Version, error) { return r.c.Version(ctx) }
 
 // Create creates the load test with cfg.
 func (r *Remote) Create(ctx context.Context, cfg agentconfig.Config) error {
@@ -207,23 +208,23 @@ func (r *Remote) Create(ctx context.Context, cfg agentconfig.Config) error {
 }
 
 // Run starts it.
-func (r *Remote) Run(ctx context.Context) (Status, error) { return r.c.Run(ctx, r.id) }
+func (r *Remote) Run(ctx context.Context) (agent.Status, error) { return r.c.Run(ctx, r.id) }
 
 // SetUsers makes n users active.
-func (r *Remote) SetUsers(ctx context.Context, n int, seq uint64) (Status, error) {
+func (r *Remote) SetUsers(ctx context.Context, n int, seq uint64) (agent.Status, error) {
 	return r.c.SetUsers(ctx, r.id, n, seq)
 }
 
 // Status returns its status.
-func (r *Remote) Status(ctx context.Context) (Status, error) { return r.c.Status(ctx, r.id) }
+func (r *Remote) Status(ctx context.Context) (agent.Status, error) { return r.c.Status(ctx, r.id) }
 
 // Metrics returns what it recorded after interval since.
-func (r *Remote) Metrics(ctx context.Context, since uint64) (MetricsPage, error) {
+func (r *Remote) Metrics(ctx context.Context, since uint64) (agent.MetricsPage, error) {
 	return r.c.Metrics(ctx, r.id, since)
 }
 
 // Stop stops its users.
-func (r *Remote) Stop(ctx context.Context) (Status, error) { return r.c.Stop(ctx, r.id) }
+func (r *Remote) Stop(ctx context.Context) (agent.Status, error) { return r.c.Stop(ctx, r.id) }
 
 // Destroy stops and removes it.
 func (r *Remote) Destroy(ctx context.Context) error {

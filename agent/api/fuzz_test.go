@@ -1,4 +1,4 @@
-package agent_test
+package api_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 )
 
 // check serves one request and fails on a 5xx, a panic, or a 4xx without a JSON message.
@@ -28,7 +29,7 @@ func check(t *testing.T, h http.Handler, method, target, body string) int {
 		t.Fatalf("%s %s %q: %d %s", method, target, body, code, w.Body)
 	}
 	if code >= 400 {
-		var r agent.Response
+		var r api.Response
 		if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil || r.Error == "" {
 			t.Fatalf("%s %s %q: %d without a JSON error message: %s", method, target, body, code, w.Body)
 		}
@@ -46,9 +47,9 @@ func FuzzCreate(f *testing.F) {
 	f.Add("x", `{"UserControllerConfiguration":{"Type":"simple","Simple":{"Actions":[]}}}`)
 	f.Add("x", `[1,2`)
 	f.Add("x&id=y", `null`)
-	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers, MaxBodyBytes: 64 << 10})
+	srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
 	defer srv.Shutdown(context.Background())
-	h := srv.Handler()
+	h := api.Handler(srv, api.HandlerOptions{MaxBodyBytes: 64 << 10})
 	f.Fuzz(func(t *testing.T, id, body string) {
 		code := check(t, h, "POST", "/loadagent/create?id="+id, body)
 		if code == http.StatusCreated {
@@ -81,7 +82,7 @@ func FuzzCalls(f *testing.F) {
 	if _, err := srv.Run("lt1"); err != nil {
 		f.Fatal(err)
 	}
-	h := srv.Handler()
+	h := api.Handler(srv, api.HandlerOptions{})
 	f.Fuzz(func(t *testing.T, method, target string) {
 		switch method {
 		case "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH":

@@ -1,4 +1,4 @@
-package coordinator
+package cluster
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
+	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/testtools"
 	"github.com/loadtest/loadtest/loadtest"
@@ -23,15 +24,15 @@ func TestJoiner_TokenAndTunnel(t *testing.T) {
 	hs := httptest.NewServer(j.Handler())
 	defer hs.Close()
 	defer j.Close()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + agent.JoinPath
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + api.JoinPath
 
 	join := func(token string) (func(), *testtools.LockedBuffer) {
-		srv := agent.NewServer(agent.ServerOptions{Token: "s3cret"})
+		srv := agent.NewServer(agent.ServerOptions{})
 		ctx, cancel := context.WithCancel(context.Background())
 		var logs testtools.LockedBuffer
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			_ = srv.Join(ctx, agent.JoinOptions{URL: url, ID: "jx", Token: token, Backoff: 20 * time.Millisecond,
+			_ = api.Join(ctx, api.Handler(srv, api.HandlerOptions{Token: "s3cret"}), api.JoinOptions{URL: url, ID: "jx", Token: token, Backoff: 20 * time.Millisecond,
 				Log: slog.New(slog.NewTextHandler(&logs, nil))})
 		})
 		return func() { cancel(); wg.Wait(); _ = srv.Shutdown(context.Background()) }, &logs
@@ -41,7 +42,7 @@ func TestJoiner_TokenAndTunnel(t *testing.T) {
 	testtools.Eventually(t, 10*time.Second, "the agent to be refused twice", func() bool {
 		return strings.Count(logs.String(), "connection to the coordinator lost") >= 2
 	})
-	if n := len(j.snapshot()); n != 0 {
+	if n := len(j.Snapshot()); n != 0 {
 		t.Fatalf("an agent with the wrong token joined (%d)", n)
 	}
 	stop()
@@ -53,7 +54,7 @@ func TestJoiner_TokenAndTunnel(t *testing.T) {
 	if err := j.Wait(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	a := j.snapshot()["jx"].agent
+	a := j.Snapshot()["jx"].Agent
 	if _, err := a.Status(ctx); !errors.Is(err, agent.ErrNotFound) {
 		t.Fatalf("Status before Create = %v, want ErrNotFound (the call went through)", err)
 	}

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/internal/backoff"
 )
 
@@ -35,8 +36,8 @@ const JoinPort = 9696
 
 // Hello is the agent's first message on a join connection.
 type Hello struct {
-	ID      string  `json:"id"` // the load test id the coordinator uses on this agent
-	Version Version `json:"version"`
+	ID      string        `json:"id"` // the load test id the coordinator uses on this agent
+	Version agent.Version `json:"version"`
 }
 
 type tunnelRequest struct {
@@ -73,13 +74,13 @@ type JoinOptions struct {
 }
 
 // Join keeps this agent joined to a coordinator until ctx ends: it dials, serves the API
-// calls that come over the connection with s's handler, and dials again (with backoff) when
+// calls that come over the connection with h (Handler), and dials again (with backoff) when
 // the connection is lost. It returns ctx's error.
-func (s *Server) Join(ctx context.Context, o JoinOptions) error {
+func Join(ctx context.Context, h http.Handler, o JoinOptions) error {
 	if o.ID == "" {
 		o.ID = NewJoinID()
 	}
-	if err := ValidID(o.ID); err != nil {
+	if err := agent.ValidID(o.ID); err != nil {
 		return err
 	}
 	if o.Log == nil {
@@ -88,7 +89,6 @@ func (s *Server) Join(ctx context.Context, o JoinOptions) error {
 	if o.Backoff <= 0 {
 		o.Backoff = time.Second
 	}
-	h := s.Handler()
 	retry := backoff.New(backoff.Policy{Initial: o.Backoff, Max: 30 * time.Second, Jitter: 0.5})
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -123,7 +123,7 @@ func serveJoin(ctx context.Context, o JoinOptions, h http.Handler) error {
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(64 << 20)
-	hello, _ := json.Marshal(Hello{ID: o.ID, Version: BuildVersion()})
+	hello, _ := json.Marshal(Hello{ID: o.ID, Version: agent.BuildVersion()})
 	if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func AcceptTunnel(ctx context.Context, c *websocket.Conn) (*Tunnel, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return nil, fmt.Errorf("join: a hello that is not JSON: %w", err)
 	}
-	if err := ValidID(h.ID); err != nil {
+	if err := agent.ValidID(h.ID); err != nil {
 		return nil, err
 	}
 	t := &Tunnel{Hello: h, c: c, wait: map[uint64]chan tunnelResponse{}, done: make(chan struct{})}
