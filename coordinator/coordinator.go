@@ -141,6 +141,9 @@ type Coordinator struct {
 	seq     int                // guarded by mu: the last observation's Seq
 	values  []float64          // guarded by mu: the queries' values at the last probe
 	changed chan struct{}      // guarded by mu: closed and replaced on every change
+	// setUsers is a plan's user count set during the run (SetUsers); -1: the plan's own.
+	setUsers int // guarded by mu
+	maxUsers int // the most users the agents take (a plan's SetUsers limit)
 }
 
 // New checks the configs and builds a coordinator; it contacts no agent until Run.
@@ -180,6 +183,7 @@ func New(cfg *Config, ltConfig agentconfig.Config, opts Options) (*Coordinator, 
 			cfg.ClusterConfig.MaxActiveUsers, len(agents), perAgent)
 	}
 	c := &Coordinator{cfg: *cfg, lt: ltConfig, opts: opts, log: opts.Log, out: out, changed: make(chan struct{}), job: searchJob{}}
+	c.setUsers, c.maxUsers = -1, perAgent*max(1, len(agents))
 	c.cl = cluster.New(agents, ltConfig, opts.Log)
 	c.report = newReport(c.cfg, ltConfig)
 	return c, nil
@@ -460,12 +464,15 @@ func (c *Coordinator) tick(ctx context.Context, phase string, acc *cluster.Windo
 		sec.Throughput = float64(n) / w.Seconds
 	}
 	sec.P50, sec.P99 = w.Quantiles()
+	sec.NoData = w.Seconds == 0
+	keys := w.Hist.Summaries()
 	c.mu.Lock()
+	c.report.addKeys(len(c.report.Series), keys)
 	c.status.ActiveUsers, c.status.NumErrors, c.status.Phase = o.Users, o.Errors, phase
 	c.report.Series = append(c.report.Series, sec)
 	c.report.Errors = usermetrics.MergeErrors(c.report.Errors, w.Errors)
 	c.report.lastAgents = o.Agents
-	c.observeLocked(sec, o)
+	c.observeLocked(sec, o, keys)
 	c.mu.Unlock()
 	return o.Problems
 }

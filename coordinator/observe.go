@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/loadtest/loadtest/coordinator/cluster"
+	"github.com/loadtest/loadtest/histogram"
 )
 
 // Observation is what one tick of a run saw (a second, normally): the series point, the
@@ -17,16 +18,18 @@ type Observation struct {
 	// Values are MonitorConfig.Queries' values as of the last probe judged (nil before
 	// one was, and in a plan).
 	Values []float64 `json:"values,omitempty"`
+	// Keys are the second's statistics per route and action (p50, p99, count, errors).
+	Keys []histogram.Summary `json:"keys,omitempty"`
 }
 
-// MaxObservations bounds what a coordinator keeps for the live views: 24 hours of ticks.
+// MaxObservations bounds what a coordinator keeps for the live views: 6 hours of ticks.
 // Older ones are dropped (the report keeps the whole series).
-const MaxObservations = 24 * 3600
+const MaxObservations = 6 * 3600
 
 // observeLocked records the tick's observation and wakes whoever watches. c.mu is held.
-func (c *Coordinator) observeLocked(sec Second, o cluster.Observation) {
+func (c *Coordinator) observeLocked(sec Second, o cluster.Observation, keys []histogram.Summary) {
 	c.seq++
-	c.obs = append(c.obs, Observation{Seq: c.seq, Second: sec, Status: c.status, Agents: o.Agents, Values: c.values})
+	c.obs = append(c.obs, Observation{Seq: c.seq, Second: sec, Status: c.status, Agents: o.Agents, Values: c.values, Keys: keys})
 	if len(c.obs) > MaxObservations {
 		c.obs = slices.Delete(c.obs, 0, len(c.obs)-MaxObservations)
 	}

@@ -2,9 +2,13 @@ package coordinator
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
@@ -44,5 +48,61 @@ func TestNewPlan_HidesSecrets(t *testing.T) {
 	}
 	if p.Scripts[0].Params["password"] != "hunter2" {
 		t.Error("redacting the report changed the plan the agents get")
+	}
+}
+
+// TestPlan_SetUsers changes a running plan's users, as the web UI does: the agents run the
+// new count from the next second and hold it through the sustain; the wind-down starts
+// from it; the decision says so; a count outside [0, the agents' MaxActiveUsers] and a
+// search are refused.
+func TestPlan_SetUsers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := plan.DefaultPlan()
+		p.Targets, p.Users, p.SustainSec, p.WindDownSec, p.RampSteps = []string{"http://127.0.0.1:1"}, 4, 30, 4, 2
+		p.Scripts = []agentconfig.ScriptSpec{{Name: "s", Source: "def main():\n    pass\n"}}
+		srv := agent.NewServer(agent.ServerOptions{NewUser: blockingUsers})
+		defer srv.Shutdown(context.Background())
+		c, err := NewPlan(nil, &p, Options{Agents: []cluster.Agent{srv.LoadTest("a")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetUsers(5); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("SetUsers before Run: %v; want ErrNotRunning", err)
+		}
+		wait := startSearch(t, c)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n := clusterUsers(srv)(); n != 4 {
+			t.Fatalf("%d users in the sustain; want the plan's 4", n)
+		}
+		for _, bad := range []int{-1, 9} { // MaxUsers: twice 4, on the one agent
+			if err := c.SetUsers(bad); !errors.Is(err, ErrBadUsers) {
+				t.Errorf("SetUsers(%d): %v; want ErrBadUsers", bad, err)
+			}
+		}
+		if err := c.SetUsers(7); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := clusterUsers(srv)(); n != 7 {
+			t.Fatalf("%d users after SetUsers(7)", n)
+		}
+		time.Sleep(24 * time.Second) // at 31 s: the wind-down's first step of two (30 to 32 s)
+		synctest.Wait()
+		if n := clusterUsers(srv)(); n != 3 {
+			t.Fatalf("%d users in the wind-down's first step; want 3 (half of 7, rounded down)", n)
+		}
+		wait()
+		r := c.Report()
+		if !slices.ContainsFunc(r.Decisions, func(d TimedDecision) bool {
+			return d.Users == 7 && strings.Contains(d.Reason, "set during the run")
+		}) {
+			t.Errorf("no decision records the change: %+v", r.Decisions)
+		}
+	})
+	s, _ := setup(t, nil, func(int) (float64, error) { return 0, nil })
+	if err := s.SetUsers(3); !errors.Is(err, ErrNotPlan) {
+		t.Errorf("a search's SetUsers: %v; want ErrNotPlan", err)
 	}
 }

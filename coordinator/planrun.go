@@ -52,6 +52,32 @@ func NewPlan(cfg *Config, p *plan.Plan, opts Options) (*Coordinator, error) {
 	return co, nil
 }
 
+// ErrBadUsers is a user count a plan cannot take; ErrNotPlan says a search was asked to
+// change its users (it decides them itself).
+var (
+	ErrBadUsers = errors.New("bad user count")
+	ErrNotPlan  = errors.New("only a plan's users can be changed; a search decides its own")
+)
+
+// SetUsers changes a running plan's users: they are n from the next second through the
+// ramp-up and the sustain, and the wind-down steps down from n.
+func (c *Coordinator) SetUsers(n int) error {
+	if _, ok := c.job.(*planJob); !ok {
+		return ErrNotPlan
+	}
+	if n < 0 || n > c.maxUsers {
+		return fmt.Errorf("%w: must be from 0 to %d (the agents' MaxActiveUsers, summed)", ErrBadUsers, c.maxUsers)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status.State != Running {
+		return ErrNotRunning
+	}
+	c.setUsers = n
+	c.notifyLocked()
+	return nil
+}
+
 // LatencyNote says what the plan's latencies measure.
 const LatencyNote = `Request latencies ("route ...") are measured from each request's actual start. For scripts with a pace, "action script <name>" rows are iterations from their actual start and "action script <name> (intended)" rows from their intended start on the fixed schedule (coordinated omission corrected, as wrk2 does).`
 
@@ -115,10 +141,24 @@ func (j *planJob) follow(ctx context.Context, c *Coordinator) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		n, ph, done := plan.UsersAt(p, time.Since(start))
+		elapsed := time.Since(start)
+		n, ph, done := plan.UsersAt(p, elapsed)
 		phase = ph
 		if done {
 			break
+		}
+		c.mu.Lock()
+		set := c.setUsers
+		c.mu.Unlock()
+		reason := fmt.Sprintf("%s: %d users", ph, n)
+		if set >= 0 { // changed during the run: held through the sustain, wound down from there
+			n = set
+			if ph == "wind-down" {
+				q := *p
+				q.Users = set
+				n, _, _ = plan.UsersAt(&q, elapsed)
+			}
+			reason = fmt.Sprintf("%s: %d users (set during the run)", ph, n)
 		}
 		c.syncJoined(ctx)
 		if c.cl.TakeReshare() { // an agent came or went: share the users again, so the count holds
@@ -131,7 +171,7 @@ func (j *planJob) follow(ctx context.Context, c *Coordinator) error {
 			current = n
 			c.mu.Lock()
 			c.report.Decisions = append(c.report.Decisions, TimedDecision{Time: time.Now(), Decision: search.Decision{Phase: ph, Users: n,
-				Reason: fmt.Sprintf("%s: %d users", ph, n)}})
+				Reason: reason}})
 			c.mu.Unlock()
 		}
 		select {
@@ -178,9 +218,14 @@ func (c *Coordinator) finalPeriod(emit func(bool), acc *cluster.Window) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.cl.SetUsers(ctx, 0)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
 	for range 2 { // an agent closes an interval a second; two ticks take in the last one
-		time.Sleep(time.Second)
-		c.tick(ctx, "done", acc)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			c.tick(ctx, "done", acc)
+		}
 	}
 	emit(true)
 }

@@ -73,7 +73,11 @@ type Report struct {
 	Checks      []threshold.Result  `json:"Checks,omitempty"`
 	LatencyNote string              `json:"LatencyNote,omitempty"`
 
+	// Keys are the per-second statistics of every route and action (see KeySeries).
+	Keys []KeySeries `json:"Keys,omitempty"`
+
 	lastAgents []cluster.AgentHealth
+	keyIndex   map[string]int // Keys by key
 }
 
 // TimedDecision is a decision and when it was made.
@@ -92,6 +96,43 @@ type Second struct {
 	P50         float64   `json:"p50_s"`
 	P99         float64   `json:"p99_s"`
 	Utilization float64   `json:"utilization"` // the highest agent's
+	// NoData: no agent closed a metrics interval in this second (the throughput and the
+	// latencies are not measured, not zero; charts draw a gap).
+	NoData bool `json:"no_data,omitempty"`
+}
+
+// KeySeries is one key's per-second statistics (a route's, an action's, a script's
+// timing), in the seconds it had samples: Sec indexes Report.Series. Comparing runs
+// resamples these seconds (package compare).
+type KeySeries struct {
+	Key    string    `json:"key"`
+	Sec    []int     `json:"sec"`
+	Count  []int64   `json:"count"`
+	Errors []int64   `json:"errors"`
+	P50    []float64 `json:"p50_ms"`
+	P99    []float64 `json:"p99_ms"`
+}
+
+// addKeys appends one second's summaries to the key series.
+func (r *Report) addKeys(sec int, sums []histogram.Summary) {
+	if r.keyIndex == nil {
+		r.keyIndex = map[string]int{}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for _, s := range sums {
+		if s.Count == 0 {
+			continue
+		}
+		i, ok := r.keyIndex[s.Key]
+		if !ok {
+			i = len(r.Keys)
+			r.keyIndex[s.Key] = i
+			r.Keys = append(r.Keys, KeySeries{Key: s.Key})
+		}
+		k := &r.Keys[i]
+		k.Sec, k.Count, k.Errors = append(k.Sec, sec), append(k.Count, s.Count), append(k.Errors, s.Errors)
+		k.P50, k.P99 = append(k.P50, ms(s.P50)), append(k.P99, ms(s.P99))
+	}
 }
 
 func newReport(cfg Config, lt agentconfig.Config) Report {
@@ -135,6 +176,8 @@ func (r Report) clone() Report {
 	r.Errors = slices.Clone(r.Errors)
 	r.Totals = slices.Clone(r.Totals)
 	r.Checks = slices.Clone(r.Checks)
+	r.Keys = slices.Clone(r.Keys) // each key's slices only grow past the copy's lengths
+	r.keyIndex = nil
 	return r
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,12 +28,13 @@ import (
 	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/internal/app/planrun"
+	"github.com/loadtest/loadtest/internal/app/searchrun"
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
-	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/exitcode"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/usermetrics"
+	"github.com/loadtest/loadtest/web"
 )
 
 func main() {
@@ -72,8 +74,8 @@ the agent config, watching MonitorConfig.Queries (PromQL; on MonitorConfig.Prome
 on the embedded engine, which scrapes the agents and MonitorConfig.ScrapeTargets), and
 searches for the most users the target supports (Search.Strategy: "adaptive" by default, or
 "fixed-step", mattermost-load-test-ng's loop). It prints progress, then "supported users: N", serves its
-status on --listen while it runs (GET /status, GET /report, GET /metrics), and writes report.json and
-report.html under --results. Ctrl-C stops the search and still writes the report.
+status on --listen while it runs (the live view in a browser, and GET /status, /report,
+/observations and /metrics), and writes report.json and report.html under --results. Ctrl-C stops the search and still writes the report.
 
 With --plan plan.json it runs a load plan instead: scripted users (Starlark; see
 docs/scripts.md) held at a fixed count through ramp-up, sustain and wind-down, split evenly
@@ -139,30 +141,27 @@ says so, Prometheus exposition and CloudWatch.`,
 				return err
 			}
 			defer closeLog()
-			c, err := coordinator.New(&cfg, lt, coordinator.Options{Log: log, Progress: stdout, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents,
-				Preflight: func(ctx context.Context) error { return preflightUsers(ctx, &cfg, lt, stdout) }})
+			c, err := searchrun.New(&cfg, lt, searchrun.Options{Log: log, Progress: stdout, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents})
 			if err != nil {
 				return exitcode.With(exitcode.BadInput, err)
 			}
+			dir := filepath.Join(results, "coordinator-"+time.Now().Format("20060102-150405"))
 			if listen != "" {
-				addr, stop, err := coordinator.ServeStatus(listen, c)
+				link, done, stop, err := web.ServeRun(listen, c, web.KindSearch, "search", results, dir)
 				if err != nil {
 					return fmt.Errorf("--listen %s: %w", listen, err)
 				}
 				defer stop()
-				fmt.Fprintf(stdout, "coordinator: status on http://%s/status\n", addr)
+				defer done()
+				u, _ := url.Parse(link)
+				fmt.Fprintf(stdout, "coordinator: status on http://%s/status; live view on %s\n", u.Host, link)
 			}
 			say := context.AfterFunc(cmd.Context(), func() { fmt.Fprintln(stdout, "coordinator: interrupted; stopping and writing the report") })
 			defer say()
-			if err := c.Run(cmd.Context()); err != nil {
+			rep, err := searchrun.Finish(cmd.Context(), c, dir, stdout)
+			if err != nil {
 				return err
 			}
-			rep := c.Report()
-			dir := filepath.Join(results, "coordinator-"+time.Now().Format("20060102-150405"))
-			if err := rep.Write(dir); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "coordinator: report: %s, %s\n", filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
 			if rep.Error != "" {
 				fmt.Fprintln(stderr, "coordinator:", rep.Error)
 			}
@@ -180,13 +179,14 @@ says so, Prometheus exposition and CloudWatch.`,
 	f.StringVar(&cfgPath, "config", "", "coordinator config (default config/coordinator.json if it exists)")
 	f.StringVar(&ltPath, "agent-config", "", "agent config sent to every agent (default config/config.json if it exists)")
 	f.StringVar(&results, "results", "results", "the report goes to a coordinator-<time> folder here")
-	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve GET /status, /report and /metrics here while running ("" to not)`)
+	f.StringVar(&listen, "listen", "127.0.0.1:4010", `serve the live view (a web page) and GET /status, /report, /observations and /metrics here while running ("" to not)`)
 	f.StringVar(&strategy, "strategy", "", `overrides Search.Strategy: "adaptive" or "fixed-step"`)
 	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") on this address, e.g. :9696 (overrides ClusterConfig.JoinListen)`)
 	f.StringVar(&level, "log-level", "", "overrides LogSettings.ConsoleLevel: debug, info, warn or error (any case)")
 	f.IntVar(&expectUsers, "expect-users", 0, "the users the target must support: a search that finds fewer exits 99 (for CI); 0: no expectation")
 	f.StringArrayVar(&thresholds, "threshold", nil, `with --plan: a pass/fail criterion over the whole run, added to the plan's Thresholds; repeat it for more: "p99<500ms", "error_rate<1%"; one that fails exits 99`)
 	f.StringVar(&planPath, "plan", "", "run this load plan (plan.json: scripts, users, ramp-up, sustain, wind-down) instead of a search")
+	cmd.AddCommand(serveCommand(stdout, stderr, &started))
 	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
@@ -257,30 +257,6 @@ func writable(dir string) error {
 	return os.Remove(f.Name())
 }
 
-// preflightUsers checks, before any load, that a user of the agent config can log in (or
-// sign up) and join a team on the target, from this host, as the first agent's first user.
-// The coordinator runs it after its agents and monitor answered (Options.Preflight).
-func preflightUsers(ctx context.Context, cfg *coordinator.Config, lt agentconfig.Config, stdout io.Writer) error {
-	id := "preflight"
-	if len(cfg.ClusterConfig.Agents) > 0 {
-		id = cfg.ClusterConfig.Agents[0].Id
-	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := controller.Preflight(pctx, lt, id); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("preflight: %w; no load was started", err)
-	}
-	what := "answers, and its users can log in and join a team"
-	if lt.UserControllerConfiguration.Type == "script" {
-		what = "answers"
-	}
-	fmt.Fprintf(stdout, "coordinator: preflight: %s %s\n", lt.ConnectionConfiguration.ServerURL, what)
-	return nil
-}
-
 // runPlan runs a plan on the agents (the plan's, else the config's).
 func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordinator.Config, joiner *cluster.Joiner, results, listen string, stdout, stderr io.Writer) error {
 	p, err := plan.ReadPlan(path)
@@ -299,8 +275,24 @@ func runPlan(ctx context.Context, path string, thresholds []string, cfg *coordin
 	}
 	defer closeLog()
 	fmt.Fprintf(stdout, "coordinator: plan %s\n", path)
-	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log, Joiner: joiner, Listen: listen}, stdout)
+	_, _, err = planrun.Run(ctx, planrun.Options{Plan: p, Config: cfg, Results: results, Log: log, Joiner: joiner, Watch: watchPlan(listen, results, stdout)}, stdout)
 	return err
+}
+
+// watchPlan serves a plan's live view on listen ("": none), as planrun.Options.Watch.
+func watchPlan(listen, results string, out io.Writer) func(*coordinator.Coordinator, string) (func(), error) {
+	if listen == "" {
+		return nil
+	}
+	return func(c *coordinator.Coordinator, dir string) (func(), error) {
+		link, done, stop, err := web.ServeRun(listen, c, web.KindPlan, "plan", results, dir)
+		if err != nil {
+			return nil, fmt.Errorf("--listen %s: %w", listen, err)
+		}
+		u, _ := url.Parse(link)
+		fmt.Fprintf(out, "plan: status on http://%s/status; live view on %s\n", u.Host, link)
+		return func() { done(); stop() }, nil
+	}
 }
 
 // startJoiner accepts agents that join on addr ("" for none), with the token agents use

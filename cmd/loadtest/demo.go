@@ -23,7 +23,8 @@ as the criterion instead of the latency).
 It prints progress, the supported users it finds and the number the model implies
 (W x (T + 1 s) / S; with --utilization, the N where N x λ(N) = U x W/S, with the request
 rate per user λ(N) measured at the probes near the answer), and writes report.json and
-report.html under --results.`,
+report.html under --results. With --ui it serves the search's live view (the web UI of
+"coordinator serve") on 127.0.0.1:8000 while it runs.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -51,5 +52,7 @@ report.html under --results.`,
 	_ = f.MarkDeprecated("users", "use --type (--users is a count in the other commands)")
 	f.StringVar(&o.Users, "type", o.Users, `the user type: "noop" (one GET /users/me, then 1 s), "script" (the same as a Starlark script: a capacity search with scripted users) or "simulative" (Mattermost users; the answer the model implies then comes from their measured request rate)`)
 	f.StringVar(&o.ResultsDir, "results", o.ResultsDir, "the report goes to a demo-<time> folder here")
+	f.StringVar(&o.UI, "ui", "", "serve the live view in a browser while the demo runs, on this address (--ui alone: "+demo.DefaultUI+")")
+	f.Lookup("ui").NoOptDefVal = demo.DefaultUI
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/exitcode"
+	"github.com/loadtest/loadtest/internal/exposure"
 	"github.com/loadtest/loadtest/internal/logging"
 )
 
@@ -63,7 +64,7 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 				return exitcode.With(exitcode.BadInput, fmt.Errorf("--token (or $%s): must not be blank or start or end with spaces, got %q", TokenEnv, token))
 			}
 			if listen != "" || joinURL == "" {
-				if err := checkExposure(listen, token, insecure); err != nil {
+				if err := exposure.Check(listen, token, insecure, TokenEnv, api.DefaultListen); err != nil {
 					return err
 				}
 			}
@@ -143,25 +144,4 @@ SIGINT or SIGTERM stops every load test (users log out, metrics are flushed), th
 	f.StringVar(&joinURL, "join", "", "also join the coordinator at this ws:// URL (its --join-listen, port 9696)")
 	f.StringVar(&joinID, "join-id", "", "this agent's load test id when joining (default: j and 8 random hex digits)")
 	return cmd
-}
-
-// checkExposure refuses an agent that anyone on the network could drive.
-func checkExposure(listen, token string, insecure bool) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("--listen %q: must be host:port (for example %s): %v", listen, api.DefaultListen, err)
-	}
-	if token != "" || insecure || isLoopback(host) {
-		return nil
-	}
-	return fmt.Errorf("--listen %s reaches beyond loopback and no token is set: anyone who can connect could drive "+
-		"load from this host; set --token or $%s, or pass --insecure-no-token on a private network", listen, TokenEnv)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

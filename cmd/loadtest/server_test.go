@@ -14,6 +14,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/internal/exposure"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/internal/testtools"
 )
@@ -106,7 +107,7 @@ func TestServer_Exposure(t *testing.T) {
 		{"0.0.0.0:4000", "t", false}, {"0.0.0.0:4000", "", true}, {"127.0.0.1:4000", "", false},
 		{"localhost:4000", "", false}, {"[::1]:4000", "", false},
 	} {
-		if err := checkExposure(tc.listen, tc.token, tc.insecure); err != nil {
+		if err := exposure.Check(tc.listen, tc.token, tc.insecure, TokenEnv, "127.0.0.1:4000"); err != nil {
 			t.Errorf("%+v: %v; want it allowed", tc, err)
 		}
 	}

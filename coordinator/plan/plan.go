@@ -37,7 +37,10 @@ type Plan struct {
 	RampSteps int
 	// Agents run the users; empty: the coordinator config's ClusterConfig.Agents.
 	Agents []cluster.AgentConfig
-	// UsersPerAgent caps each agent's users (0: an even share, rounded up).
+	// MaxUsers is the most users the run can be changed to while it runs (the web UI's
+	// users field, Coordinator.SetUsers); 0: twice Users.
+	MaxUsers int
+	// UsersPerAgent caps each agent's users (0: an even share of MaxUsers, rounded up).
 	UsersPerAgent int
 	// ReportEverySec is how often the writers get a period's metrics (default 60, a minute).
 	ReportEverySec int
@@ -126,6 +129,7 @@ func (p *Plan) Validate() error {
 	ck.Check(p.SustainSec > 0 && p.SustainSec <= week, "SustainSec", p.SustainSec, "must be in [1, 604800] (a week)")
 	ck.Check(p.WindDownSec >= 0 && p.WindDownSec <= week, "WindDownSec", p.WindDownSec, "must be in [0, 604800] (a week)")
 	ck.Check(p.RampSteps >= 0 && p.RampSteps <= week, "RampSteps", p.RampSteps, "must be in [0, 604800] (0: one step a second)")
+	ck.Check(p.MaxUsers == 0 || p.MaxUsers >= p.Users && p.MaxUsers <= 10_000_000, "MaxUsers", p.MaxUsers, "must be 0 (twice Users) or in [Users, 10000000]")
 	ck.Check(p.UsersPerAgent >= 0, "UsersPerAgent", p.UsersPerAgent, "must be >= 0 (0: an even share)")
 	ck.Check(p.ReportEverySec >= 1, "ReportEverySec", p.ReportEverySec, "must be >= 1")
 	ck.Check(p.MaxAgentUtilization > 0 && p.MaxAgentUtilization <= 1, "MaxAgentUtilization", p.MaxAgentUtilization, "must be in (0, 1]")
@@ -169,7 +173,7 @@ func (p *Plan) AgentConfig(n int) agentconfig.Config {
 	}
 	per := p.UsersPerAgent
 	if per == 0 {
-		per = int(math.Ceil(float64(p.Users) / float64(max(1, n))))
+		per = int(math.Ceil(float64(cmp.Or(p.MaxUsers, 2*p.Users)) / float64(max(1, n))))
 	}
 	lt.UsersConfiguration.MaxActiveUsers = per
 	return lt
@@ -180,7 +184,7 @@ func (p *Plan) Duration() time.Duration {
 	return time.Duration(p.RampUpSec+p.SustainSec+p.WindDownSec) * time.Second
 }
 
-// PlanUsers is how many users the plan wants at elapsed, and in which phase: ramp-up steps
+// UsersAt is how many users the plan wants at elapsed, and in which phase: ramp-up steps
 // up to Users in RampSteps equal steps (the first at the start), sustain holds Users, and
 // wind-down steps down in as many steps, to 0 at the end. done is true from the end on.
 func UsersAt(p *Plan, elapsed time.Duration) (users int, phase string, done bool) {

@@ -60,6 +60,7 @@ func TestReadPlan_Errors(t *testing.T) {
 		{`{"Targets": ["http://h"], "Scripts": [{"File": "ok.star"}], "Users": 1, "SustainSec": 1,
 		  "Writers": {"CloudWatch": {"Namespace": "AWS/EC2"}}}`, `Writers.CloudWatch.Namespace: must be set, and not start with "AWS/"`},
 		{`{"Targets": ["http://h"], "Scripts": [{"File": "ok.star"}], "Users": "many"}`, "Users"},
+		{`{"Targets": ["http://h"], "Scripts": [{"File": "ok.star"}], "Users": 5, "MaxUsers": 4, "SustainSec": 1}`, "MaxUsers: must be 0 (twice Users) or in [Users, 10000000], got 4"},
 	} {
 		_, err := ReadPlan(writePlan(t, tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -78,7 +79,8 @@ func TestReadPlan_Errors(t *testing.T) {
 		t.Errorf("a plan of noop users: %+v (%v)", lt.UserControllerConfiguration, lt.Validate())
 	}
 	p.UserType = ""
-	if lt := p.AgentConfig(2); lt.UsersConfiguration.MaxActiveUsers != 2 || lt.UserControllerConfiguration.Type != "script" || lt.Validate() != nil {
+	// Each of 2 agents takes half of MaxUsers, by default twice the plan's 3 users.
+	if lt := p.AgentConfig(2); lt.UsersConfiguration.MaxActiveUsers != 3 || lt.UserControllerConfiguration.Type != "script" || lt.Validate() != nil {
 		t.Errorf("agent config: %+v (%v)", lt.UsersConfiguration, lt.Validate())
 	}
 }

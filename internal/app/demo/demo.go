@@ -31,6 +31,7 @@ import (
 	"github.com/loadtest/loadtest/internal/controller"
 	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/mattermost"
+	"github.com/loadtest/loadtest/web"
 )
 
 // Options configure the demo.
@@ -57,7 +58,12 @@ type Options struct {
 	Teams      int
 	ResultsDir string // the report goes to ResultsDir/demo-<time>
 	Log        *slog.Logger
+	// UI, if set, serves the search's live view (web.ServeRun) there while it runs.
+	UI string
 }
+
+// DefaultUI is where --ui serves the live view unless given an address.
+const DefaultUI = "127.0.0.1:8000"
 
 // DefaultOptions finish in a few minutes on two cores: 4 workers x 10 ms is 400 requests/s,
 // so noop users (one request, then a 1 s think time) at T = 100 ms number 400 x 1.1 = 440.
@@ -354,6 +360,16 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	dir := filepath.Join(o.ResultsDir, "demo-"+time.Now().Format("20060102-150405"))
+	if o.UI != "" {
+		link, done, stop, err := web.ServeRun(o.UI, c, web.KindSearch, "demo: "+o.Users+" users", o.ResultsDir, dir)
+		if err != nil {
+			return Result{}, fmt.Errorf("--ui %s: %w", o.UI, err)
+		}
+		defer stop()
+		defer done()
+		fmt.Fprintf(out, "demo: live view on %s\n", link)
+	}
 	say := context.AfterFunc(ctx, func() { fmt.Fprintln(out, "demo: interrupted; stopping the search and writing the report") })
 	defer say()
 	if err := c.Run(ctx); err != nil {
@@ -375,7 +391,6 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 			o.Workers, o.ServiceTime, lambda, 1000*r0, o.Threshold)
 	}
 	rep.Extra["model_supported_users"] = math.Round(truth*10) / 10
-	dir := filepath.Join(o.ResultsDir, "demo-"+time.Now().Format("20060102-150405"))
 	if err := rep.Write(dir); err != nil {
 		return Result{}, fmt.Errorf("write the report: %w", err)
 	}

@@ -34,15 +34,22 @@ type Options struct {
 	Results string              // the report goes to a plan-<name>-<time> folder here
 	Log     *slog.Logger
 	Joiner  *cluster.Joiner // agents that join, besides the configured ones
-	// Listen, if set, serves the plan's live view there while it runs (GET /status,
-	// /report, /metrics; coordinator.Handler).
-	Listen string
+	// Watch, if set, is given the plan's coordinator and its folder before it runs (a live
+	// view: web.ServeRun); the done it returns is called once the report is written.
+	Watch func(c *coordinator.Coordinator, dir string) (done func(), err error)
+	// Dir, if set, is the report's folder instead of plan-<name>-<time> under Results.
+	Dir string
+	// Started, if set, is given the plan's coordinator before it runs (a live view's).
+	Started func(*coordinator.Coordinator)
 }
 
 // Run runs the plan and returns its report, which it has written to the folder it names.
 func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, string, error) {
 	p := *o.Plan
-	dir := filepath.Join(o.Results, "plan-"+p.Name+"-"+time.Now().Format("20060102-150405"))
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join(o.Results, "plan-"+p.Name+"-"+time.Now().Format("20060102-150405"))
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return coordinator.Report{}, "", exitcode.With(exitcode.NoAnswer, fmt.Errorf("preflight: the results folder: %w", err))
 	}
@@ -89,13 +96,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (coordinator.Report, str
 	if err != nil {
 		return coordinator.Report{}, "", exitcode.With(exitcode.BadInput, err)
 	}
-	if o.Listen != "" {
-		addr, stop, err := coordinator.ServeStatus(o.Listen, c)
+	if o.Started != nil {
+		o.Started(c)
+	}
+	if o.Watch != nil {
+		done, err := o.Watch(c, dir)
 		if err != nil {
-			return coordinator.Report{}, "", fmt.Errorf("--listen %s: %w", o.Listen, err)
+			return coordinator.Report{}, "", err
 		}
-		defer stop()
-		fmt.Fprintf(out, "plan: status on http://%s/status\n", addr)
+		defer done()
 	}
 	say := context.AfterFunc(ctx, func() {
 		fmt.Fprintln(out, "plan: interrupted; stopping the users and writing the last period and the report")
