@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/loadtest/loadtest/agent"
@@ -17,6 +16,7 @@ import (
 	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
+	"github.com/loadtest/loadtest/internal/charts"
 	"github.com/loadtest/loadtest/internal/threshold"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
@@ -250,139 +250,104 @@ func (r Report) Write(dir string) error {
 	return f.Close()
 }
 
-// chart is one SVG line chart.
-type chart struct {
-	Title  string
-	Lines  []line
-	HLines []hline // thresholds
-	Marks  []mark  // probe verdicts
-	YMax   float64
-	Unit   string
-	// Above lists the thresholds too far above the data to draw without flattening it.
-	Above  []string
-	XTicks []xtick
+// chartData is what report.html's charts draw (with internal/charts, the UI's renderer):
+// one point a second; a nil value is a second no agent measured, drawn as a gap.
+type chartData struct {
+	T          []float64     `json:"t"` // unix seconds
+	Users      []int         `json:"users"`
+	Mean       []*float64    `json:"mean"`
+	P50        []*float64    `json:"p50"`
+	P99        []*float64    `json:"p99"`
+	Throughput []*float64    `json:"throughput"`
+	Util       []*float64    `json:"util"`
+	Pass       []*int        `json:"pass"` // probe verdicts at their holds' ends
+	Fail       []*int        `json:"fail"`
+	Invalid    []*int        `json:"invalid"`
+	Thresholds []chartThresh `json:"thresholds"` // latency thresholds drawn, in seconds
+	Above      []string      `json:"above"`      // thresholds too far above the data to draw
 }
 
-type xtick struct {
-	X     float64
-	Label string
+type chartThresh struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
 }
-
-type line struct {
-	Name, Color string
-	Points      string // SVG polyline points
-}
-
-type hline struct {
-	Name string
-	Y    float64 // in chart coordinates
-}
-
-type mark struct {
-	X, Y  float64
-	Color string
-	Title string
-}
-
-const chartW, chartH = 900.0, 220.0
 
 type view struct {
 	Report
-	Answer  string
-	Charts  []chart
-	Elapsed string
-	Drift   string // what the users' drifting demand means for the answer; "" when steady
+	Answer      string
+	Elapsed     string
+	Drift       string // what the users' drifting demand means for the answer; "" when steady
+	Data        chartData
+	ChartScript template.JS
+	ChartStyle  template.CSS
 }
 
 func (r Report) view() view {
-	v := view{Report: r, Answer: r.Answer(), Elapsed: r.StopTime.Sub(r.StartTime).Round(time.Second).String()}
+	v := view{Report: r, Answer: r.Answer(), Elapsed: r.StopTime.Sub(r.StartTime).Round(time.Second).String(),
+		ChartScript: charts.Script(), ChartStyle: charts.Style()}
 	if math.Abs(r.RateDriftPerMin) >= DriftWorthNoting {
 		v.Drift = fmt.Sprintf("each user's request rate moved %+.1f%% a minute during the search: the answer describes the target as the search ended", 100*r.RateDriftPerMin)
 	}
-	if len(r.Series) == 0 {
-		return v
+	d := &v.Data
+	maxLat := 0.0
+	measured := func(s Second, x float64) *float64 {
+		if s.NoData {
+			return nil
+		}
+		return &x
 	}
-	t0, t1 := r.Series[0].Time, r.Series[len(r.Series)-1].Time
-	span := math.Max(1, t1.Sub(t0).Seconds())
-	x := func(t time.Time) float64 { return 40 + (chartW-50)*t.Sub(t0).Seconds()/span }
-	var ticks []xtick // elapsed time, about six labels
-	step := niceStep(span / 6)
-	for s := 0.0; s <= span; s += step {
-		ticks = append(ticks, xtick{X: x(t0.Add(time.Duration(s * float64(time.Second)))), Label: (time.Duration(s) * time.Second).String()})
+	for _, s := range r.Series {
+		d.T = append(d.T, float64(s.Time.UnixMilli())/1000)
+		d.Users = append(d.Users, s.Users)
+		d.Mean, d.P50, d.P99 = append(d.Mean, measured(s, s.MeanLatency)), append(d.P50, measured(s, s.P50)), append(d.P99, measured(s, s.P99))
+		d.Throughput, d.Util = append(d.Throughput, measured(s, s.Throughput)), append(d.Util, measured(s, s.Utilization))
+		d.Pass, d.Fail, d.Invalid = append(d.Pass, nil), append(d.Fail, nil), append(d.Invalid, nil)
+		if !s.NoData {
+			maxLat = max(maxLat, s.MeanLatency, s.P50, s.P99)
+		}
 	}
-	mk := func(title, unit string, get []func(Second) float64, names, colors []string, thresholds []hline) chart {
-		ymax := 0.0
-		for _, s := range r.Series {
-			for _, g := range get {
-				ymax = math.Max(ymax, g(s))
-			}
-		}
-		data := ymax
-		var above []string
-		for _, h := range thresholds {
-			if data > 0 && h.Y > 3*data { // drawing it would flatten the data to the axis
-				above = append(above, h.Name)
-				continue
-			}
-			ymax = math.Max(ymax, h.Y*1.1)
-		}
-		if ymax == 0 {
-			ymax = 1
-		}
-		y := func(val float64) float64 { return chartH - 20 - (chartH-40)*val/ymax }
-		c := chart{Title: title, YMax: ymax, Unit: unit, Above: above, XTicks: ticks}
-		for i, g := range get {
-			var pts strings.Builder
-			for _, s := range r.Series {
-				fmt.Fprintf(&pts, "%.1f,%.1f ", x(s.Time), y(g(s)))
-			}
-			c.Lines = append(c.Lines, line{Name: names[i], Color: colors[i], Points: pts.String()})
-		}
-		for _, h := range thresholds {
-			if !slices.Contains(above, h.Name) {
-				c.HLines = append(c.HLines, hline{Name: h.Name, Y: y(h.Y)})
-			}
-		}
-		return c
-	}
-	users := mk("Active users", "users", []func(Second) float64{func(s Second) float64 { return float64(s.Users) }},
-		[]string{"users"}, []string{"#2a6fdb"}, nil)
 	// Probe verdicts on the users chart, at the end of each hold.
-	holdEnds := []time.Time{}
+	var holdEnds []int
 	for i, s := range r.Series {
 		if s.Phase == "hold" && (i+1 == len(r.Series) || r.Series[i+1].Phase != "hold") {
-			holdEnds = append(holdEnds, s.Time)
+			holdEnds = append(holdEnds, i)
 		}
 	}
 	for i, p := range r.Probes {
 		if i >= len(holdEnds) {
 			break
 		}
-		color := map[search.Verdict]string{search.Pass: "#1a9641", search.Fail: "#d7191c", search.Invalid: "#999999"}[p.Verdict]
-		users.Marks = append(users.Marks, mark{X: x(holdEnds[i]), Y: chartH - 20 - (chartH-40)*float64(p.Users)/users.YMax,
-			Color: color, Title: fmt.Sprintf("%d users: %s (%s)", p.Users, p.Verdict, p.Reason)})
-	}
-	var th []hline
-	for _, q := range r.Thresholds {
-		if q.Alert && q.Legend == "seconds" {
-			th = append(th, hline{Name: fmt.Sprintf("%s threshold %.3g s", q.Description, q.Threshold), Y: q.Threshold})
+		u := p.Users
+		switch p.Verdict {
+		case search.Pass:
+			d.Pass[holdEnds[i]] = &u
+		case search.Fail:
+			d.Fail[holdEnds[i]] = &u
+		default:
+			d.Invalid[holdEnds[i]] = &u
 		}
 	}
-	lat := mk("Request latency (agents' HDR histograms)", "s",
-		[]func(Second) float64{func(s Second) float64 { return s.MeanLatency }, func(s Second) float64 { return s.P50 }, func(s Second) float64 { return s.P99 }},
-		[]string{"mean", "p50", "p99"}, []string{"#2a6fdb", "#1a9641", "#d7191c"}, th)
-	thr := mk("Throughput", "req/s", []func(Second) float64{func(s Second) float64 { return s.Throughput }},
-		[]string{"requests/s"}, []string{"#7b3294"}, nil)
-	util := mk("Agent utilization (invalid above 0.8)", "", []func(Second) float64{func(s Second) float64 { return s.Utilization }},
-		[]string{"highest agent"}, []string{"#e66101"}, []hline{{Name: "0.8", Y: 0.8}})
-	v.Charts = []chart{users, lat, thr, util}
+	for _, q := range r.Thresholds {
+		if !q.Alert || q.Legend != "seconds" {
+			continue
+		}
+		name := fmt.Sprintf("%s threshold %.3g s", q.Description, q.Threshold)
+		if maxLat > 0 && q.Threshold > 3*maxLat { // drawing it would flatten the data to the axis
+			d.Above = append(d.Above, name)
+			continue
+		}
+		d.Thresholds = append(d.Thresholds, chartThresh{Name: name, Value: q.Threshold})
+	}
 	return v
 }
 
 var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>loadtest report: {{.Answer}}</title>
+<style>{{.ChartStyle}}</style>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:960px}
+.chart{background:#fafafa;border:1px solid #ddd;margin:4px 0 16px;padding:4px}.chart h3{font-size:15px;margin:4px}
+.u-legend td,.u-legend th{border:0;padding:0 4px;background:none}
 h1{font-size:22px;margin:0 0 4px} .answer{font-size:28px;font-weight:700;margin:8px 0}
 table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}
 .pass{color:#1a9641}.fail{color:#d7191c}.invalid{color:#777} svg{background:#fafafa;border:1px solid #ddd;margin:4px 0 16px}
@@ -398,17 +363,29 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 {{end}}<p>{{.Reason}}</p>
 {{if .Error}}<p class="err">Error: {{.Error}}</p>{{end}}
 {{range $k, $v := .Extra}}<p>{{$k}}: {{$v}}</p>{{end}}
-{{range .Charts}}<h2 style="font-size:16px">{{.Title}}</h2>
-<svg width="900" height="220" viewBox="0 0 900 220" role="img" aria-label="{{.Title}}">
-<text x="4" y="14" font-size="11">{{printf "%.3g" .YMax}} {{.Unit}}</text><text x="4" y="204" font-size="11">0</text>
-<line x1="40" y1="200" x2="890" y2="200" stroke="#999"/>
-{{range .XTicks}}<line x1="{{.X}}" y1="200" x2="{{.X}}" y2="204" stroke="#999"/><text x="{{.X}}" y="215" font-size="10" text-anchor="middle" fill="#555">{{.Label}}</text>{{end}}
-{{range .HLines}}<line x1="40" y1="{{.Y}}" x2="890" y2="{{.Y}}" stroke="#d7191c" stroke-dasharray="6 4"/><text x="886" y="{{.Y}}" dy="-3" font-size="11" fill="#d7191c" text-anchor="end">{{.Name}}</text>{{end}}
-{{range .Lines}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.6" points="{{.Points}}"><title>{{.Name}}</title></polyline>{{end}}
-{{range .Marks}}<circle cx="{{.X}}" cy="{{.Y}}" r="5" fill="{{.Color}}"><title>{{.Title}}</title></circle>{{end}}
-</svg>
-<div style="font-size:12px">{{range .Lines}}<span style="color:{{.Color}}">&#9632; {{.Name}}</span> {{end}}{{range .Above}} &middot; <span style="color:#d7191c">{{.}}: above the chart</span>{{end}} &middot; x: time since the start</div>
-{{end}}
+{{if .Data.T}}<div id="charts"></div>
+{{if .Data.Above}}<p style="font-size:12px">Above the latency chart: {{range .Data.Above}}<span style="color:#d7191c">{{.}}</span> {{end}}</p>{{end}}
+<script>{{.ChartScript}}</script>
+<script>
+(function () {
+  var d = {{.Data}};
+  var el = document.getElementById("charts");
+  var t = d.t, n = t.length;
+  var flat = function (v) { var a = []; for (var i = 0; i < n; i++) a.push(v); return a; };
+  LT.chart(el, { title: "Active users and the probes' verdicts", yLabel: "users",
+    series: [{ label: "users", stroke: "#2a6fdb" }, { label: "pass", stroke: "#1a9641", points: true },
+      { label: "fail", stroke: "#d7191c", points: true }, { label: "invalid", stroke: "#999999", points: true }] })
+    .update([t, d.users, d.pass, d.fail, d.invalid]);
+  var lat = [{ label: "mean", stroke: "#2a6fdb" }, { label: "p50", stroke: "#1a9641" }, { label: "p99", stroke: "#d7191c" }];
+  var latData = [t, d.mean, d.p50, d.p99];
+  (d.thresholds || []).forEach(function (th) { lat.push({ label: th.name, stroke: "#d7191c", dash: [6, 4] }); latData.push(flat(th.value)); });
+  LT.chart(el, { title: "Request latency, s (agents' HDR histograms)", yLabel: "s", series: lat }).update(latData);
+  LT.chart(el, { title: "Throughput", yLabel: "req/s", series: [{ label: "requests/s", stroke: "#7b3294" }] }).update([t, d.throughput]);
+  LT.chart(el, { title: "Agent utilization (invalid above 0.8)", series: [{ label: "highest agent", stroke: "#e66101" }, { label: "0.8", stroke: "#d7191c", dash: [6, 4] }] })
+    .update([t, d.util, flat(0.8)]);
+})();
+</script>
+<p style="font-size:12px">x: time of day; a gap is a second no agent measured.</p>{{end}}
 {{if .Checks}}<h2 style="font-size:16px">Thresholds</h2>
 <table><tr><th>threshold</th><th>result</th><th>observed</th><th>note</th></tr>
 {{range .Checks}}<tr><td><code>{{.Threshold}}</code></td><td class="{{if .Passed}}pass{{else}}fail{{end}}">{{if .Passed}}pass{{else}}FAIL{{end}}</td><td>{{.Observed}}</td><td>{{.Note}}</td></tr>{{end}}
@@ -442,17 +419,3 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 <p style="font-size:12px;color:#777">Generated by loadtest {{.AgentVersion.Version}} {{.AgentVersion.Commit}} ({{.AgentVersion.GoVersion}}). The data is in report.json.</p>
 </body></html>
 `))
-
-// niceStep rounds a step up to 1, 2 or 5 times a power of ten seconds (at least 1 s).
-func niceStep(s float64) float64 {
-	if s <= 1 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(s)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= s {
-			return m * p
-		}
-	}
-	return 10 * p
-}

@@ -79,11 +79,24 @@ func TestReport_Write(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(html), "<svg"); n != 4 {
-		t.Errorf("%d charts; want 4 (users, latency, throughput, utilization)", n)
+	if n := strings.Count(string(html), "LT.chart(el"); n != 4 || !strings.Contains(string(html), "uPlot") {
+		t.Errorf("%d charts; want 4 (users, latency, throughput, utilization), drawn by the inlined uPlot", n)
 	}
-	if n := strings.Count(string(html), "<circle"); n != 6 {
-		t.Errorf("%d probe marks; want 6", n)
+	// The charts' data: a mark per probe at its hold's end, and a gap (not a zero) for a
+	// second no agent measured.
+	r.Series[30].NoData = true
+	d := r.view().Data
+	marks := 0
+	for i := range d.T {
+		if d.Pass[i] != nil || d.Fail[i] != nil || d.Invalid[i] != nil {
+			marks++
+		}
+	}
+	if marks != 6 {
+		t.Errorf("%d probe marks; want 6", marks)
+	}
+	if d.Throughput[30] != nil || d.P99[30] != nil || d.Users[30] != r.Series[30].Users || d.Throughput[31] == nil {
+		t.Errorf("a second with no data: throughput %v, p99 %v; want gaps (nil), and the users still drawn", d.Throughput[30], d.P99[30])
 	}
 	for _, want := range []string{"supported users: 110", `class="fail"`, "Average client request duration threshold 0.1 s",
 		"each user&#39;s request rate moved -1.2% a minute during the search"} {

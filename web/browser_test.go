@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,6 +219,60 @@ func TestUI_Search(t *testing.T) {
 		}
 	}
 	if len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestUI_Plan starts a plan through the API and drives it from its live view: the users
+// field changes the users the agents run, the charts draw the routes, and Stop ends it with
+// its report; no console errors.
+func TestUI_Plan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a plan of half a minute in a browser")
+	}
+	mmURL, agentURL := target(t, 0)
+	s := web.NewServer(web.Options{Results: t.TempDir()})
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { hs.Close(); s.Close() })
+	var sum web.Summary
+	req := map[string]any{"kind": "plan", "start": true, "plan": map[string]any{
+		"Name": "ping", "Targets": []string{mmURL}, "Users": 3, "RampUpSec": 2, "SustainSec": 120, "WindDownSec": 1, "ReportEverySec": 5,
+		"Agents":  []map[string]any{{"Id": "lt0", "ApiURL": agentURL}},
+		"Scripts": []map[string]any{{"Name": "ping", "Source": "def main():\n    get('/api/v4/system/ping', name='ping')\n    delay(100)\n"}},
+	}}
+	if code, body := call(t, "POST", hs.URL+"/api/runs", req, &sum); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	ctx, consoleErrors := browser(t, 1280)
+	do(t, ctx, 30*time.Second, chromedp.Navigate(hs.URL+"/#/run/"+sum.ID), chromedp.WaitVisible(chromedp.CSS(`.chart canvas`)))
+	users := func() int {
+		return get(t, ctx, chromedp.Evaluate[int](`(function(){var o=window.ltRun; return o ? (window.__users = document.querySelector('.cards .value').textContent)|0 : 0})()`))
+	}
+	testtools.Eventually(t, 30*time.Second, "the plan's 3 users", func() bool { return users() == 3 })
+	do(t, ctx, 10*time.Second,
+		chromedp.SetValue(chromedp.CSS(`input[placeholder=users]`), "6"),
+		chromedp.Click(chromedp.Search(`//button[text()="Set users"]`)))
+	testtools.Eventually(t, 30*time.Second, "6 users after Set users", func() bool { return users() == 6 })
+	testtools.Eventually(t, 30*time.Second, "the p99 per route chart and a period", func() bool {
+		return get(t, ctx, chromedp.Evaluate[bool](`!!Array.from(document.querySelectorAll('.chart h3')).find(h => h.textContent.startsWith('p99 per route')) && !!Array.from(document.querySelectorAll('h2')).find(h => h.textContent === 'Periods')`))
+	})
+	screenshot(t, ctx, "ui-live-plan.png")
+	do(t, ctx, 10*time.Second, chromedp.Click(chromedp.Search(`//button[text()="Stop"]`)))
+	testtools.Eventually(t, 60*time.Second, "the plan stopped", func() bool {
+		return get(t, ctx, chromedp.Evaluate[string](`window.ltRun.state()`)) == "done"
+	})
+	call(t, "GET", hs.URL+"/api/runs/"+sum.ID, nil, &sum)
+	if sum.State != web.StateDone || !slices.Contains(sum.Files, "metrics.csv") || !slices.Contains(sum.Files, "report.html") {
+		t.Errorf("after Stop: %+v", sum)
+	}
+	var rep coordinator.Report
+	call(t, "GET", hs.URL+"/api/runs/"+sum.ID+"/report", nil, &rep)
+	if !slices.ContainsFunc(rep.Decisions, func(d coordinator.TimedDecision) bool {
+		return d.Users == 6 && strings.Contains(d.Reason, "set during the run")
+	}) {
+		t.Errorf("no decision records the change to 6 users: %+v", rep.Decisions)
+	}
+	if errs := consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -44,6 +44,7 @@ const MaxRequestBytes = 4 << 20
 //	GET    /api/runs/{id}/files/{name}         report.json, report.html, metrics.csv, metrics.jsonl
 //	GET    /api/compare?a=ID&b=ID[&format=md]  two runs side by side (JSON, or markdown)
 //	GET    /api/defaults                       the default configs and plan the form starts from
+//	GET    /api/agents                         the join address and the agents joined now
 //
 // Errors are JSON ({"error": "..."}) with their status code: 400 a bad request (naming the
 // field), 401 no or a wrong token, 404 no such run, 409 the run's state forbids the call.
@@ -126,6 +127,9 @@ func (s *Server) Handler() http.Handler {
 		http.ServeFile(w, r, filepath.Join(s.dir(id), name))
 	})
 	mux.HandleFunc("GET /api/compare", s.handleCompare)
+	mux.HandleFunc("GET /api/agents", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"join": s.opts.JoinAddr, "joined": s.JoinedAgents()})
+	})
 	mux.HandleFunc("GET /api/defaults", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, Defaults()) })
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		mux.HandleFunc(m+" /api/", func(w http.ResponseWriter, r *http.Request) {

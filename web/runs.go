@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/plan"
 	"github.com/loadtest/loadtest/internal/app/planrun"
 	"github.com/loadtest/loadtest/internal/app/searchrun"
@@ -68,9 +70,10 @@ type Run struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
 
-	c     *coordinator.Coordinator // nil for a past run
-	start func(ctx context.Context) error
-	log   *progress
+	c      *coordinator.Coordinator // nil for a past run
+	start  func(ctx context.Context) error
+	agents []string // "id at url": two runs driving one agent's load test would undo each other
+	log    *progress
 
 	mu      sync.Mutex
 	state   string             // guarded by mu
@@ -104,6 +107,11 @@ type Options struct {
 	Results string       // the runs' folders go here, and past runs are read from here
 	Token   string       // bearer token every API call must carry ("": none)
 	Log     *slog.Logger // nil: discard
+	// Joiner, if set, accepts agents that join (`coordinator serve --join-listen`); a run
+	// whose config sets ClusterConfig.JoinListen (any value: the server's address is used)
+	// takes them, besides its listed agents. JoinAddr is that address.
+	Joiner   *cluster.Joiner
+	JoinAddr string
 	// ReadOnly refuses to create runs: the live view of a one-shot coordinator, whose process
 	// ends with its own run.
 	ReadOnly bool
@@ -168,8 +176,11 @@ func (s *Server) Create(req Request) (*Run, error) {
 	s.runs[r.ID] = r
 	s.mu.Unlock()
 	if req.Start {
-		if err := s.Start(r.ID); err != nil {
-			return r, err
+		if err := s.Start(r.ID); err != nil { // created and started in one call, or not at all
+			s.mu.Lock()
+			delete(s.runs, r.ID)
+			s.mu.Unlock()
+			return nil, err
 		}
 	}
 	return r, nil
@@ -217,8 +228,8 @@ func (s *Server) newSearch(name string, req Request) (*Run, error) {
 	if len(req.Plan) > 0 {
 		return nil, fmt.Errorf("%w: plan: not for a search (kind %q); a search takes config and agent_config", ErrInvalid, KindSearch)
 	}
-	cfg := coordinator.DefaultConfig()
-	if err := decodeInto("config", req.Config, &cfg); err != nil {
+	cfg, joiner, err := s.config(req)
+	if err != nil {
 		return nil, err
 	}
 	lt := agentconfig.DefaultConfig()
@@ -227,14 +238,14 @@ func (s *Server) newSearch(name string, req Request) (*Run, error) {
 	}
 	r := &Run{Kind: KindSearch, Name: name, Created: time.Now(), state: StateCreated, changed: make(chan struct{})}
 	r.log = &progress{}
-	c, err := searchrun.New(&cfg, lt, searchrun.Options{Log: s.log, Progress: r.log})
+	c, err := searchrun.New(&cfg, lt, searchrun.Options{Log: s.log, Progress: r.log, Joiner: joiner, MinAgents: cfg.ClusterConfig.MinJoinedAgents})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if r.Name == "" {
 		r.Name = fmt.Sprintf("Search of %s, up to %d users", lt.ConnectionConfiguration.ServerURL, cfg.ClusterConfig.MaxActiveUsers)
 	}
-	r.c = c
+	r.c, r.agents = c, agentKeys(cfg.ClusterConfig.Agents, joiner)
 	r.start = func(ctx context.Context) error {
 		_, err := searchrun.Finish(ctx, c, s.dir(r.ID), r.log)
 		return err
@@ -249,8 +260,8 @@ func (s *Server) newPlan(name string, req Request) (*Run, error) {
 	if len(bytes.TrimSpace(req.Plan)) == 0 {
 		return nil, fmt.Errorf("%w: plan: missing; a plan run needs one (Name, Targets, Scripts, Users, RampUpSec, SustainSec, WindDownSec)", ErrInvalid)
 	}
-	cfg := coordinator.DefaultConfig()
-	if err := decodeInto("config", req.Config, &cfg); err != nil {
+	cfg, joiner, err := s.config(req)
+	if err != nil {
 		return nil, err
 	}
 	p := plan.DefaultPlan()
@@ -261,17 +272,64 @@ func (s *Server) newPlan(name string, req Request) (*Run, error) {
 	r.log = &progress{}
 	// Built now for its checks and its status; planrun builds the one that runs, with the
 	// writers' files in the run's folder.
-	c, err := coordinator.NewPlan(&cfg, &p, coordinator.Options{Log: s.log})
+	c, err := coordinator.NewPlan(&cfg, &p, coordinator.Options{Log: s.log, Joiner: joiner})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	r.c = c
+	r.c, r.agents = c, agentKeys(cmpOrAgents(p.Agents, cfg.ClusterConfig.Agents), joiner)
 	r.start = func(ctx context.Context) error {
-		_, _, err := planrun.Run(ctx, planrun.Options{Plan: &p, Config: &cfg, Dir: s.dir(r.ID), Log: s.log,
+		_, _, err := planrun.Run(ctx, planrun.Options{Plan: &p, Config: &cfg, Dir: s.dir(r.ID), Log: s.log, Joiner: joiner,
 			Started: func(c *coordinator.Coordinator) { r.setCoordinator(c) }}, r.log)
 		return err
 	}
 	return r, nil
+}
+
+// config reads a request's coordinator config over the defaults. A config that sets
+// ClusterConfig.JoinListen (any value: the server's own --join-listen is used) takes the
+// agents that join this server (the joiner returned), besides those it lists.
+func (s *Server) config(req Request) (coordinator.Config, *cluster.Joiner, error) {
+	cfg := coordinator.DefaultConfig()
+	if err := decodeInto("config", req.Config, &cfg); err != nil {
+		return cfg, nil, err
+	}
+	if cfg.ClusterConfig.JoinListen == "" {
+		return cfg, nil, nil
+	}
+	if s.opts.Joiner == nil {
+		return cfg, nil, fmt.Errorf("%w: config: ClusterConfig.JoinListen %q: this coordinator accepts no joining agents (start it with --join-listen); list the agents in ClusterConfig.Agents",
+			ErrInvalid, cfg.ClusterConfig.JoinListen)
+	}
+	cfg.ClusterConfig.JoinListen = s.opts.JoinAddr
+	return cfg, s.opts.Joiner, nil
+}
+
+// JoinedAgents are the agents joined to this server now, by load test id.
+func (s *Server) JoinedAgents() []string {
+	if s.opts.Joiner == nil {
+		return []string{}
+	}
+	return slices.Sorted(maps.Keys(s.opts.Joiner.Snapshot()))
+}
+
+// agentKeys names the agents a run drives: a load test id at an agent's URL, and "the
+// joined agents" when it takes those.
+func agentKeys(as []cluster.AgentConfig, joiner *cluster.Joiner) []string {
+	out := make([]string, 0, len(as)+1)
+	for _, a := range as {
+		out = append(out, a.Id+" at "+strings.TrimRight(a.ApiURL, "/"))
+	}
+	if joiner != nil {
+		out = append(out, "the joined agents")
+	}
+	return out
+}
+
+func cmpOrAgents(a, b []cluster.AgentConfig) []cluster.AgentConfig {
+	if len(a) > 0 {
+		return a
+	}
+	return b
 }
 
 func cmpOr(a, b string) string {
@@ -345,6 +403,9 @@ func (s *Server) Start(id string) error {
 	if err != nil {
 		return err
 	}
+	if other, agent := s.inUse(r); other != "" {
+		return fmt.Errorf("%w: agent %s is driven by run %s, which is running; stop it first, or give this run other agents (or other ids)", ErrConflict, agent, other)
+	}
 	r.mu.Lock()
 	if r.state != StateCreated {
 		st := r.state
@@ -384,6 +445,29 @@ func (r *Run) coordinator() *coordinator.Coordinator {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.c
+}
+
+// inUse returns a running run that drives one of r's agents, and that agent.
+func (s *Server) inUse(r *Run) (run, agent string) {
+	s.mu.Lock()
+	others := make([]*Run, 0, len(s.runs))
+	for _, o := range s.runs {
+		if o != r {
+			others = append(others, o)
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range others {
+		if o.State() != StateRunning {
+			continue
+		}
+		for _, a := range r.agents {
+			if slices.Contains(o.agents, a) {
+				return o.ID, a
+			}
+		}
+	}
+	return "", ""
 }
 
 func (r *Run) setStateLocked(st string) {

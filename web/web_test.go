@@ -18,6 +18,7 @@ import (
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agent/api"
 	"github.com/loadtest/loadtest/coordinator"
+	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/internal/mmsim"
 	"github.com/loadtest/loadtest/internal/mmsim/mmsimtest"
 	"github.com/loadtest/loadtest/web"
@@ -298,6 +299,15 @@ func TestAPI_Stop(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// A second run on the same agent would undo the first's users: refused while it runs.
+	if code, body := call(t, "POST", hs.URL+"/api/runs", searchRequest(mmURL, agentURL, 10), nil); code != http.StatusConflict ||
+		!strings.Contains(body, "agent lt0 at "+agentURL+" is driven by run "+sum.ID+", which is running") {
+		t.Errorf("a second run on the same agent: %d %s", code, body)
+	}
+	var all []web.Summary
+	if call(t, "GET", hs.URL+"/api/runs", nil, &all); len(all) != 1 {
+		t.Errorf("the refused run was kept: %+v", all)
+	}
 	if code, body := call(t, "POST", base+"/stop", nil, &sum); code != 200 || sum.State != web.StateDone || sum.Outcome != coordinator.Interrupted {
 		t.Fatalf("stop: %d %s", code, body)
 	}
@@ -333,5 +343,59 @@ func TestAPI_Token(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", hs.URL+"/api/runs", nil, nil, "Cookie", cookies[0].Name+"="+cookies[0].Value); code != 200 {
 		t.Errorf("the cookie: %d", code)
+	}
+}
+
+// TestAPI_JoinedAgents: with a joiner (serve --join-listen), a run whose config sets
+// ClusterConfig.JoinListen takes the agents that joined, and lists them; without one, such
+// a config is refused naming the field.
+func TestAPI_JoinedAgents(t *testing.T) {
+	mmURL, _ := target(t, 0)
+	j := cluster.NewJoiner("", nil)
+	js := httptest.NewServer(j.Handler())
+	t.Cleanup(func() { j.Close(); js.Close() })
+	joinURL := "ws" + strings.TrimPrefix(js.URL, "http") + api.JoinPath
+	srv := agent.NewServer(agent.ServerOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = api.Join(ctx, api.Handler(srv, api.HandlerOptions{}), api.JoinOptions{URL: joinURL, ID: "jtest"})
+	}()
+	t.Cleanup(func() { cancel(); <-done; _ = srv.Shutdown(context.Background()) })
+	if err := j.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	s := web.NewServer(web.Options{Results: t.TempDir(), Joiner: j, JoinAddr: joinURL})
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { hs.Close(); s.Close() })
+	var agents struct {
+		Join   string   `json:"join"`
+		Joined []string `json:"joined"`
+	}
+	call(t, "GET", hs.URL+"/api/agents", nil, &agents)
+	if agents.Join != joinURL || len(agents.Joined) != 1 || agents.Joined[0] != "jtest" {
+		t.Fatalf("agents: %+v", agents)
+	}
+	req := searchRequest(mmURL, "http://127.0.0.1:1", 10)
+	cc := req["config"].(map[string]any)["ClusterConfig"].(map[string]any)
+	cc["Agents"], cc["JoinListen"] = []any{}, "yes"
+	var sum web.Summary
+	if code, body := call(t, "POST", hs.URL+"/api/runs", req, &sum); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	events(t, hs.URL+"/api/runs/"+sum.ID+"/events")
+	var rep coordinator.Report
+	call(t, "GET", hs.URL+"/api/runs/"+sum.ID+"/report", nil, &rep)
+	if rep.SupportedUsers != 10 || len(rep.Agents) != 1 || rep.Agents[0].ID != "jtest" {
+		t.Fatalf("a search on the joined agent: %d users, agents %+v, error %q", rep.SupportedUsers, rep.Agents, rep.Error)
+	}
+
+	plain := web.NewServer(web.Options{Results: t.TempDir()})
+	ph := httptest.NewServer(plain.Handler())
+	defer ph.Close()
+	if code, body := call(t, "POST", ph.URL+"/api/runs", req, nil); code != 400 || !strings.Contains(body, `ClusterConfig.JoinListen "yes": this coordinator accepts no joining agents (start it with --join-listen)`) {
+		t.Errorf("joined agents without a joiner: %d %s", code, body)
 	}
 }

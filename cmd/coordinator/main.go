@@ -116,7 +116,7 @@ says so, Prometheus exposition and CloudWatch.`,
 			if err := writable(results); err != nil {
 				return exitcode.With(exitcode.NoAnswer, err)
 			}
-			joiner, stopJoin, err := startJoiner(cfg.ClusterConfig.JoinListen, stdout)
+			joiner, _, stopJoin, err := startJoiner(cfg.ClusterConfig.JoinListen, stdout)
 			if err != nil {
 				return err
 			}
@@ -297,13 +297,13 @@ func watchPlan(listen, results string, out io.Writer) func(*coordinator.Coordina
 
 // startJoiner accepts agents that join on addr ("" for none), with the token agents use
 // ($LOADTEST_AGENT_TOKEN).
-func startJoiner(addr string, stdout io.Writer) (*cluster.Joiner, func(), error) {
+func startJoiner(addr string, stdout io.Writer) (*cluster.Joiner, string, func(), error) {
 	if addr == "" {
-		return nil, func() {}, nil
+		return nil, "", func() {}, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ClusterConfig.JoinListen (--join-listen) %s: %w", addr, err)
+		return nil, "", nil, fmt.Errorf("ClusterConfig.JoinListen (--join-listen) %s: %w", addr, err)
 	}
 	j := cluster.NewJoiner(os.Getenv("LOADTEST_AGENT_TOKEN"), nil)
 	hs := &http.Server{Handler: j.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -312,8 +312,9 @@ func startJoiner(addr string, stdout io.Writer) (*cluster.Joiner, func(), error)
 		defer close(done)
 		_ = hs.Serve(ln)
 	}()
-	fmt.Fprintf(stdout, "coordinator: agents may join at ws://%s%s\n", ln.Addr(), api.JoinPath)
-	return j, func() {
+	url := fmt.Sprintf("ws://%s%s", ln.Addr(), api.JoinPath)
+	fmt.Fprintf(stdout, "coordinator: agents may join at %s\n", url)
+	return j, url, func() {
 		j.Close()
 		_ = hs.Close()
 		<-done

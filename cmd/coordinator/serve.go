@@ -28,7 +28,7 @@ const DefaultServeListen = "127.0.0.1:8000"
 // serveCommand is `coordinator serve`: the web UI and its JSON API, until SIGINT or SIGTERM
 // (running runs are stopped and their reports written first).
 func serveCommand(stdout, stderr io.Writer, started *bool) *cobra.Command {
-	var listen, token, results, level string
+	var listen, token, results, level, joinListen string
 	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -68,7 +68,12 @@ SIGINT or SIGTERM stops the running runs, writes their reports, and exits.`,
 			if err != nil {
 				return exitcode.With(exitcode.BadInput, fmt.Errorf("--listen %s: %w", listen, err))
 			}
-			srv := web.NewServer(web.Options{Results: results, Token: token, Log: log})
+			joiner, joinAddr, stopJoin, err := startJoiner(joinListen, stdout)
+			if err != nil {
+				return exitcode.With(exitcode.BadInput, err)
+			}
+			defer stopJoin()
+			srv := web.NewServer(web.Options{Results: results, Token: token, Log: log, Joiner: joiner, JoinAddr: joinAddr})
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
@@ -100,6 +105,7 @@ SIGINT or SIGTERM stops the running runs, writes their reports, and exits.`,
 	f.StringVar(&token, "token", "", "bearer token every call must carry (default $"+ServeTokenEnv+")")
 	f.BoolVar(&insecure, "insecure-no-token", false, "listen beyond loopback without a token (only on a private network)")
 	f.StringVar(&results, "results", "results", "each run's folder goes here, and past runs are read from here")
+	f.StringVar(&joinListen, "join-listen", "", `accept agents that join ("loadtest server --join ws://HOST:9696/join") here, e.g. :9696; a run whose config sets ClusterConfig.JoinListen takes them`)
 	f.StringVar(&level, "log-level", "", "console log level: debug, info, warn or error (any case)")
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

@@ -140,7 +140,7 @@ The configuration is --config, else config/config.json if it exists, else the de
 	f.Float64Var(&rampRate, "ramp-rate", 0, "start the users at this many a second (the first at once) instead of all at once; the ramp is part of --duration")
 	f.Float64Var(&arrivalRate, "arrival-rate", 0, "noop and simple users: start this many actions a second in all, whatever the latency (open pacing; the users are the pool that sends them)")
 	f.StringArrayVar(&thresholds, "threshold", nil, `a pass/fail criterion over the whole run, added to the config's Thresholds; repeat it for more: "p99<500ms", "error_rate<1%", "route GET /users/me p95<200ms", "action GetMe error_rate<0.1%"; one that fails exits 99`)
-	root.AddCommand(initCommand(stderr), serverCommand(stdout, stderr), demoCommand(stdout), planCommand(stdout, stderr))
+	root.AddCommand(initCommand(stderr), serverCommand(stdout, stderr), demoCommand(stdout), planCommand(stdout, stderr), reportCommand(stdout))
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)

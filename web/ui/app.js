@@ -114,6 +114,16 @@
     input.dataset.kind = opts.kind || (opts.type === "number" ? "number" : "text");
     return h("label", { title: path }, label, input, opts.hint ? h("span", { class: "hint", text: opts.hint }) : null);
   }
+  // joinedField is the choice to take the agents that join this coordinator (serve --join-listen).
+  function joinedField(agents) {
+    const box = h("input", { type: "checkbox", "data-join": "1", disabled: !agents.join });
+    const now = agents.join ? (agents.joined.length ? "joined now: " + agents.joined.join(", ") : "none joined yet") : "start coordinator serve with --join-listen to accept them";
+    return h("label", {}, h("span", {}, box, " Take the agents that join (loadtest server --join " + (agents.join || "ws://HOST:9696/join") + ")"), h("span", { class: "hint", text: now }));
+  }
+  function applyJoined(f, cfg) {
+    const box = f.querySelector("[data-join]");
+    if (box && box.checked) cfg.ClusterConfig.JoinListen = "serve"; // any value: the server's own address is used
+  }
   const lines = (s) => s.split("\n").map((l) => l.trim()).filter((l) => l);
   function agentsFrom(text) {
     return lines(text).map((l) => { const [Id, ApiURL, Token] = l.split(/\s+/); return { Id, ApiURL, Token: Token || "" }; });
@@ -183,6 +193,7 @@
 
   async function searchForm() {
     const d = await api("GET", "api/defaults");
+    const joined = await api("GET", "api/agents");
     const cfg = d.config, lt = d.agent_config;
     const queries = JSON.stringify(cfg.MonitorConfig.Queries, null, 2);
     form("New capacity search", "search", { config: cfg, agent_config: lt }, [
@@ -195,6 +206,7 @@
         field("Agents (one a line: id api-url [token])", "config.ClusterConfig.Agents", agentsText(cfg.ClusterConfig.Agents), { textarea: true, kind: "agents",
           hint: "each runs `loadtest server`; or let agents join (--join-listen)" }),
         field("Users at most, all agents", "config.ClusterConfig.MaxActiveUsers", cfg.ClusterConfig.MaxActiveUsers, { type: "number" }),
+        joinedField(joined),
       ]],
       ["Monitor", [
         field("Prometheus URL (empty: the embedded engine)", "config.MonitorConfig.PrometheusURL", cfg.MonitorConfig.PrometheusURL),
@@ -213,6 +225,7 @@
     ], (req, f) => {
       const el = (p) => f.querySelector('[data-path="' + p + '"]');
       req.config.ClusterConfig.Agents = agentsFrom(el("config.ClusterConfig.Agents").value);
+      applyJoined(f, req.config);
       req.config.MonitorConfig.ScrapeTargets = lines(el("config.MonitorConfig.ScrapeTargets").value).map((l) => { const [Job, URL] = l.split(/\s+/); return { Job, URL }; });
       try { req.config.MonitorConfig.Queries = JSON.parse(el("config.MonitorConfig.Queries").value); } catch (e) { throw new Error("Queries: " + e.message); }
     });
@@ -221,6 +234,7 @@
 
   async function planForm() {
     const d = await api("GET", "api/defaults");
+    const joined = await api("GET", "api/agents");
     const p = d.plan, cfg = d.config;
     p.Targets = p.Targets || ["http://127.0.0.1:8065"];
     const script = "def main():\n    get('/api/v4/system/ping')\n";
@@ -244,11 +258,14 @@
       ["Agents", [
         field("Agents (one a line: id api-url [token])", "plan.Agents", agentsText(p.Agents), { textarea: true, kind: "skip" }),
         field("Max agent utilization", "plan.MaxAgentUtilization", p.MaxAgentUtilization, { type: "number" }),
+        joinedField(joined),
       ]],
     ], (req, f) => {
       const el = (path) => f.querySelector('[data-path="' + path + '"]');
       req.plan.Targets = lines(el("plan.Targets").value);
       req.plan.Agents = agentsFrom(el("plan.Agents").value);
+      applyJoined(f, req.config);
+      if (req.config.ClusterConfig.JoinListen && !req.plan.Agents.length) req.config.ClusterConfig.Agents = []; // only the joined ones
       req.plan.Thresholds = lines(el("plan.Thresholds").value);
       if (req.plan.UserType === "script") {
         req.plan.Scripts = [{ Name: el("plan.ScriptName").value, Source: el("plan.ScriptSource").value }];
@@ -262,7 +279,7 @@
 
   // ---- a run: the live view, or a past run's report ----
   function timeline() {
-    return { t: [], users: [], thr: [], p50: [], p99: [], util: [], errs: [], agentUtil: {}, keys: {}, agents: [], n: 0 };
+    return { t: [], users: [], thr: [], p50: [], p99: [], util: [], errs: [], phase: [], agentUtil: {}, keys: {}, agents: [], n: 0 };
   }
   // add appends one second to the timeline (from an observation, or a past report's series).
   function add(tl, sec, agents, keys) {
@@ -270,14 +287,15 @@
     const gap = sec.no_data;
     tl.t.push(new Date(sec.time).getTime() / 1000);
     tl.users.push(sec.users);
+    tl.phase.push(sec.phase);
     tl.thr.push(gap ? null : sec.throughput);
     tl.p50.push(gap ? null : 1000 * sec.p50_s);
     tl.p99.push(gap ? null : 1000 * sec.p99_s);
     tl.util.push(gap ? null : sec.utilization);
     let errs = 0;
     for (const k of keys || []) {
-      if (!k.key.startsWith("route ")) continue;
-      errs += k.errors;
+      if (k.key.startsWith("phase ")) continue; // connect, headers, body: in report.json
+      if (k.key.startsWith("route ")) errs += k.errors;
       let s = tl.keys[k.key];
       if (!s) { s = tl.keys[k.key] = { p50: new Array(i).fill(null), p99: new Array(i).fill(null), n: 0 }; }
       s.p50[i] = k.p50; s.p99[i] = k.p99; s.n += k.count;
@@ -344,8 +362,8 @@
     }
     mkCharts();
     // What a test (or a curious user) can ask of the page: the seconds drawn, the state.
-    window.ltRun = { id, points: () => tl.n, state: () => state, report: () => rep };
-    let queryCharts = null, routeChart = null, routeKeys = "", utilChart = null, utilIds = null;
+    window.ltRun = { id, points: () => tl.n, state: () => state, report: () => rep, charts: C, timeline: tl };
+    let queryCharts = null, routeChart = null, routeKeys = "", otherChart = null, otherKeys = "", utilChart = null, utilIds = null;
 
     function render() {
       const st = (rep && rep.StopTime && state !== "running") ? null : null;
@@ -370,14 +388,14 @@
         c.push(card("probes", probes.length));
         c.push(card("knee", rep && rep.Knee ? rep.Knee : "—"));
         c.push(card("users now", last >= 0 ? tl.users[last] : 0));
-        c.push(card("phase", rep && rep.Decisions && rep.Decisions.length ? rep.Decisions[rep.Decisions.length - 1].phase : "—"));
+        c.push(card("phase", last >= 0 ? tl.phase[last] : "—"));
         if (rep && rep.Outcome) c.push(card("outcome", rep.Outcome));
       } else {
         c.push(card("users", last >= 0 ? tl.users[last] : 0));
         c.push(card("req/s", last >= 0 ? fmt(tl.thr[last]) : "—"));
         c.push(card("p99, ms", last >= 0 ? fmt(tl.p99[last]) : "—"));
         c.push(card("errors/s", last >= 0 ? fmt(tl.errs[last]) : "—"));
-        c.push(card("phase", rep && rep.Decisions && rep.Decisions.length ? rep.Decisions[rep.Decisions.length - 1].phase : "—"));
+        c.push(card("phase", last >= 0 ? tl.phase[last] : "—"));
       }
       cards.replaceChildren(...c);
       // charts
@@ -421,7 +439,17 @@
     }
 
     function routeCharts() {
-      const keys = Object.entries(tl.keys).sort((a, b) => b[1].n - a[1].n).slice(0, 8).map((e) => e[0]);
+      const busiest = (pred) => Object.entries(tl.keys).filter((e) => pred(e[0])).sort((a, b) => b[1].n - a[1].n).slice(0, 8).map((e) => e[0]);
+      // Actions, scripts' iterations and their timings: the script metrics.
+      const others = busiest((k) => !k.startsWith("route "));
+      if (others.join("|") !== otherKeys) {
+        if (otherChart) otherChart.chart.destroy();
+        otherKeys = others.join("|");
+        otherChart = others.length ? { keys: others, chart: LT.chart(charts, { title: "p99 per action and script metric (ms)", yLabel: "ms",
+          series: others.map((k, i) => ({ label: k, stroke: LT.palette[i % LT.palette.length] })) }) } : null;
+      }
+      if (otherChart) otherChart.chart.update([tl.t].concat(otherChart.keys.map((k) => tl.keys[k].p99)));
+      const keys = busiest((k) => k.startsWith("route "));
       const sig = keys.join("|");
       if (sig !== routeKeys) {
         if (routeChart) { routeChart.p50.destroy(); routeChart.p99.destroy(); }
