@@ -4,7 +4,9 @@
 # mmsim (no capacity model) runs pinned to core 0, the agent to core 1, both GOMAXPROCS=1, on
 # 127.0.0.1. Users are added STEP at a time, RATE a second; each step waits for its users to
 # start, settles SETTLE, then samples WINDOW. It stops at the first step above 0.8, or USERS.
-# Usage: bench/agent-ramp.sh   (about 1 minute per step; USERS=3000 STEP=250 RATE=50 by default)
+# Usage: bench/agent-ramp.sh   (about 1 minute per step; USERS=3000 STEP=250 RATE=50 by default;
+# CPUPROFILE=/tmp/ramp.pprof profiles each step's window to /tmp/ramp.pprof.N). The last line is
+# "sustained N simulative users on one core".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18065}
@@ -25,4 +27,4 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$cfg"' EXIT
 for _ in $(seq 50); do curl -fs "$BASE/api/v4/system/ping" >/dev/null && break; sleep 0.1; done
 bin/loadtest init --config "$cfg" >/dev/null 2>&1
 GOMAXPROCS=1 taskset -c 1 bin/agentbench -server-url "$BASE" -mode ramp -users "$USERS" -step "$STEP" \
-  -ramp-rate "$RATE" -settle "$SETTLE" -window "$WINDOW"
+  -ramp-rate "$RATE" -settle "$SETTLE" -window "$WINDOW" ${CPUPROFILE:+-cpuprofile "$CPUPROFILE"}

@@ -567,6 +567,7 @@ func (s *Server) summary(r *Run) Summary {
 	if sum.State == StateDone {
 		rep := c.Report()
 		sum.Outcome, sum.Answer = rep.Outcome, rep.Answer()
+		sum.Error = cmpOr(sum.Error, rep.Error)
 	}
 	sum.Files = s.files(r.ID)
 	return sum

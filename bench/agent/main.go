@@ -46,7 +46,7 @@ func main() {
 	window := flag.Duration("window", 30*time.Second, "ramp mode: how long utilization is sampled (every second) per step")
 	users := flag.Int("users", 1000, "users")
 	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
-	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here")
+	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here; ramp mode: of each step's window, to this path plus .N (the step's users)")
 	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
 	httpClient := flag.String("http-client", "", "ConnectionConfiguration.HTTPClient: fasthttp or net/http (empty: the default)")
 	rampRate := flag.Int("ramp-rate", 0, "idle and ramp modes: add at most this many users a second (0: idle adds half at once, then the other half; ramp adds each step at once)")
@@ -236,12 +236,17 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 		var utils, cpus []float64
 		reqs0, events0, c0, w0 := requests(m), counter(reg, "loadtest_websocket_events_total"), cpuTime(), time.Now()
 		m.SampleUtilization() // a fresh window
+		stopProfile, err := startProfile(profiles.cpu, n)
+		if err != nil {
+			return err
+		}
 		for range int(window / time.Second) {
 			c := cpuTime()
 			time.Sleep(time.Second)
 			utils = append(utils, m.SampleUtilization())
 			cpus = append(cpus, (cpuTime()-c).Seconds()/procs)
 		}
+		stopProfile()
 		el := time.Since(w0).Seconds()
 		cpu := (cpuTime() - c0).Seconds() / el / procs
 		rps, eps := (requests(m)-reqs0)/el, (counter(reg, "loadtest_websocket_events_total")-events0)/el
@@ -262,9 +267,27 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 		}
 		best = n
 	}
-	fmt.Printf("ramp: most simulative users sustained (every 1 s utilization sample over %v <= %.1f): %d (of at most %d tried)\n",
-		window, usermetrics.SaturatedAbove, best, maxUsers)
+	fmt.Printf("ramp: the most simulative users sustained with every 1 s utilization sample over %v <= %.1f, of at most %d tried:\n",
+		window, usermetrics.SaturatedAbove, maxUsers)
+	fmt.Printf("sustained %d simulative users on one core\n", best) // the last line, for scripts comparing runs
 	return nil
+}
+
+// startProfile starts a CPU profile of one ramp step to path.N ("" : none); the func it
+// returns stops it.
+func startProfile(path string, n int) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, n))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // addUsers raises e's users to n, at most rate a second (0: at once), as the coordinator's

@@ -29,6 +29,7 @@ type Comparison struct {
 	Keys            []Key    `json:"keys"`             // routes and actions in both runs, busiest first
 	OnlyA           []string `json:"only_a,omitempty"` // keys in one run only
 	OnlyB           []string `json:"only_b,omitempty"`
+	Notes           []string `json:"notes,omitempty"` // what could not be compared, and why
 }
 
 // Run is one side: what it is and what it found.
@@ -69,6 +70,14 @@ func Compare(nameA string, a coordinator.Report, nameB string, b coordinator.Rep
 	c := Comparison{A: side(nameA, a), B: side(nameB, b)}
 	c.Answer = Delta{A: float64(a.SupportedUsers), B: float64(b.SupportedUsers), Change: float64(b.SupportedUsers - a.SupportedUsers)}
 	c.BracketsOverlap = overlap(a.Bracket, b.Bracket)
+	for _, r := range []struct {
+		side string
+		rep  coordinator.Report
+	}{{"A", a}, {"B", b}} {
+		if len(r.rep.Keys) == 0 && len(r.rep.Series) > 0 {
+			c.Notes = append(c.Notes, r.side+"'s report has no per-second statistics per route (written by a version before they were recorded): its routes are not compared")
+		}
+	}
 	secsA, secsB := window(a), window(b)
 	c.A.Seconds, c.B.Seconds = len(secsA), len(secsB)
 	byKey := func(r coordinator.Report) map[string]coordinator.KeySeries {

@@ -61,6 +61,11 @@ func TestCompare(t *testing.T) {
 	if !c2.BracketsOverlap || !strings.Contains(c2.AnswerChange(), "within the search's precision") {
 		t.Errorf("overlapping brackets: %q", c2.AnswerChange())
 	}
+	bound := a
+	bound.AtLeast, bound.Bracket = true, [2]int{440, 0}
+	if got := Compare("a", bound, "b", slower).AnswerChange(); !strings.Contains(got, "a lower bound on one side") {
+		t.Errorf("a lower bound compared: %q", got)
+	}
 	var md strings.Builder
 	if err := c.Markdown(&md); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,10 @@ func (c Comparison) AnswerChange() string {
 		pct = fmt.Sprintf(" (%+.1f %%)", 100*c.Answer.Change/float64(c.A.Supported))
 	}
 	why := "the brackets do not overlap: a real change"
-	if c.BracketsOverlap {
+	switch {
+	case c.A.AtLeast || c.B.AtLeast:
+		why = "a lower bound on one side (nothing failed up to its users): the difference is at least what the bound allows, not measured"
+	case c.BracketsOverlap:
 		why = "the brackets overlap: within the search's precision"
 	}
 	return fmt.Sprintf("%+d users%s; %s", int(c.Answer.Change), pct, why)
@@ -77,6 +80,9 @@ func (c Comparison) Markdown(w io.Writer) error {
 				num(k.ErrorPct.A), num(k.ErrorPct.B), cell(k.ErrorPct, " pp"))
 		}
 	}
+	for _, n := range c.Notes {
+		fmt.Fprintf(&b, "\nNote: %s\n", n)
+	}
 	if len(c.OnlyA) > 0 {
 		fmt.Fprintf(&b, "\nOnly in A: %s\n", strings.Join(c.OnlyA, ", "))
 	}
@@ -116,6 +122,7 @@ th{background:#f3f3f3}.sig{color:#b00}.note{color:#555;max-width:60em}
 <table><tr><th>key</th><th>requests A / B</th><th>p50 A</th><th>p50 B</th><th>p50 change</th><th>p99 A</th><th>p99 B</th><th>p99 change</th><th>errors A %</th><th>errors B %</th><th>error change</th></tr>
 {{range .Keys}}<tr><td>{{.Key}}</td><td>{{.CountA}} / {{.CountB}}</td><td>{{num .P50.A}}</td><td>{{num .P50.B}}</td><td>{{cell .P50 " ms"}}</td><td>{{num .P99.A}}</td><td>{{num .P99.B}}</td><td>{{cell .P99 " ms"}}</td><td>{{num .ErrorPct.A}}</td><td>{{num .ErrorPct.B}}</td><td>{{cell .ErrorPct " pp"}}</td></tr>
 {{end}}</table>{{end}}
+{{range .Notes}}<p>Note: {{.}}</p>{{end}}
 {{if .OnlyA}}<p>Only in A: {{range .OnlyA}}{{.}} {{end}}</p>{{end}}
 {{if .OnlyB}}<p>Only in B: {{range .OnlyB}}{{.}} {{end}}</p>{{end}}
 </body></html>

@@ -578,6 +578,13 @@
   }
 
   // ---- compare ----
+  function answerChange(c) {
+    const d = c.b.supported_users - c.a.supported_users;
+    const pct = c.a.supported_users ? " (" + (d >= 0 ? "+" : "") + (100 * d / c.a.supported_users).toFixed(1) + " %)" : "";
+    const why = c.a.at_least || c.b.at_least ? "a lower bound on one side: the difference is not measured"
+      : c.brackets_overlap ? "the brackets overlap: within the search's precision" : "the brackets do not overlap: a real change";
+    return "Supported users: " + (d >= 0 ? "+" : "") + d + pct + "; " + why + ".";
+  }
   async function comparePage(a, b) {
     main.append(h("h1", { text: "Compare two runs" }));
     const runs = (await api("GET", "api/runs")).filter((r) => r.state === "finished" || r.state === "done");
@@ -598,6 +605,8 @@
       h("tr", {}, h("td", { text: "supported users [bracket)" }), h("td", { text: ans(c.a) }), h("td", { text: ans(c.b) })),
       h("tr", {}, h("td", { text: "outcome" }), h("td", { text: c.a.outcome }), h("td", { text: c.b.outcome })),
       h("tr", {}, h("td", { text: "compared over" }), h("td", { text: c.a.window + " (" + c.a.seconds + " s)" }), h("td", { text: c.b.window + " (" + c.b.seconds + " s)" })))),
+      h("p", { class: "hint", text: c.answer !== undefined && c.a.kind !== "plan" && c.b.kind !== "plan" ? answerChange(c) : "" }),
+      (c.notes || []).map((n) => h("p", { class: "hint", text: "Note: " + n })),
       h("p", { class: "hint", text: "p50 and p99 are the count-weighted means over the seconds; the change is B − A with its 95 % bootstrap interval over the per-second intervals." }),
       h("div", { class: "tablewrap" }, h("table", {},
         h("tr", {}, ["key", "requests A / B", "p50 A", "p50 B", "p50 change (ms)", "p99 A", "p99 B", "p99 change (ms)", "errors A %", "errors B %", "error change (pp)"].map((t) => h("th", { text: t }))),
