@@ -30,6 +30,16 @@ func periodicPhase(rng *rand.Rand) time.Duration {
 	return time.Duration(rng.Int64N(int64(periodicEvery))) + 1
 }
 
+// Profiles of the users an event names (a post's author, who is typing) are fetched as the
+// webapp fetches them: the unknown ids wait in a batch that its own timer flushes every
+// profileBatchEvery, or at once when profileBatchMax are waiting. Users woken by one event
+// then ask for the author at their own moments in the next 10 s, in one request for
+// several authors, instead of all in the same millisecond, one request each.
+const (
+	profileBatchEvery = 10 * time.Second
+	profileBatchMax   = 50
+)
+
 // maxPostsKept bounds the recent posts a user remembers per channel.
 const maxPostsKept = 200
 
@@ -61,6 +71,7 @@ type Simulative struct {
 	statuses map[string]bool              // users whose statuses were fetched
 	etags    map[string]string            // profile image ETags
 	threads  []string                     // thread ids from the last threads view
+	pending  []string                     // unknown users an event named, to fetch at the next batch
 	typing   bool                         // EnableUserTypingMessages
 	maxNotif int                          // MaxNotificationsPerChannel
 }
@@ -123,6 +134,8 @@ func (s *Simulative) Run(ctx context.Context) error {
 
 	periodic := time.NewTimer(periodicPhase(s.rng))
 	defer periodic.Stop()
+	profiles := time.NewTimer(time.Duration(s.rng.Int64N(int64(profileBatchEvery))) + 1) // a phase of its own, as periodic's
+	defer profiles.Stop()
 	fails := 0
 	s.pos = -1
 	name, wait := s.next()
@@ -168,6 +181,10 @@ func (s *Simulative) Run(ctx context.Context) error {
 			case <-periodic.C:
 				s.periodic(ctx)
 				periodic.Reset(periodicEvery)
+				freeAt = time.Now()
+			case <-profiles.C:
+				s.flushProfiles(ctx)
+				profiles.Reset(profileBatchEvery)
 				freeAt = time.Now()
 			case <-t.C:
 				break waiting
@@ -387,13 +404,11 @@ func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
 			s.threads = slices.DeleteFunc(s.threads, func(t string) bool { return t == p.ID })
 		case p.ChannelID == s.current:
 			s.updatePost(p, false)
-			if !s.known[p.UserID] {
-				_ = s.fetchUsers(ctx, []string{p.UserID}) // a failure is counted by the observer; the next event retries
-			}
+			s.wantProfile(ctx, p.UserID)
 		}
 	case "typing":
-		if uid, _ := ev.Data["user_id"].(string); uid != "" && !s.known[uid] {
-			_ = s.fetchUsers(ctx, []string{uid}) // as above
+		if uid, _ := ev.Data["user_id"].(string); uid != "" {
+			s.wantProfile(ctx, uid)
 		}
 	}
 }
@@ -452,6 +467,37 @@ func (s *Simulative) fetchUsers(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// wantProfile puts an unknown user in the next batch of profiles to fetch; a full batch is
+// fetched at once.
+func (s *Simulative) wantProfile(ctx context.Context, id string) {
+	if s.known[id] || slices.Contains(s.pending, id) {
+		return
+	}
+	s.pending = append(s.pending, id)
+	if len(s.pending) >= profileBatchMax {
+		s.flushProfiles(ctx)
+	}
+}
+
+// flushProfiles fetches the batch of profiles events asked for, if any. A failure is
+// counted by the observer; the ids stay unknown, so the next event asks again.
+func (s *Simulative) flushProfiles(ctx context.Context) {
+	if len(s.pending) == 0 {
+		return
+	}
+	ids := s.pending
+	s.pending = nil
+	var unknown []string
+	for _, id := range ids {
+		if !s.known[id] { // learnt meanwhile from another response
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		_ = s.fetchUsers(ctx, unknown)
+	}
+}
+
 // learn keeps the profiles of users a response carried, as the webapp's store (and the
 // reference's) keeps every user any call returned: an event from one of them needs no fetch.
 func (s *Simulative) learn(users []mattermost.User) {
@@ -469,7 +515,7 @@ func (s *Simulative) clearStore() {
 	clear(s.known)
 	clear(s.statuses)
 	clear(s.etags)
-	s.threads = nil
+	s.threads, s.pending = nil, nil
 }
 
 // fetchPostsInfo fetches what a channel view needs besides the posts: unknown authors and

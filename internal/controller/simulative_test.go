@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,8 +37,9 @@ func served(t *testing.T, reg *prometheus.Registry, handler string) uint64 {
 }
 
 // TestSimulative_Store: a simulative user keeps every profile a response carried, as the
-// webapp's store does, so a typing event from a user it has listed costs no request and
-// one from a stranger costs one; a full reload empties the store and lists users again.
+// webapp's store does, so a typing event from a user it has listed costs no request; events
+// from strangers wait for the user's next profile batch, which fetches them in one request;
+// a full reload empties the store and lists users again.
 func TestSimulative_Store(t *testing.T) {
 	srv := mmsimtest.Start(t, nil)
 	mmsimtest.CreateTeam(t, srv.URL, srv.Config, "team1")
@@ -79,10 +81,23 @@ func TestSimulative_Store(t *testing.T) {
 	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 0 {
 		t.Errorf("typing from a listed user fetched profiles %d times; want 0", got)
 	}
+	other := signUp("peer-c")
 	s.onEvent(ctx, typing(stranger))
 	s.onEvent(ctx, typing(stranger))
-	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 1 {
-		t.Errorf("typing twice from a stranger fetched profiles %d times; want 1", got)
+	s.onEvent(ctx, typing(other))
+	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 0 {
+		t.Errorf("events fetched profiles %d times before the batch; want 0", got)
+	}
+	s.flushProfiles(ctx)
+	s.flushProfiles(ctx) // nothing waits: no request
+	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 1 || !s.known[stranger] || !s.known[other] {
+		t.Errorf("the batch of two strangers (one typing twice) fetched profiles %d times; want once, for both", got)
+	}
+	for i := range profileBatchMax { // a full batch goes at once
+		s.wantProfile(ctx, fmt.Sprintf("nobody%02d", i))
+	}
+	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 2 || len(s.pending) != 0 {
+		t.Errorf("a full batch of %d: %d requests in all, %d still waiting; want it fetched at once", profileBatchMax, got, len(s.pending))
 	}
 	lists := served(t, srv.Registry(), "getUsers")
 	s.statuses[listed], s.etags[listed] = true, "1"
