@@ -422,11 +422,13 @@
         while (k < at.length && at[k] <= x) k++;
         if (k > 0) { lo[i] = b[k - 1][0] || null; hi[i] = b[k - 1][1]; }
       });
-      at.forEach((x, j) => {
+      // each probe at the second nearest its hold's end, so every chart shares the timeline's x
+      const slot = at.map((x) => {
         let best = 0;
         for (let i = 0; i < xs.length; i++) if (Math.abs(xs[i] - x) < Math.abs(xs[best] - x)) best = i;
-        ({ pass, fail, invalid: inv })[probes[j].verdict][best] = probes[j].users;
+        return best;
       });
+      slot.forEach((i, j) => { ({ pass, fail, invalid: inv })[probes[j].verdict][i] = probes[j].users; });
       void only;
       C.bracket.update([xs, lo, hi, pass, fail, inv, knee]);
       // each query at each probe, against its threshold
@@ -435,7 +437,11 @@
         queryCharts = qs.map((q) => LT.chart(charts, { title: q.Description + (q.Alert ? " (alert)" : ""), height: 180,
           series: [{ label: "value at the probe", stroke: "#1f6feb", points: true }, { label: "threshold " + q.Threshold, stroke: "#d7191c", dash: [5, 5] }] }));
       }
-      qs.forEach((q, i) => queryCharts[i].update([at, probes.map((p) => (p.values ? p.values[i] : null)), at.map(() => q.Threshold)]));
+      qs.forEach((q, i) => {
+        const vals = xs.map(() => null);
+        slot.forEach((k, j) => { vals[k] = probes[j].values ? probes[j].values[i] : null; });
+        queryCharts[i].update([xs, vals, xs.map(() => q.Threshold)]);
+      });
     }
 
     function routeCharts() {
