@@ -27,10 +27,11 @@ import (
 func browser(t *testing.T, width int) (context.Context, func() []string) {
 	t.Helper()
 	path := testtools.Require(t, "chromium", "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, 900))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, 900))
+	for _, f := range testtools.ChromiumFlags { // the flags every Chromium of the tests runs with
+		opts = append(opts, chromedp.Flag(strings.TrimPrefix(f, "--"), true))
+	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil { // starts the browser

@@ -89,21 +89,12 @@ func (s *Server) Handler() http.Handler {
 		reply(w, http.StatusOK, rep, err)
 	})
 	mux.HandleFunc("GET /api/runs/{id}/observations", func(w http.ResponseWriter, r *http.Request) {
-		since, err := sinceParam(r.URL.Query().Get("since"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
 		run, err := s.get(r.PathValue("id"))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		obs, _ := run.coordinator().Observations(since)
-		if obs == nil {
-			obs = []coordinator.Observation{}
-		}
-		writeJSON(w, http.StatusOK, obs)
+		serveObservations(w, r, run.coordinator())
 	})
 	mux.HandleFunc("GET /api/runs/{id}/events", s.handleEvents)
 	mux.HandleFunc("GET /api/runs/{id}/progress", func(w http.ResponseWriter, r *http.Request) {
@@ -278,9 +269,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // ServeRun serves the live view of one coordinator that runs in this process (the one-shot
 // `coordinator`, `coordinator --plan`, `loadtest demo --ui`) on addr: the UI, read-only,
-// with the run's page, beside the coordinator's own GET /status, /report, /observations
-// and /metrics. It returns the address, the run's UI link, a done to call once the report
-// is written to dir, and stop, which closes the server.
+// with the run's page, beside GET /status, /report, /observations and /metrics (liveHandler).
+// It returns the run's UI link, a done to call once the report is written to dir, and
+// stop, which closes the server.
 func ServeRun(addr string, c *coordinator.Coordinator, kind, name, results, dir string) (link string, done, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -289,7 +280,7 @@ func ServeRun(addr string, c *coordinator.Coordinator, kind, name, results, dir 
 	s := NewServer(Options{Results: results, ReadOnly: true})
 	id, done := s.Watch(c, kind, name, dir)
 	mux := http.NewServeMux()
-	ch := c.Handler()
+	ch := liveHandler(c)
 	for _, p := range []string{"/status", "/report", "/observations", "/metrics"} {
 		mux.Handle(p, ch)
 	}

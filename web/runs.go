@@ -7,6 +7,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -268,7 +269,7 @@ func (s *Server) newPlan(name string, req Request) (*Run, error) {
 	if err := decodeInto("plan", req.Plan, &p); err != nil {
 		return nil, err
 	}
-	r := &Run{Kind: KindPlan, Name: cmpOr(name, p.Name), Created: time.Now(), state: StateCreated, changed: make(chan struct{})}
+	r := &Run{Kind: KindPlan, Name: cmp.Or(name, p.Name), Created: time.Now(), state: StateCreated, changed: make(chan struct{})}
 	r.log = &progress{}
 	// Built now for its checks and its status; planrun builds the one that runs, with the
 	// writers' files in the run's folder.
@@ -276,7 +277,11 @@ func (s *Server) newPlan(name string, req Request) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	r.c, r.agents = c, agentKeys(cmpOrAgents(p.Agents, cfg.ClusterConfig.Agents), joiner)
+	agents := p.Agents // the plan's own, else the config's
+	if len(agents) == 0 {
+		agents = cfg.ClusterConfig.Agents
+	}
+	r.c, r.agents = c, agentKeys(agents, joiner)
 	r.start = func(ctx context.Context) error {
 		_, _, err := planrun.Run(ctx, planrun.Options{Plan: &p, Config: &cfg, Dir: s.dir(r.ID), Log: s.log, Joiner: joiner,
 			Started: func(c *coordinator.Coordinator) { r.setCoordinator(c) }}, r.log)
@@ -323,20 +328,6 @@ func agentKeys(as []cluster.AgentConfig, joiner *cluster.Joiner) []string {
 		out = append(out, "the joined agents")
 	}
 	return out
-}
-
-func cmpOrAgents(a, b []cluster.AgentConfig) []cluster.AgentConfig {
-	if len(a) > 0 {
-		return a
-	}
-	return b
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // idPattern is what a run's id (its folder's name) looks like; nothing else is read or
@@ -567,7 +558,7 @@ func (s *Server) summary(r *Run) Summary {
 	if sum.State == StateDone {
 		rep := c.Report()
 		sum.Outcome, sum.Answer = rep.Outcome, rep.Answer()
-		sum.Error = cmpOr(sum.Error, rep.Error)
+		sum.Error = cmp.Or(sum.Error, rep.Error)
 	}
 	sum.Files = s.files(r.ID)
 	return sum
