@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net"
 
 	"github.com/spf13/cobra"
 
 	"github.com/loadtest/loadtest/internal/app/demo"
+	"github.com/loadtest/loadtest/internal/exitcode"
 )
 
 func demoCommand(stdout io.Writer) *cobra.Command {
@@ -29,6 +32,11 @@ report.html under --results. With --ui it serves the search's live view (the web
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.UI != "" { // checked before the demo starts anything
+				if _, _, err := net.SplitHostPort(o.UI); err != nil {
+					return exitcode.With(exitcode.BadInput, fmt.Errorf("--ui %q: must be host:port (for example %s): %v", o.UI, demo.DefaultUI, err))
+				}
+			}
 			_, err := demo.Run(cmd.Context(), o, stdout)
 			return err
 		},

@@ -67,3 +67,12 @@ func TestReportCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestDemo_BadUI: a bad --ui address exits 2 naming it, before the demo starts anything.
+func TestDemo_BadUI(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"demo", "--ui=bad:addr:x"}, &out, &out)
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), `--ui "bad:addr:x": must be host:port`) || out.Len() > 0 {
+		t.Fatalf("%v (exit %d), output %q; want exit 2 naming --ui and nothing started", err, exitcode.Of(err), out.String())
+	}
+}
