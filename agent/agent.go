@@ -35,6 +35,7 @@ type Status struct {
 	MaxActiveUsers  int            // UsersConfiguration.MaxActiveUsers: no change may go past it
 	UsersSeq        uint64         // the sequence number of the last SetUsers applied; 0: none yet
 	Utilization     float64        // the agent's utilization (0..1) over the last second; > 0.8 is saturated
+	CPU, Lag        float64        // its two parts: the CPU share and the p99 schedule lag over 200 ms (0..1 each)
 	MetricsCursor   uint64         // the newest complete metrics interval (see MetricsPage)
 	UsersStarting   int            // users in their start-up sequence (login, team, first loads) now
 }
@@ -47,7 +48,9 @@ type Interval struct {
 	Start       time.Time          `json:"start"`
 	End         time.Time          `json:"end"`
 	ActiveUsers int                `json:"active_users"` // at the end of the interval
-	Utilization float64            `json:"utilization"`  // the agent's, over the interval
+	Utilization float64            `json:"utilization"`  // the agent's, over the interval: the larger of CPU and Lag
+	CPU         float64            `json:"cpu"`          // the CPU share of the cores Go may use (0..1)
+	Lag         float64            `json:"lag"`          // the users' p99 schedule lag as a share of 200 ms (0..1)
 	Histograms  histogram.Snapshot `json:"histograms"`
 	// Counters are what users added to each named counter in the interval (scripts'
 	// inc_counter); absent when nothing was.

@@ -37,12 +37,12 @@ type loadTest struct {
 	stopped chan struct{}   // closed when the interval loop has returned
 
 	mu        sync.Mutex
-	seq       uint64           // guarded by mu: the last SetUsers sequence number applied
-	seqUsers  int              // guarded by mu: the amount it set
-	ring      []SparseInterval // guarded by mu: the newest keepIntervals intervals, oldest first
-	next      uint64           // guarded by mu: the Seq of the next interval
-	lastStart time.Time        // guarded by mu: when the current interval began
-	lastUtil  float64          // guarded by mu
+	seq       uint64             // guarded by mu: the last SetUsers sequence number applied
+	seqUsers  int                // guarded by mu: the amount it set
+	ring      []SparseInterval   // guarded by mu: the newest keepIntervals intervals, oldest first
+	next      uint64             // guarded by mu: the Seq of the next interval
+	lastStart time.Time          // guarded by mu: when the current interval began
+	lastUtil  usermetrics.Sample // guarded by mu
 }
 
 // SparseInterval is an Interval whose histograms are in their compact form: cheap to keep,
@@ -53,6 +53,8 @@ type SparseInterval struct {
 	End         time.Time                `json:"end"`
 	ActiveUsers int                      `json:"active_users"`
 	Utilization float64                  `json:"utilization"`
+	CPU         float64                  `json:"cpu"`
+	Lag         float64                  `json:"lag"`
 	Histograms  histogram.Sparse         `json:"histograms"`
 	Counters    map[string]int64         `json:"counters,omitempty"`
 	Users       usermetrics.Health       `json:"users"`
@@ -123,7 +125,7 @@ func (lt *loadTest) flush() {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	lt.ring = append(lt.ring, SparseInterval{Seq: lt.next, Start: lt.lastStart, End: now,
-		ActiveUsers: users, Utilization: util, Histograms: sparse, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth(),
+		ActiveUsers: users, Utilization: util.Value(), CPU: util.CPU, Lag: util.Lag, Histograms: sparse, Counters: lt.m.TakeCounters(), Users: lt.m.TakeHealth(),
 		Errors: lt.m.TakeErrors()})
 	if len(lt.ring) > keepIntervals {
 		lt.ring = append(lt.ring[:0], lt.ring[len(lt.ring)-keepIntervals:]...)
@@ -150,7 +152,7 @@ func (lt *loadTest) status() Status {
 	return Status{State: s.State, StartTime: s.StartTime, ActiveUsers: s.ActiveUsers, NumUsers: s.ActiveUsers,
 		NumUsersAdded: s.NumUsersAdded, NumUsersRemoved: s.NumUsersRemoved, NumUsersStopped: s.NumUsersStopped,
 		NumErrors: s.NumErrors, MaxActiveUsers: lt.eng.MaxActiveUsers(), UsersSeq: lt.seq,
-		Utilization: lt.lastUtil, MetricsCursor: lt.next - 1, UsersStarting: lt.m.UsersStarting()}
+		Utilization: lt.lastUtil.Value(), CPU: lt.lastUtil.CPU, Lag: lt.lastUtil.Lag, MetricsCursor: lt.next - 1, UsersStarting: lt.m.UsersStarting()}
 }
 
 func (lt *loadTest) run() error {
@@ -262,7 +264,7 @@ func (p SparsePage) decode() (MetricsPage, error) {
 		if err != nil {
 			return MetricsPage{}, err
 		}
-		out.Intervals[i] = Interval{Seq: iv.Seq, Start: iv.Start, End: iv.End, ActiveUsers: iv.ActiveUsers, Utilization: iv.Utilization,
+		out.Intervals[i] = Interval{Seq: iv.Seq, Start: iv.Start, End: iv.End, ActiveUsers: iv.ActiveUsers, Utilization: iv.Utilization, CPU: iv.CPU, Lag: iv.Lag,
 			Histograms: h, Counters: iv.Counters, Users: iv.Users, Errors: iv.Errors}
 	}
 	return out, nil

@@ -57,8 +57,9 @@ func (c *Coordinator) adaptive(ctx context.Context, q monitor.Querier) error {
 		c.values = p.Values
 		c.notifyLocked()
 		c.mu.Unlock()
-		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization %.2f%s",
-			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization, search.PopulationNote(p))
+		c.printf("probe %d: %d users %s: %s | %.0f req/s, mean %.1f ms, agent utilization max %.2f (CPU %.2f, lag %.2f), above the limit %.0f%% of the time%s",
+			len(probes), p.Users, strings.ToUpper(string(p.Verdict)), p.Reason, p.Throughput, 1000*p.MeanLatency, p.Utilization,
+			p.CPU, p.Lag, 100*p.OverShare, search.PopulationNote(p))
 	}
 }
 
@@ -186,14 +187,15 @@ func (c *Coordinator) probe(ctx context.Context, q monitor.Querier, specs []sear
 	if problem == "" {
 		problem = userProblem
 	}
-	verdict, margin, why := search.Judge(specs, values, acc.Utilization, s.MaxAgentUtilization, problem)
-	if problem == "" && acc.Utilization <= s.MaxAgentUtilization {
+	load := acc.Load(s.MaxAgentUtilization)
+	verdict, margin, why := search.Judge(specs, values, load, problem)
+	if problem == "" && !load.Saturated() {
 		why += search.NoiseNote(specs, values, stdErrs, t, holdEnd.Sub(holdStart), extended)
 	}
 	count, mean := acc.Requests()
 	held := holdEnd.Sub(holdStart).Seconds()
 	pr := search.Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
-		Utilization: acc.Utilization, StdErrs: stdErrs, HoldSec: held,
+		Utilization: acc.Utilization, OverShare: load.OverShare, CPU: load.CPU, Lag: load.Lag, StdErrs: stdErrs, HoldSec: held,
 		WithinNoise: search.WithinNoise(specs, values, stdErrs, t) >= 0,
 		NotStarted:  notStarted, Restarts: acc.Users.SessionsEnded, UserFaults: acc.Users.Faults(), FaultShare: acc.Users.FaultShare(),
 		Waiting:        acc.Users.Broken,

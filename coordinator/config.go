@@ -83,7 +83,8 @@ type SearchSettings struct {
 	SettleSec int
 	// RampRate caps users added per second across the cluster (logins are costly).
 	RampRate int
-	// MaxAgentUtilization: a probe during which an agent goes above it is invalid.
+	// MaxAgentUtilization: a probe during which an agent is above it in more than 5 % of
+	// its seconds (usermetrics.MaxOverShare) is invalid.
 	MaxAgentUtilization float64
 	// MaxUserFailureShare: a probe whose users failed on their own side (a 4xx other than
 	// 408 and 429, no team to join, a script's error) in more than this share of their

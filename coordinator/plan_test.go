@@ -15,18 +15,34 @@ import (
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/coordinator/cluster"
 	"github.com/loadtest/loadtest/coordinator/plan"
+	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 
-// TestPeriod_MarksSaturatedAgents: a period in which an agent passed MaxAgentUtilization is
-// marked, naming the agent.
+// TestPeriod_MarksSaturatedAgents: a period in which an agent was above MaxAgentUtilization
+// in more than 5 % of its seconds is marked, naming the agent; one bad second is not enough.
 func TestPeriod_MarksSaturatedAgents(t *testing.T) {
 	j, c := &planJob{p: &plan.Plan{MaxAgentUtilization: 0.8}}, &Coordinator{}
-	w := cluster.Window{Utilization: 0.93, AgentUtil: map[string]float64{"a1": 0.93, "a2": 0.4, "a3": 0.81}}
-	p := j.period(c, w, time.Now(), time.Now(), "sustain", false)
-	if !p.Saturated || strings.Join(p.SaturatedAgents, ",") != "a1,a3" || p.Utilization != 0.93 {
-		t.Errorf("period %+v; want saturated by a1 and a3", p)
+	seconds := func(n int, u float64, over int, spike usermetrics.Sample) []usermetrics.Sample {
+		ss := make([]usermetrics.Sample, n)
+		for i := range ss {
+			ss[i] = usermetrics.Sample{CPU: u}
+			if i < over {
+				ss[i] = spike
+			}
+		}
+		return ss
 	}
-	w.AgentUtil = map[string]float64{"a1": 0.8}
+	w := cluster.Window{Utilization: 0.93, AgentSeconds: map[string][]usermetrics.Sample{
+		"a1": seconds(20, 0.93, 0, usermetrics.Sample{}),                   // above all the time
+		"a2": seconds(30, 0.4, 0, usermetrics.Sample{}),                    // never
+		"a3": seconds(30, 0.4, 1, usermetrics.Sample{CPU: 0.5, Lag: 1}),    // one second of lag in 30
+		"a4": seconds(30, 0.5, 3, usermetrics.Sample{CPU: 0.85, Lag: 0.2}), // 10 % of its seconds
+	}}
+	p := j.period(c, w, time.Now(), time.Now(), "sustain", false)
+	if !p.Saturated || strings.Join(p.SaturatedAgents, ",") != "a1,a4" || p.Utilization != 0.93 {
+		t.Errorf("period %+v; want saturated by a1 and a4", p)
+	}
+	w.AgentSeconds = map[string][]usermetrics.Sample{"a1": seconds(10, 0.8, 0, usermetrics.Sample{})}
 	if p := j.period(c, w, time.Now(), time.Now(), "sustain", false); p.Saturated {
 		t.Errorf("0.8 is not above 0.8: %+v", p)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -240,9 +238,9 @@ func (j *planJob) period(c *Coordinator, w cluster.Window, start, end time.Time,
 	c.mu.Lock()
 	per.Users = c.status.ActiveUsers
 	c.mu.Unlock()
-	for _, id := range slices.Sorted(maps.Keys(w.AgentUtil)) {
-		if w.AgentUtil[id] > j.p.MaxAgentUtilization {
-			per.SaturatedAgents = append(per.SaturatedAgents, id)
+	for _, l := range w.Loads(j.p.MaxAgentUtilization) {
+		if l.Saturated() {
+			per.SaturatedAgents = append(per.SaturatedAgents, l.Agent)
 		}
 	}
 	per.Saturated = len(per.SaturatedAgents) > 0

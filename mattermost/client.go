@@ -404,7 +404,7 @@ func (c *Client) finish(k call, r reply, body []byte, borrowed bool) (reply, []b
 		return r, nil, e
 	}
 	if k.out != nil && r.status != http.StatusNotModified && len(body) > 0 {
-		if err := json.Unmarshal(body, k.out); err != nil {
+		if err := decode(body, k.out); err != nil {
 			return r, nil, fmt.Errorf("mattermost: %s %s: decode %d response: %w", k.method, k.route, r.status, err)
 		}
 	}

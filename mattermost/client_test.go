@@ -202,6 +202,8 @@ func testContract(t *testing.T, engine string) {
 	must[[]mattermost.User](t, "GetUsersByIDs")(a.GetUsersByIDs(ctx, []string{b.UserID()}, 0))
 	must[[]mattermost.User](t, "GetUsersByUsernames")(a.GetUsersByUsernames(ctx, []string{"bob"}))
 	must[[]mattermost.Status](t, "GetStatusesByIDs")(a.GetStatusesByIDs(ctx, []string{b.UserID()}))
+	ok(t, "LoadUsersByIDs", a.LoadUsersByIDs(ctx, []string{b.UserID()}, 0))
+	ok(t, "LoadStatusesByIDs", a.LoadStatusesByIDs(ctx, []string{b.UserID()}))
 	must[mattermost.Status](t, "GetUserStatus")(a.GetUserStatus(ctx, b.UserID()))
 	must[mattermost.Status](t, "UpdateStatus")(a.UpdateStatus(ctx, "away"))
 	etag, notMod, err := a.GetProfileImage(ctx, b.UserID(), "")

@@ -6,14 +6,20 @@ import "testing"
 var postedEvent = []byte(`{"event":"posted","data":{"channel_display_name":"Town Square","channel_name":"town-square","channel_type":"O","mentions":"[\"abcdefghijklmnopqrstuvwxyz\"]","post":"{\"id\":\"abcdefghijklmnopqrstuvwxyz\",\"create_at\":1700000000000,\"update_at\":1700000000000,\"delete_at\":0,\"user_id\":\"abcdefghijklmnopqrstuvwxyz\",\"channel_id\":\"abcdefghijklmnopqrstuvwxyz\",\"root_id\":\"\",\"message\":\"hello there, this is a message of some length\",\"type\":\"\",\"props\":{},\"hashtags\":\"\"}","sender_name":"@user1","set_online":true,"team_id":"abcdefghijklmnopqrstuvwxyz"},"broadcast":{"omit_users":null,"user_id":"","channel_id":"abcdefghijklmnopqrstuvwxyz","team_id":""},"seq":1}`)
 
 // BenchmarkHandle measures what the reader pays per event: decoding and queueing it, on the
-// reader's goroutine (direct) or beside it (aside, as Run does).
+// reader's goroutine (direct) or beside it (aside, as Run does), and with an EventCache that
+// another member's WebSocket has filled (cached).
 func BenchmarkHandle(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
 		handle func(*WebSocket, []byte) bool
-	}{{"direct", (*WebSocket).handle}, {"aside", (*WebSocket).handleAside}} {
+		cache  bool
+	}{{"direct", (*WebSocket).handle, false}, {"aside", (*WebSocket).handleAside, false}, {"cached", (*WebSocket).handle, true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			w := (&Client{}).NewWebSocket(WebSocketOptions{})
+			var opts WebSocketOptions
+			if bc.cache {
+				opts.Events = NewEventCache(0)
+			}
+			w := (&Client{}).NewWebSocket(opts)
 			b.ReportAllocs()
 			for b.Loop() {
 				w.nextSeq = 1

@@ -19,10 +19,21 @@ import (
 
 // Event is a server-to-client WebSocket event.
 type Event struct {
-	Event     string         `json:"event"`
-	Data      map[string]any `json:"data"`
-	Broadcast Broadcast      `json:"broadcast"`
-	Seq       int64          `json:"seq"`
+	Event     string    `json:"event"`
+	Data      EventData `json:"data"`
+	Broadcast Broadcast `json:"broadcast"`
+	Seq       int64     `json:"seq"`
+}
+
+// EventData is the part of an event's data that simulated users read; the rest is skipped
+// as the event is read. Decoding every event's whole data into a map was a fifth of a
+// simulative agent's CPU, for fields no user looked at (docs/benchmarks.md).
+type EventData struct {
+	ConnectionID string `json:"connection_id"` // hello
+	Post         string `json:"post"`          // posted, post_edited, post_deleted: the post, as JSON
+	UserID       string `json:"user_id"`       // typing, status_change, and others about one user
+	ParentID     string `json:"parent_id"`     // typing: the thread's root, if in a thread
+	Status       string `json:"status"`        // status_change
 }
 
 // Broadcast says who an event was sent to.
@@ -59,6 +70,9 @@ type WebSocketOptions struct {
 	// connection gauge). OnDrop is called for each event dropped because the buffer was full.
 	OnConnect, OnDisconnect func()
 	OnDrop                  func(Event)
+	// Events, if set, shares the decoding of broadcasts with the agent's other WebSockets
+	// (see EventCache).
+	Events *EventCache
 }
 
 // WebSocketStats counts what happened on a WebSocket.
@@ -301,22 +315,40 @@ func (w *WebSocket) handleAside(b []byte) (gap bool) {
 	return gap
 }
 
+// messageFields are the fields of a WebSocket message: an event's, or a reply's.
+type messageFields struct {
+	Event
+	Status   string    `json:"status"`
+	SeqReply *int64    `json:"seq_reply"`
+	RawSeq   *int64    `json:"seq"`
+	Error    *AppError `json:"error"`
+}
+
 // handle processes one message; it reports a seq gap, after which the caller reconnects.
 func (w *WebSocket) handle(b []byte) (gap bool) {
-	var m struct {
-		Event
-		Status   string    `json:"status"`
-		SeqReply *int64    `json:"seq_reply"`
-		RawSeq   *int64    `json:"seq"`
-		Error    *AppError `json:"error"`
+	var prefix []byte
+	var seq int64
+	if w.opts.Events != nil {
+		var ok bool
+		if prefix, seq, ok = split(b); ok {
+			if ev, hit := w.opts.Events.get(prefix, seq); hit {
+				return w.sequence(ev)
+			}
+		}
 	}
-	// One pass decodes an event's data into its map. Data that is not an object is a type
-	// error, after which the rest is still decoded: the event goes on without data.
-	if err := json.Unmarshal(b, &m); err != nil {
-		if _, ok := errors.AsType[*json.UnmarshalTypeError](err); !ok {
+	var m messageFields
+	// One pass decodes an event and the fields of its data users read. Data that is not an
+	// object is read again without its data: the event goes on without it.
+	if err := decode(b, &m); err != nil {
+		m = messageFields{}
+		var noData struct {
+			messageFields
+			Data json.RawMessage `json:"data"`
+		}
+		if json.Unmarshal(b, &noData) != nil {
 			return false // not ours to judge; the server sent something we cannot read
 		}
-		m.Data = nil
+		m = noData.messageFields
 	}
 	if m.Event.Event == "" && m.SeqReply != nil {
 		w.mu.Lock()
@@ -336,10 +368,19 @@ func (w *WebSocket) handle(b []byte) (gap bool) {
 		return false
 	}
 	ev := m.Event
-	ev.Seq = *m.RawSeq // the outer "seq" field wins over Event's
+	ev.Seq = *m.RawSeq                                                                           // the outer "seq" field wins over Event's
+	if prefix != nil && ev.Seq == seq && m.Status == "" && m.Error == nil && m.SeqReply == nil { // the last field was the seq
+		w.opts.Events.put(prefix, ev)
+	}
+	return w.sequence(ev)
+}
+
+// sequence checks an event's seq (a hello starts or resumes the count), then hands it to
+// the owner; it reports a gap.
+func (w *WebSocket) sequence(ev Event) (gap bool) {
 	w.mu.Lock()
 	if ev.Event == "hello" {
-		id, _ := ev.Data["connection_id"].(string)
+		id := ev.Data.ConnectionID
 		switch {
 		case w.connID == "":
 		case id == w.connID:

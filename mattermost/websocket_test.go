@@ -107,7 +107,7 @@ func TestWebSocket_EventsActionsResume(t *testing.T) {
 		town = chans[0]
 	}
 	hello := nextEvent(t, ws, "hello")
-	connID, _ := hello.Data["connection_id"].(string)
+	connID := hello.Data.ConnectionID
 	if len(connID) != 26 {
 		t.Fatalf("hello data %v; want a 26-character connection_id", hello.Data)
 	}
@@ -137,10 +137,10 @@ func TestWebSocket_EventsActionsResume(t *testing.T) {
 		}
 		switch ev.Event {
 		case "hello":
-			resumedHello = ev.Data["connection_id"] == connID
+			resumedHello = ev.Data.ConnectionID == connID
 		case "posted":
 			var p mattermost.Post
-			if err := json.Unmarshal([]byte(ev.Data["post"].(string)), &p); err != nil {
+			if err := json.Unmarshal([]byte(ev.Data.Post), &p); err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, p.Message)
@@ -227,7 +227,7 @@ func TestWebSocket_Decoding(t *testing.T) {
 			`{"event":"hello","data":{"connection_id":"c1"},"broadcast":{},"seq":0}`,
 			`{"event":"odd","data":"not an object","broadcast":{"channel_id":"ch1"},"seq":1}`,
 			`not json`,
-			`{"event":"posted","data":{"post":"{}","n":2,"nested":{"a":[1,2]}},"broadcast":{"omit_users":{"u2":true}},"seq":2}`,
+			`{"event":"posted","data":{"post":"{}","n":2,"nested":{"a":[1,2]},"user_id":"u3"},"broadcast":{"omit_users":{"u2":true}},"seq":2}`,
 		} {
 			_ = c.Write(r.Context(), websocket.MessageText, []byte(m))
 		}
@@ -258,9 +258,9 @@ func TestWebSocket_Decoding(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s seq=%d data=%v broadcast=%v/%v", ev.Event, ev.Seq, ev.Data, ev.Broadcast.ChannelID, ev.Broadcast.OmitUsers))
 	}
 	want := []string{
-		"hello seq=0 data=map[connection_id:c1] broadcast=/map[]",
-		"odd seq=1 data=map[] broadcast=ch1/map[]",
-		"posted seq=2 data=map[n:2 nested:map[a:[1 2]] post:{}] broadcast=/map[u2:true]",
+		"hello seq=0 data={c1    } broadcast=/map[]",
+		"odd seq=1 data={    } broadcast=ch1/map[]",
+		"posted seq=2 data={ {} u3  } broadcast=/map[u2:true]",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

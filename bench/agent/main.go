@@ -9,7 +9,9 @@
 //	            averaged over all users and for the second half alone (the marginal cost);
 //	            users are added -ramp-rate a second, or half at once and then the rest;
 //	-mode cpu:  agent CPU time per HTTP request, with noop users calling as fast as they can;
-//	-mode ramp: the most simulative users the agent sustains at utilization <= 0.8.
+//	-mode ramp: the most simulative users the agent sustains at utilization <= 0.8;
+//	-mode warm: memory per warm simulative user, after -duration of activity;
+//	-mode record: one simulative user's REST requests, as bench/k6-replay.js replays them.
 //
 // It prints its results on one or two lines.
 package main
@@ -34,6 +36,7 @@ import (
 
 	"github.com/loadtest/loadtest/agentconfig"
 	"github.com/loadtest/loadtest/internal/controller"
+	"github.com/loadtest/loadtest/internal/gctune"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 	"github.com/loadtest/loadtest/loadtest"
 )
@@ -45,16 +48,32 @@ func main() {
 	settle := flag.Duration("settle", 10*time.Second, "ramp mode: time per step, after the users have started, before utilization is sampled")
 	window := flag.Duration("window", 30*time.Second, "ramp mode: how long utilization is sampled (every second) per step")
 	users := flag.Int("users", 1000, "users")
-	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure")
+	duration := flag.Duration("duration", 10*time.Second, "cpu mode: how long to measure; warm mode: how long the users are active before their memory is measured")
 	cpuProfile := flag.String("cpuprofile", "", "cpu mode: write a CPU profile of the measured interval here; ramp mode: of each step's window, to this path plus .N (the step's users)")
-	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here")
+	memProfile := flag.String("memprofile", "", "idle mode: write a heap profile here; ramp mode: one per step, to path.N")
 	httpClient := flag.String("http-client", "", "ConnectionConfiguration.HTTPClient: fasthttp or net/http (empty: the default)")
 	rampRate := flag.Int("ramp-rate", 0, "idle and ramp modes: add at most this many users a second (0: idle adds half at once, then the other half; ramp adds each step at once)")
 	hold := flag.Duration("hold", 0, "idle mode: keep the users connected this long after measuring (to inspect the process: GOTRACEBACK=system and SIGQUIT print each frame's sp and fp)")
+	out := flag.String("out", "recorded.json", "record mode: where the recorded session goes")
 	flag.Parse()
+	gctune.Apply() // as the agent runs, unless GOGC is set
 	profiles.cpu, profiles.mem, profiles.hold, profiles.rampRate, profiles.httpClient = *cpuProfile, *memProfile, *hold, *rampRate, *httpClient
-	if *memProfile != "" {
+	if *memProfile != "" && *mode != "ramp" {
 		runtime.MemProfileRate = 1 // every allocation: a user's objects are small and few
+	}
+	if *mode == "record" {
+		if err := record(*server, *users, *rampRate, *duration, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "agent bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *mode == "warm" {
+		if err := warm(*server, *users, *rampRate, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, "agent bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *mode == "ramp" {
 		if err := ramp(*server, *users, *step, *rampRate, *settle, *window); err != nil {
@@ -170,7 +189,6 @@ func run(server, mode string, users int, duration time.Duration) error {
 		// The average includes what the agent shares among its users (idle REST connections,
 		// histograms) and the heap's fragmentation from the first logins; the marginal cost
 		// is what each of the second half's users added.
-		per := func(now, base uint64, n int) float64 { return float64(now-base) / 1024 / float64(n) }
 		more := users - half
 		fmt.Printf("idle users=%d goroutines=%d heap/user=%.1fKB stacks/user=%.1fKB total/user=%.1fKB rss/user=%.1fKB\n",
 			users, runtime.NumGoroutine(), per(heap, baseHeap, users), per(stacks, baseStacks, users),
@@ -207,21 +225,17 @@ func run(server, mode string, users int, duration time.Duration) error {
 // second (0: each step at once), and measures each step as the coordinator judges an agent:
 // once the users have started (loadtest_users_starting is 0) and settle has passed, it samples
 // the utilization every second over window, as the agent server does, and the step is
-// sustained when the highest sample is <= 0.8 (a probe with a higher one is invalid). It
-// prints the CPU share and the p99 schedule lag apart, and the most users sustained.
+// sustained when at most usermetrics.MaxOverShare of the samples are above 0.8, as the
+// coordinator judges a probe. It prints the CPU share and the p99 schedule lag apart, the
+// memory per user, and the most users sustained.
 func ramp(server string, maxUsers, step, rate int, settle, window time.Duration) error {
-	cfg := agentconfig.DefaultConfig()
-	cfg.ConnectionConfiguration.ServerURL = server
-	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
-	e, m, reg, err := newEngine("ramp", cfg, 0, maxUsers)
+	e, m, reg, err := startSimulative("ramp", server, maxUsers)
 	if err != nil {
-		return err
-	}
-	if err := e.Run(context.Background()); err != nil {
 		return err
 	}
 	defer func() { _ = e.Stop() }()
 	procs := float64(runtime.GOMAXPROCS(0))
+	baseHeap, baseStacks := memory()
 	best := 0
 	for n := step; n <= maxUsers; n += step {
 		if err := addUsers(e, n, rate); err != nil {
@@ -233,7 +247,7 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 			return err
 		}
 		time.Sleep(settle)
-		var utils, cpus []float64
+		var utils, cpus, lags []float64
 		reqs0, events0, c0, w0 := requests(m), counter(reg, "loadtest_websocket_events_total"), cpuTime(), time.Now()
 		m.SampleUtilization() // a fresh window
 		stopProfile, err := startProfile(profiles.cpu, n)
@@ -243,14 +257,15 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 		for range int(window / time.Second) {
 			c := cpuTime()
 			time.Sleep(time.Second)
-			utils = append(utils, m.SampleUtilization())
+			u := m.SampleUtilization()
+			utils, lags = append(utils, u.Value()), append(lags, u.Lag)
 			cpus = append(cpus, (cpuTime()-c).Seconds()/procs)
 		}
 		stopProfile()
 		el := time.Since(w0).Seconds()
 		cpu := (cpuTime() - c0).Seconds() / el / procs
 		rps, eps := (requests(m)-reqs0)/el, (counter(reg, "loadtest_websocket_events_total")-events0)/el
-		slices.Sort(utils)
+		over := usermetrics.OverShare(utils, usermetrics.SaturatedAbove)
 		lagged := 0 // seconds whose utilization came from the lag, not the CPU
 		for i, u := range utils {
 			if u > cpus[i]+0.01 {
@@ -258,19 +273,85 @@ func ramp(server string, maxUsers, step, rate int, settle, window time.Duration)
 			}
 		}
 		heap, stacks := memory()
-		worst := utils[len(utils)-1]
-		fmt.Printf("ramp users=%d cpu=%.2f utilization median=%.2f max=%.2f lag_limited_s=%d/%d req/s=%.0f cpu_per_req=%.0fus events/s=%.0f heap+stacks=%.0fMB user_errors=%d\n",
-			n, cpu, utils[len(utils)/2], worst, lagged, len(utils), rps, cpu*procs*1e6/max(rps, 1), eps,
-			float64(heap+stacks)/(1<<20), e.Status().NumErrors)
-		if worst > usermetrics.SaturatedAbove {
+		if err := writeHeapProfile(profiles.mem, n); err != nil {
+			return err
+		}
+		slices.Sort(utils)
+		fmt.Printf("ramp users=%d cpu=%.2f cpu_max=%.2f lag_max=%.2f utilization median=%.2f max=%.2f over_0.8=%.0f%% lag_limited_s=%d/%d req/s=%.0f cpu_per_req=%.0fus events/s=%.0f heap+stacks=%.0fMB mem/user=%.1fKB user_errors=%d\n",
+			n, cpu, slices.Max(cpus), slices.Max(lags), utils[len(utils)/2], utils[len(utils)-1], 100*over, lagged, len(utils),
+			rps, cpu*procs*1e6/max(rps, 1), eps, float64(heap+stacks)/(1<<20), per(heap+stacks, baseHeap+baseStacks, n),
+			e.Status().NumErrors)
+		if over > usermetrics.MaxOverShare {
 			break
 		}
 		best = n
 	}
-	fmt.Printf("ramp: the most simulative users sustained with every 1 s utilization sample over %v <= %.1f, of at most %d tried:\n",
-		window, usermetrics.SaturatedAbove, maxUsers)
+	fmt.Printf("ramp: the most simulative users sustained with at most %.0f%% of the 1 s utilization samples over %v above %.1f, of at most %d tried:\n",
+		100*usermetrics.MaxOverShare, window, usermetrics.SaturatedAbove, maxUsers)
 	fmt.Printf("sustained %d simulative users on one core\n", best) // the last line, for scripts comparing runs
 	return nil
+}
+
+// per is the KB per user that n users added to memory in use.
+func per(now, base uint64, n int) float64 { return (float64(now) - float64(base)) / 1024 / float64(n) }
+
+// warm runs n simulative users (default think times) for d, then measures the memory of a
+// warm user: all of them are measured, then half leave and are measured again, so what
+// the agent shares among its users (histograms, the connection pool) and what the first
+// logins fragmented cancel out. It also prints the CPU share and requests of the last
+// minute, and writes a heap profile (-memprofile) of the warm population.
+func warm(server string, n, rate int, d time.Duration) error {
+	e, m, reg, err := startSimulative("warm", server, n)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = e.Stop() }()
+	baseHeap, baseStacks := memory()
+	start := time.Now()
+	if err := addUsers(e, n, rate); err != nil {
+		return err
+	}
+	if err := waitUntil(func() bool { return gauge(reg, "loadtest_users_starting") == 0 },
+		func() string { return "users still starting" }); err != nil {
+		return err
+	}
+	time.Sleep(time.Until(start.Add(d - time.Minute)))
+	reqs0, c0, w0 := requests(m), cpuTime(), time.Now()
+	time.Sleep(time.Until(start.Add(d)))
+	el := time.Since(w0).Seconds()
+	rps, cpu := (requests(m)-reqs0)/el, (cpuTime()-c0).Seconds()/el/float64(runtime.GOMAXPROCS(0))
+	heap, stacks := memory()
+	if err := writeHeapProfile(profiles.mem, n); err != nil {
+		return err
+	}
+	half := n / 2
+	if _, err := e.SetUsers(half); err != nil {
+		return err
+	}
+	if err := waitUntil(func() bool { return e.Status().ActiveUsers == half },
+		func() string { return fmt.Sprintf("%d users still active", e.Status().ActiveUsers) }); err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second) // the leavers' logouts and closed connections
+	halfHeap, halfStacks := memory()
+	fmt.Printf("warm users=%d after=%v cpu=%.2f req/s=%.0f all/user=%.1fKB (heap %.1f, stacks %.1f) errors=%d\n",
+		n, d, cpu, rps, per(heap+stacks, baseHeap+baseStacks, n), per(heap, baseHeap, n), per(stacks, baseStacks, n), e.Status().NumErrors)
+	fmt.Printf("warm per user (the %d that left): %.1fKB (heap %.1f, stacks %.1f)\n",
+		n-half, per(heap+stacks, halfHeap+halfStacks, n-half), per(heap, halfHeap, n-half), per(stacks, halfStacks, n-half))
+	return nil
+}
+
+// writeHeapProfile writes a heap profile of one ramp step to path.N ("": none).
+func writeHeapProfile(path string, n int) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, n))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }
 
 // startProfile starts a CPU profile of one ramp step to path.N ("" : none); the func it
@@ -349,6 +430,22 @@ func metric(reg *prometheus.Registry, name string) *dto.Metric {
 		}
 	}
 	return nil
+}
+
+// startSimulative starts an engine of simulative users (the default config against server),
+// with none running yet.
+func startSimulative(name, server string, maxUsers int) (*loadtest.Engine, *usermetrics.Metrics, *prometheus.Registry, error) {
+	cfg := agentconfig.DefaultConfig()
+	cfg.ConnectionConfiguration.ServerURL = server
+	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
+	e, m, reg, err := newEngine(name, cfg, 0, maxUsers)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := e.Run(context.Background()); err != nil {
+		return nil, nil, nil, err
+	}
+	return e, m, reg, nil
 }
 
 // newEngine builds an engine of cfg's users, with their metrics in a fresh registry.

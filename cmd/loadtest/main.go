@@ -19,6 +19,7 @@ import (
 	"github.com/loadtest/loadtest/internal/buildinfo"
 	"github.com/loadtest/loadtest/internal/config"
 	"github.com/loadtest/loadtest/internal/exitcode"
+	"github.com/loadtest/loadtest/internal/gctune"
 	"github.com/loadtest/loadtest/internal/logging"
 	"github.com/loadtest/loadtest/internal/threshold"
 )
@@ -28,6 +29,7 @@ import (
 const DefaultConfigPath = "config/config.json"
 
 func main() {
+	gctune.Apply() // the agent's collector target, unless GOGC is set
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(exitcode.Exit(os.Stderr, "loadtest", run(ctx, os.Args[1:], os.Stdout, os.Stderr)))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/loadtest/loadtest/agent"
 	"github.com/loadtest/loadtest/agentconfig"
+	"github.com/loadtest/loadtest/coordinator/search"
 	"github.com/loadtest/loadtest/histogram"
 	"github.com/loadtest/loadtest/internal/usermetrics"
 )
@@ -47,6 +49,8 @@ type AgentHealth struct {
 	Up          bool    `json:"up"`
 	Users       int     `json:"users"`
 	Utilization float64 `json:"utilization"`
+	CPU         float64 `json:"cpu"` // the utilization's parts: CPU share and schedule lag share
+	Lag         float64 `json:"lag"`
 	NumErrors   int64   `json:"num_errors"`
 	Starting    int     `json:"starting"` // users in their start-up sequence
 	Problem     string  `json:"problem,omitempty"`
@@ -300,7 +304,7 @@ func (c *Cluster) status(ctx context.Context) ([]AgentHealth, int, int64, []stri
 			users += sts[i].ActiveUsers
 		}
 		out[i] = AgentHealth{ID: a.ID(), Up: s.up, Users: sts[i].ActiveUsers, Utilization: sts[i].Utilization,
-			NumErrors: s.errBase + s.lastErr, Starting: sts[i].UsersStarting, Problem: s.problem}
+			CPU: sts[i].CPU, Lag: sts[i].Lag, NumErrors: s.errBase + s.lastErr, Starting: sts[i].UsersStarting, Problem: s.problem}
 		numErr += s.errBase + s.lastErr
 	}
 	return out, users, numErr, problems
@@ -361,14 +365,17 @@ func (c *Cluster) TakeReshare() bool {
 
 // Window is what the agents measured over some intervals, merged.
 type Window struct {
-	Hist        histogram.Snapshot       // the intervals' histograms, merged exactly
-	Seconds     float64                  // the longest span any agent covered
-	Utilization float64                  // the highest any agent reported
-	Missed      uint64                   // intervals an agent no longer had when asked
-	Counters    map[string]int64         // scripts' counters, summed
-	AgentUtil   map[string]float64       // each agent's highest utilization
-	Users       usermetrics.Health       // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
-	Errors      []usermetrics.ErrorGroup // failed requests by route, status and reason, summed
+	Hist        histogram.Snapshot // the intervals' histograms, merged exactly
+	Seconds     float64            // the longest span any agent covered
+	Utilization float64            // the highest any agent reported
+	Missed      uint64             // intervals an agent no longer had when asked
+	Counters    map[string]int64   // scripts' counters, summed
+	AgentUtil   map[string]float64 // each agent's highest utilization
+	// AgentSeconds is each agent's utilization, second by second (interval by interval),
+	// in its two parts: what Load judges.
+	AgentSeconds map[string][]usermetrics.Sample
+	Users        usermetrics.Health       // the users' actions, sessions and failures, summed; Starting: the latest, over all agents
+	Errors       []usermetrics.ErrorGroup // failed requests by route, status and reason, summed
 }
 
 // Add merges o into w.
@@ -394,6 +401,54 @@ func (w *Window) Add(o Window) {
 		}
 		w.AgentUtil[k] = max(w.AgentUtil[k], u)
 	}
+	for k, ss := range o.AgentSeconds {
+		if w.AgentSeconds == nil {
+			w.AgentSeconds = map[string][]usermetrics.Sample{}
+		}
+		w.AgentSeconds[k] = append(w.AgentSeconds[k], ss...)
+	}
+}
+
+// sampleOf is an interval's utilization in its parts. An agent that reports only the whole
+// (one older than the parts) has it counted as CPU.
+func sampleOf(iv agent.Interval) usermetrics.Sample {
+	if iv.CPU == 0 && iv.Lag == 0 {
+		return usermetrics.Sample{CPU: iv.Utilization}
+	}
+	return usermetrics.Sample{CPU: iv.CPU, Lag: iv.Lag}
+}
+
+// Loads returns each agent's load over w, by agent id, judged against limit second by second.
+func (w Window) Loads(limit float64) []search.AgentLoad {
+	var out []search.AgentLoad
+	for _, id := range slices.Sorted(maps.Keys(w.AgentSeconds)) {
+		ss := w.AgentSeconds[id]
+		l := search.AgentLoad{Agent: id, Limit: limit}
+		over := 0
+		for _, s := range ss {
+			l.CPU, l.Lag, l.Max = max(l.CPU, s.CPU), max(l.Lag, s.Lag), max(l.Max, s.Value())
+			if s.Value() > limit {
+				over++
+			}
+		}
+		if len(ss) > 0 {
+			l.OverShare = float64(over) / float64(len(ss))
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// Load returns the busiest agent's load over w: the one with the largest share of seconds
+// above limit, then the highest utilization.
+func (w Window) Load(limit float64) search.AgentLoad {
+	worst := search.AgentLoad{Limit: limit}
+	for _, l := range w.Loads(limit) {
+		if worst.Agent == "" || l.OverShare > worst.OverShare || (l.OverShare == worst.OverShare && l.Max > worst.Max) {
+			worst = l
+		}
+	}
+	return worst
 }
 
 // drain reads every up agent's metrics intervals since its cursor and merges them.
@@ -408,7 +463,7 @@ func (c *Cluster) drain(ctx context.Context) (Window, []string) {
 		return err
 	})
 	problems := c.markDown(errs)
-	w := Window{Hist: histogram.Snapshot{}, AgentUtil: map[string]float64{}}
+	w := Window{Hist: histogram.Snapshot{}, AgentUtil: map[string]float64{}, AgentSeconds: map[string][]usermetrics.Sample{}}
 	for i, p := range pages {
 		if errs[i] != nil || !c.state[i].up {
 			continue
@@ -425,6 +480,7 @@ func (c *Cluster) drain(ctx context.Context) (Window, []string) {
 			span += iv.End.Sub(iv.Start).Seconds()
 			w.Utilization = max(w.Utilization, iv.Utilization)
 			w.AgentUtil[id] = max(w.AgentUtil[id], iv.Utilization)
+			w.AgentSeconds[id] = append(w.AgentSeconds[id], sampleOf(iv))
 			for k, n := range iv.Counters {
 				if w.Counters == nil {
 					w.Counters = map[string]int64{}

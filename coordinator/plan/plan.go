@@ -44,8 +44,9 @@ type Plan struct {
 	UsersPerAgent int
 	// ReportEverySec is how often the writers get a period's metrics (default 60, a minute).
 	ReportEverySec int
-	// MaxAgentUtilization: an agent above it in a period is saturated; the coordinator warns
-	// and marks the period, since its latencies may measure the agent, not the target.
+	// MaxAgentUtilization: an agent above it in more than 5 % of a period's seconds
+	// (usermetrics.MaxOverShare) is saturated; the coordinator warns and marks the period,
+	// since its latencies may measure the agent, not the target.
 	MaxAgentUtilization float64
 	// RequestTimeoutMs bounds each request (default 30000).
 	RequestTimeoutMs int

@@ -11,6 +11,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/loadtest/loadtest/internal/usermetrics"
 )
 
 // Verdict is what one probe found.
@@ -36,8 +38,13 @@ type Probe struct {
 	Throughput float64 `json:"throughput"`
 	// MeanLatency is the agents' mean request latency over the hold, in seconds.
 	MeanLatency float64 `json:"mean_latency_s"`
-	// Utilization is the highest agent utilization seen over the hold.
+	// Utilization is the highest agent utilization seen over the hold. OverShare is the
+	// busiest agent's share of seconds above Search.MaxAgentUtilization (what Judge reads),
+	// and CPU and Lag that agent's highest CPU share and schedule lag share.
 	Utilization float64 `json:"utilization"`
+	OverShare   float64 `json:"utilization_over_share"`
+	CPU         float64 `json:"cpu,omitempty"`
+	Lag         float64 `json:"lag,omitempty"`
 	// StdErrs is each query's standard error over the hold, by batch means (0: not measured).
 	StdErrs []float64 `json:"std_errs,omitempty"`
 	// HoldSec is how long the probe held: Search.HoldSec, or longer when a value was within
@@ -75,16 +82,32 @@ type QuerySpec struct {
 	Alert       bool
 }
 
+// AgentLoad is how busy the busiest agent was over a hold, judged second by second against
+// Limit (Search.MaxAgentUtilization); cluster.Window.Load measures it.
+type AgentLoad struct {
+	Agent     string
+	Limit     float64
+	OverShare float64 // the share of the agent's seconds above Limit
+	CPU, Lag  float64 // its highest CPU share, and schedule lag as a share of 200 ms
+	Max       float64 // its highest utilization (the larger part, second by second)
+}
+
+// Saturated says the agent was above its limit in more than usermetrics.MaxOverShare of
+// its seconds: one bad second does not decide a probe, an agent above the line most of the
+// time does.
+func (l AgentLoad) Saturated() bool { return l.OverShare > usermetrics.MaxOverShare }
+
 // Judge decides a probe's verdict from its measurements (a pure function). A saturated or
 // incomplete set of agents makes it invalid whatever the queries say; otherwise it fails
 // when any alert query reaches its threshold (the seed's rule: value >= Threshold).
-func Judge(qs []QuerySpec, values []float64, utilization, maxUtilization float64, agentProblem string) (Verdict, float64, string) {
+func Judge(qs []QuerySpec, values []float64, load AgentLoad, agentProblem string) (Verdict, float64, string) {
 	worst, margin := worstAlert(qs, values)
 	switch {
 	case agentProblem != "":
 		return Invalid, margin, agentProblem
-	case utilization > maxUtilization:
-		return Invalid, margin, fmt.Sprintf("agent utilization %.2f > %.2f: the agents, not the target, may be the limit", utilization, maxUtilization)
+	case load.Saturated():
+		return Invalid, margin, fmt.Sprintf("agent %s utilization > %.2f in %.0f%% of the seconds (CPU up to %.2f, schedule lag up to %.2f of 200 ms): the agents, not the target, may be the limit",
+			load.Agent, load.Limit, 100*load.OverShare, load.CPU, load.Lag)
 	case worst < 0:
 		return Pass, margin, "no alert queries"
 	case values[worst] >= qs[worst].Threshold:

@@ -34,7 +34,7 @@ func search(t *testing.T, cfg Config, probe func(n int) Probe) (Decision, []Prob
 func modelProbe(m *searchtest.Model, qs []QuerySpec) func(int) Probe {
 	return func(n int) Probe {
 		v := []float64{m.Latency(n)}
-		verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
+		verdict, margin, why := Judge(qs, v, AgentLoad{Limit: 0.8, CPU: 0.1, Max: 0.1}, "")
 		return Probe{Users: n, Verdict: verdict, Reason: why, Values: v, Margin: margin,
 			Throughput: m.Throughput(n), MeanLatency: v[0]}
 	}
@@ -139,7 +139,7 @@ func TestSearch_RisingCapacity(t *testing.T) {
 						continue
 					}
 					at += held.Seconds()
-					verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
+					verdict, margin, why := Judge(qs, v, AgentLoad{Limit: 0.8, CPU: 0.1, Max: 0.1}, "")
 					return Probe{Users: n, Verdict: verdict, Margin: margin, Reason: why, Values: v, StdErrs: se,
 						HoldSec: held.Seconds(), At: at, WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
 				}
@@ -217,7 +217,7 @@ func TestSearch_AgentSaturated(t *testing.T) {
 	d, h := search(t, DefaultConfig(5000), func(n int) Probe {
 		p := modelProbe(&m, meanLatency)(n)
 		if n > 300 {
-			p.Verdict, p.Margin, p.Reason = Judge(meanLatency, p.Values, 0.95, 0.8, "")
+			p.Verdict, p.Margin, p.Reason = Judge(meanLatency, p.Values, AgentLoad{Agent: "lt0", Limit: 0.8, OverShare: 1, CPU: 0.95, Max: 0.95}, "")
 		}
 		return p
 	})
@@ -282,7 +282,7 @@ func TestSearch_NoisyUtilization(t *testing.T) {
 				if ExtendHold(qs, v, se, 2.571, held, hold, maxHold) {
 					continue
 				}
-				verdict, margin, why := Judge(qs, v, 0.1, 0.8, "")
+				verdict, margin, why := Judge(qs, v, AgentLoad{Limit: 0.8, CPU: 0.1, Max: 0.1}, "")
 				return Probe{Users: n, Verdict: verdict, Margin: margin, Reason: why, Values: v, StdErrs: se,
 					WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
 			}
@@ -312,22 +312,27 @@ func TestSearch_NothingFails(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	qs := []QuerySpec{{"errors %", 1, true}, {"p99", 2, true}, {"info", 0, false}}
+	idle := AgentLoad{Agent: "lt1", Limit: 0.8, CPU: 0.1, Max: 0.1}
 	for _, tc := range []struct {
 		values  []float64
-		util    float64
+		load    AgentLoad
 		problem string
 		want    Verdict
 		says    string
 	}{
-		{[]float64{0.5, 1.5, 99}, 0.1, "", Pass, "worst: p99 = 1.5"},
-		{[]float64{0.5, 2, 0}, 0.1, "", Fail, "p99 = 2 >= threshold 2"},
-		{[]float64{3, 1, 0}, 0.1, "", Fail, "errors % = 3"},
-		{[]float64{3, 1, 0}, 0.9, "", Invalid, "utilization 0.90 > 0.80"},
-		{[]float64{0, 0, 0}, 0.1, "agent lt1 lost", Invalid, "agent lt1 lost"},
+		{[]float64{0.5, 1.5, 99}, idle, "", Pass, "worst: p99 = 1.5"},
+		{[]float64{0.5, 2, 0}, idle, "", Fail, "p99 = 2 >= threshold 2"},
+		{[]float64{3, 1, 0}, idle, "", Fail, "errors % = 3"},
+		// Above the limit most of the time: the agent, not the target, may be the limit.
+		{[]float64{3, 1, 0}, AgentLoad{Agent: "lt1", Limit: 0.8, OverShare: 0.5, CPU: 0.9, Lag: 0.3, Max: 0.9}, "", Invalid,
+			"agent lt1 utilization > 0.80 in 50% of the seconds (CPU up to 0.90, schedule lag up to 0.30"},
+		// One bad second in 30 (a burst of events) does not decide the probe.
+		{[]float64{3, 1, 0}, AgentLoad{Agent: "lt1", Limit: 0.8, OverShare: 1.0 / 30, CPU: 0.5, Lag: 1, Max: 1}, "", Fail, "errors % = 3"},
+		{[]float64{0, 0, 0}, idle, "agent lt1 lost", Invalid, "agent lt1 lost"},
 	} {
-		v, _, why := Judge(qs, tc.values, tc.util, 0.8, tc.problem)
+		v, _, why := Judge(qs, tc.values, tc.load, tc.problem)
 		if v != tc.want || !strings.Contains(why, tc.says) {
-			t.Errorf("%v util %v: %s %q; want %s saying %q", tc.values, tc.util, v, why, tc.want, tc.says)
+			t.Errorf("%v load %+v: %s %q; want %s saying %q", tc.values, tc.load, v, why, tc.want, tc.says)
 		}
 	}
 }

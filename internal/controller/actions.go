@@ -20,35 +20,32 @@ var errSkipped = usermetrics.ErrSkipped
 
 func nowMs() int64 { return time.Now().UnixMilli() }
 
-func isTeamChannel(c mattermost.Channel) bool {
-	return c.Type == mattermost.ChannelOpen || c.Type == mattermost.ChannelPrivate
-}
-
 // pickChannel returns a random channel the user is in that keep accepts, or "".
-func (s *Simulative) pickChannel(keep func(mattermost.Channel) bool) string {
-	var ids []string
+func (s *Simulative) pickChannel(keep func(ref, channel) bool) string {
+	var ids []ref
 	for id, c := range s.chans {
-		if keep(c) {
+		if keep(id, c) {
 			ids = append(ids, id)
 		}
 	}
 	if len(ids) == 0 {
 		return ""
 	}
-	return ids[s.rng.IntN(len(ids))] // a uniform draw from the slice, whatever its order
+	return ids[s.rng.IntN(len(ids))].Value() // a uniform draw from the slice, whatever its order
 }
 
 // viewChannel opens a channel as the webapp does.
 func (s *Simulative) viewChannel(ctx context.Context, ch string) error {
-	prev := s.current
+	prev := s.inView()
 	if prev != "" && prev != ch {
 		if err := s.c.ViewChannel(ctx, prev, ""); err != nil { // the webapp marks the old one read first
 			return err
 		}
 	}
+	k := intern(ch)
 	var list mattermost.PostList
 	var err error
-	if since, ok := s.viewed[ch]; ok {
+	if since := s.chans[k].viewedAt; since != 0 {
 		list, err = s.c.GetPostsForChannel(ctx, ch, mattermost.PostsQuery{Since: since})
 	} else {
 		list, err = s.c.GetPostsAroundLastUnread(ctx, ch, 30, 30, false)
@@ -57,17 +54,17 @@ func (s *Simulative) viewChannel(ctx context.Context, ch string) error {
 		return err
 	}
 	ps := listPosts(list)
-	s.addPosts(ch, ps)
+	s.keepPosts(ps)
 	if err := s.fetchPostsInfo(ctx, ps); err != nil {
 		return err
 	}
 	if _, err := s.c.GetChannelStats(ctx, ch, s.rng.IntN(100) != 0); err != nil {
 		return err
 	}
-	if c := s.chans[ch]; c.Type == mattermost.ChannelDirect || c.Type == mattermost.ChannelGroup {
+	if c := s.chans[k]; c.typ == mattermost.ChannelDirect || c.typ == mattermost.ChannelGroup {
 		cat, name := "group_channel_show", ch
-		if c.Type == mattermost.ChannelDirect {
-			cat, name = "direct_channel_show", strings.Replace(strings.Replace(c.Name, s.c.UserID(), "", 1), "__", "", 1)
+		if c.typ == mattermost.ChannelDirect {
+			cat, name = "direct_channel_show", strings.Replace(strings.Replace(c.name.Value(), s.c.UserID(), "", 1), "__", "", 1)
 		}
 		if err := s.c.UpdatePreferences(ctx, []mattermost.Preference{{Category: cat, Name: name, Value: "true"},
 			{Category: "channel_open_time", Name: ch, Value: fmt.Sprint(nowMs())}}); err != nil {
@@ -77,7 +74,11 @@ func (s *Simulative) viewChannel(ctx context.Context, ch string) error {
 	if err := s.c.ViewChannel(ctx, ch, prev); err != nil {
 		return err
 	}
-	s.viewed[ch], s.current = nowMs(), ch
+	if c, ok := s.chans[k]; ok {
+		c.viewedAt = nowMs()
+		s.chans[k] = c
+	}
+	s.current = k
 	if s.ws != nil && s.ws.Connected() {
 		_ = s.ws.Presence(ctx, ch) // a closed socket is the WebSocket's business, counted there
 	}
@@ -85,7 +86,7 @@ func (s *Simulative) viewChannel(ctx context.Context, ch string) error {
 }
 
 func (s *Simulative) switchChannel(ctx context.Context) error {
-	ch := s.pickChannel(func(c mattermost.Channel) bool { return isTeamChannel(c) && c.ID != s.current && c.DeleteAt == 0 })
+	ch := s.pickChannel(func(id ref, c channel) bool { return c.team() && id != s.current && !c.deleted })
 	if ch == "" {
 		return errSkipped
 	}
@@ -94,7 +95,8 @@ func (s *Simulative) switchChannel(ctx context.Context) error {
 
 // scrollChannel loads 1-5 older pages of the current channel, pausing between them.
 func (s *Simulative) scrollChannel(ctx context.Context) error {
-	if s.current == "" {
+	cur := s.inView()
+	if cur == "" {
 		return errSkipped
 	}
 	for page := range 1 + s.rng.IntN(5) {
@@ -108,10 +110,10 @@ func (s *Simulative) scrollChannel(ctx context.Context) error {
 			}
 		}
 		q := mattermost.PostsQuery{PerPage: 30}
-		if ps := s.posts[s.current]; len(ps) > 0 {
-			q.Before = ps[0].ID
+		if p, ok := s.posts.oldest(s.current); ok {
+			q.Before = p.id.Value()
 		}
-		list, err := s.c.GetPostsForChannel(ctx, s.current, q)
+		list, err := s.c.GetPostsForChannel(ctx, cur, q)
 		if err != nil {
 			return err
 		}
@@ -119,7 +121,7 @@ func (s *Simulative) scrollChannel(ctx context.Context) error {
 		if len(ps) == 0 {
 			return nil // the top of the channel
 		}
-		s.addPosts(s.current, ps)
+		s.keepPosts(ps)
 		if err := s.fetchPostsInfo(ctx, ps); err != nil {
 			return err
 		}
@@ -128,17 +130,17 @@ func (s *Simulative) scrollChannel(ctx context.Context) error {
 }
 
 func (s *Simulative) deleteDraft(ctx context.Context) error {
-	if s.current == "" {
+	if s.inView() == "" {
 		return errSkipped
 	}
-	return s.c.DeleteDraft(ctx, s.current, "")
+	return s.c.DeleteDraft(ctx, s.inView(), "")
 }
 
 func (s *Simulative) upsertDraft(ctx context.Context) error {
-	if s.current == "" {
+	if s.inView() == "" {
 		return errSkipped
 	}
-	return s.c.UpsertDraft(ctx, s.current, "", Message(s.rng, 10))
+	return s.c.UpsertDraft(ctx, s.inView(), "", Message(s.rng, 10))
 }
 
 func (s *Simulative) getDrafts(ctx context.Context) error {
@@ -151,16 +153,16 @@ func (s *Simulative) unreadCheck(ctx context.Context) error {
 	if err := s.refreshChannels(ctx); err != nil {
 		return err
 	}
-	if s.current == "" {
+	if s.inView() == "" {
 		return nil
 	}
-	return s.c.ViewChannel(ctx, s.current, "")
+	return s.c.ViewChannel(ctx, s.inView(), "")
 }
 
 // createPost types and sends a post in the current channel: sometimes a reply, a mention
 // (typed with autocomplete), a link, files, or urgent.
 func (s *Simulative) createPost(ctx context.Context) error {
-	ch := s.current
+	ch := s.inView()
 	if ch == "" {
 		return errSkipped
 	}
@@ -171,14 +173,10 @@ func (s *Simulative) createPost(ctx context.Context) error {
 	}
 	np := mattermost.NewPost{ChannelID: ch}
 	avg := 35
-	var roots []mattermost.Post
-	for _, p := range s.posts[ch] {
-		if p.RootID == "" {
-			roots = append(roots, p)
+	if s.rng.Float64() < s.cfg.PercentReplies {
+		if root, ok := s.posts.pick(func(p storedPost) bool { return p.channel == s.current && !p.reply }, s.rng.IntN); ok {
+			np.RootID, avg = root.id.Value(), 24
 		}
-	}
-	if len(roots) > 0 && s.rng.Float64() < s.cfg.PercentReplies {
-		np.RootID, avg = roots[s.rng.IntN(len(roots))].ID, 24
 	}
 	var parts []string
 	if s.rng.Float64() < s.cfg.PercentMentions {
@@ -212,13 +210,13 @@ func (s *Simulative) createPost(ctx context.Context) error {
 	var e *mattermost.Error
 	if np.RootID != "" && errors.As(err, &e) && e.ID == "api.post.create_post.root_id.app_error" {
 		// The root was deleted since the user saw it.
-		s.updatePost(mattermost.Post{ID: np.RootID, ChannelID: ch}, true)
+		s.posts.remove(intern(np.RootID))
 		return errSkipped
 	}
 	if err != nil {
 		return err
 	}
-	s.addPosts(ch, []mattermost.Post{p})
+	s.posts.add(storePost(p))
 	return nil
 }
 
@@ -246,9 +244,7 @@ func (s *Simulative) typeMention(ctx context.Context, ch string) (string, error)
 }
 
 func (s *Simulative) openDirectOrGroup(ctx context.Context) error {
-	ch := s.pickChannel(func(c mattermost.Channel) bool {
-		return (c.Type == mattermost.ChannelDirect || c.Type == mattermost.ChannelGroup) && c.ID != s.current
-	})
+	ch := s.pickChannel(func(id ref, c channel) bool { return !c.team() && id != s.current })
 	if ch == "" {
 		return s.createDirectChannel(ctx)
 	}
@@ -261,8 +257,8 @@ func (s *Simulative) viewGlobalThreads(ctx context.Context) error {
 		return err
 	}
 	s.threads = s.threads[:0]
-	for _, t := range all.Threads {
-		s.threads = append(s.threads, t.ID)
+	for _, t := range all.Threads[:min(len(all.Threads), maxStoredThreads)] {
+		s.threads = append(s.threads, intern(t.ID))
 	}
 	_, err = s.c.GetUserThreads(ctx, s.teamID, mattermost.ThreadsQuery{PerPage: 25, Unread: true})
 	return err
@@ -278,7 +274,7 @@ func (s *Simulative) thread(ctx context.Context) (string, error) {
 	if len(s.threads) == 0 {
 		return "", errSkipped
 	}
-	return s.threads[s.rng.IntN(len(s.threads))], nil
+	return s.threads[s.rng.IntN(len(s.threads))].Value(), nil
 }
 
 func (s *Simulative) updateThreadRead(ctx context.Context) error {
@@ -300,59 +296,48 @@ func (s *Simulative) setFollowing(ctx context.Context, follow bool) error {
 // threadGone forgets a thread whose root was deleted (404) and skips the action.
 func (s *Simulative) threadGone(id string, err error) error {
 	if mattermost.IsNotFound(err) {
-		s.threads = slices.DeleteFunc(s.threads, func(t string) bool { return t == id })
+		s.threads = slices.DeleteFunc(s.threads, func(t ref) bool { return t.Value() == id })
 		return errSkipped
 	}
 	return err
 }
 
-// knownPost returns a random remembered post of any channel.
-func (s *Simulative) knownPost(keep func(mattermost.Post) bool) (mattermost.Post, bool) {
-	var all []mattermost.Post
-	for _, ps := range s.posts {
-		for _, p := range ps {
-			if keep(p) {
-				all = append(all, p)
-			}
-		}
-	}
-	if len(all) == 0 {
-		return mattermost.Post{}, false
-	}
-	return all[s.rng.IntN(len(all))], true
+// knownPost returns a random remembered post that keep accepts.
+func (s *Simulative) knownPost(keep func(storedPost) bool) (storedPost, bool) {
+	return s.posts.pick(keep, s.rng.IntN)
 }
 
 // gone handles an error on a remembered post: a 404 means someone deleted it since, so the
 // user forgets it and the action counts as skipped, as a webapp would have removed it.
-func (s *Simulative) gone(p mattermost.Post, err error) error {
+func (s *Simulative) gone(p storedPost, err error) error {
 	if mattermost.IsNotFound(err) {
-		s.updatePost(p, true)
+		s.posts.remove(p.id)
 		return errSkipped
 	}
 	return err
 }
 
 func (s *Simulative) clickPermalink(ctx context.Context) error {
-	p, ok := s.knownPost(func(mattermost.Post) bool { return true })
+	p, ok := s.knownPost(func(storedPost) bool { return true })
 	if !ok {
 		return errSkipped
 	}
-	if _, err := s.c.GetPostThread(ctx, p.ID, 0, false); err != nil {
+	if _, err := s.c.GetPostThread(ctx, p.id.Value(), 0, false); err != nil {
 		return s.gone(p, err)
 	}
-	if _, err := s.c.GetChannel(ctx, p.ChannelID); err != nil {
+	if _, err := s.c.GetChannel(ctx, p.channel.Value()); err != nil {
 		return err
 	}
-	_, err := s.c.GetChannelMember(ctx, p.ChannelID, s.c.UserID())
+	_, err := s.c.GetChannelMember(ctx, p.channel.Value(), s.c.UserID())
 	return err
 }
 
 func (s *Simulative) viewThread(ctx context.Context) error {
-	p, ok := s.knownPost(func(p mattermost.Post) bool { return p.RootID == "" && p.ChannelID == s.current })
+	p, ok := s.knownPost(func(p storedPost) bool { return !p.reply && p.channel == s.current })
 	if !ok {
 		return errSkipped
 	}
-	list, err := s.c.GetPostThread(ctx, p.ID, 60, true)
+	list, err := s.c.GetPostThread(ctx, p.id.Value(), 60, true)
 	if err != nil {
 		return s.gone(p, err)
 	}
@@ -367,12 +352,12 @@ func (s *Simulative) reconnectWebSocket(ctx context.Context) error {
 	if err := s.refreshChannels(ctx); err != nil {
 		return err
 	}
-	if s.current != "" {
-		if _, err := s.c.GetPostsForChannel(ctx, s.current, mattermost.PostsQuery{Since: s.viewed[s.current]}); err != nil {
+	if cur := s.inView(); cur != "" {
+		if _, err := s.c.GetPostsForChannel(ctx, cur, mattermost.PostsQuery{Since: s.chans[s.current].viewedAt}); err != nil {
 			return err
 		}
 	}
-	if _, err := s.c.GetStatusesByIDs(ctx, []string{s.c.UserID()}); err != nil {
+	if err := s.c.LoadStatusesByIDs(ctx, []string{s.c.UserID()}); err != nil {
 		return err
 	}
 	if _, err := s.c.GetTeamsUnread(ctx, s.teamID); err != nil {
@@ -381,21 +366,21 @@ func (s *Simulative) reconnectWebSocket(ctx context.Context) error {
 	if err := s.c.GetWebappPlugins(ctx); err != nil {
 		return err
 	}
-	_, err := s.c.GetUsersByIDs(ctx, []string{s.c.UserID()}, nowMs()-60000)
-	return err
+	return s.c.LoadUsersByIDs(ctx, []string{s.c.UserID()}, nowMs()-60000)
 }
 
 func (s *Simulative) addReaction(ctx context.Context) error {
-	p, ok := s.knownPost(func(p mattermost.Post) bool { return p.ChannelID == s.current })
+	p, ok := s.knownPost(func(p storedPost) bool { return p.channel == s.current })
 	if !ok {
 		return errSkipped
 	}
-	_, err := s.c.SaveReaction(ctx, p.ID, Emoji(s.rng))
+	_, err := s.c.SaveReaction(ctx, p.id.Value(), Emoji(s.rng))
 	return s.gone(p, err)
 }
 
-func (s *Simulative) ownPost() (mattermost.Post, bool) {
-	return s.knownPost(func(p mattermost.Post) bool { return p.UserID == s.c.UserID() && p.DeleteAt == 0 })
+func (s *Simulative) ownPost() (storedPost, bool) {
+	me := intern(s.c.UserID())
+	return s.knownPost(func(p storedPost) bool { return p.user == me && !p.deleted })
 }
 
 func (s *Simulative) editPost(ctx context.Context) error {
@@ -403,11 +388,12 @@ func (s *Simulative) editPost(ctx context.Context) error {
 	if !ok {
 		return errSkipped
 	}
-	np, err := s.c.PatchPost(ctx, p.ID, p.Message+" (edited)")
+	// The user keeps no message text: the edit types a new one.
+	np, err := s.c.PatchPost(ctx, p.id.Value(), Message(s.rng, 35)+" (edited)")
 	if err != nil {
 		return s.gone(p, err)
 	}
-	s.updatePost(np, false)
+	s.posts.add(storePost(np))
 	return nil
 }
 
@@ -416,10 +402,10 @@ func (s *Simulative) deletePost(ctx context.Context) error {
 	if !ok {
 		return errSkipped
 	}
-	if err := s.c.DeletePost(ctx, p.ID); err != nil {
+	if err := s.c.DeletePost(ctx, p.id.Value()); err != nil {
 		return s.gone(p, err)
 	}
-	s.updatePost(p, true)
+	s.posts.remove(p.id)
 	return nil
 }
 
@@ -437,19 +423,20 @@ func (s *Simulative) searchUsers(ctx context.Context) error {
 }
 
 func (s *Simulative) clickUserProfile(ctx context.Context) error {
-	p, ok := s.knownPost(func(p mattermost.Post) bool { return p.ChannelID == s.current })
+	p, ok := s.knownPost(func(p storedPost) bool { return p.channel == s.current })
 	if !ok {
 		return errSkipped
 	}
-	u, err := s.c.GetUser(ctx, p.UserID)
+	author := p.user.Value()
+	u, err := s.c.GetUser(ctx, author)
 	if err != nil {
 		return err
 	}
 	s.learn([]mattermost.User{u})
-	if _, err := s.c.GetUserStatus(ctx, p.UserID); err != nil {
+	if _, err := s.c.GetUserStatus(ctx, author); err != nil {
 		return err
 	}
-	_, err = s.c.GetChannelMember(ctx, p.ChannelID, p.UserID)
+	_, err = s.c.GetChannelMember(ctx, p.channel.Value(), author)
 	if mattermost.IsNotFound(err) {
 		return nil // the author has left the channel
 	}
@@ -463,7 +450,7 @@ func (s *Simulative) searchPosts(ctx context.Context) error {
 		terms += " from:" + s.env.Username(1+s.rng.IntN(max(1, s.id)))
 	case 1:
 		if c, ok := s.chans[s.current]; ok {
-			terms += " in:" + c.Name
+			terms += " in:" + c.name.Value()
 		}
 	case 2:
 		terms = `"` + terms + " " + words[s.rng.IntN(len(words))] + `"`
@@ -505,7 +492,7 @@ func (s *Simulative) createDirectChannel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.chans[c.ID] = c
+	s.addChannel(c)
 	if err := s.viewChannel(ctx, c.ID); err != nil {
 		return err
 	}
@@ -526,7 +513,7 @@ func (s *Simulative) createGroupChannel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.chans[c.ID] = c
+	s.addChannel(c)
 	return s.viewChannel(ctx, c.ID)
 }
 
@@ -535,7 +522,7 @@ func (s *Simulative) joinChannel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pub = slices.DeleteFunc(pub, func(c mattermost.Channel) bool { _, in := s.chans[c.ID]; return in })
+	pub = slices.DeleteFunc(pub, func(c mattermost.Channel) bool { _, in := s.chans[intern(c.ID)]; return in })
 	if len(pub) == 0 {
 		return errSkipped
 	}
@@ -543,7 +530,7 @@ func (s *Simulative) joinChannel(ctx context.Context) error {
 	if _, err := s.c.AddChannelMember(ctx, c.ID, s.c.UserID()); err != nil {
 		return err
 	}
-	s.chans[c.ID] = c
+	s.addChannel(c)
 	return s.viewChannel(ctx, c.ID)
 }
 
@@ -553,7 +540,7 @@ func (s *Simulative) createChannel(ctx context.Context, typ string) error {
 	if err != nil {
 		return err
 	}
-	s.chans[c.ID] = c
+	s.addChannel(c)
 	return s.viewChannel(ctx, c.ID)
 }
 

@@ -33,6 +33,7 @@ type Env struct {
 	http    *http.Client         // shared pool, or nil for a pool per user; with fasthttp, the WebSocket dials only
 	fast    *mattermost.FastHTTP // shared pool of a fasthttp agent, or nil
 	script  *script.Runtime
+	events  *mattermost.EventCache // the users' WebSockets decode each broadcast once
 }
 
 // NewEnv builds the shared environment of an agent's users.
@@ -40,7 +41,7 @@ func NewEnv(agentID string, cfg agentconfig.Config, m *usermetrics.Metrics, log 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Env{AgentID: agentID, Config: cfg, Metrics: m, Log: log}
+	e := &Env{AgentID: agentID, Config: cfg, Metrics: m, Log: log, events: mattermost.NewEventCache(0)}
 	switch {
 	case e.fastHTTP():
 		e.http = e.newHTTP() // the WebSocket dials: their connections leave the pool, so one serves all users

@@ -95,7 +95,7 @@ func (u *Noop) connect(ctx context.Context) (_ *noopSession, err error) {
 	if _, _, err := JoinTeam(ctx, c, name); err != nil {
 		return nil, err
 	}
-	s.ws = c.NewWebSocket(u.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{}))
+	s.ws = c.NewWebSocket(u.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{Events: u.env.events}))
 	wsCtx, stop := context.WithCancel(ctx)
 	s.stop = stop
 	s.wg.Go(func() { _ = s.ws.Run(wsCtx) }) // it ends with wsCtx; its errors are counted in its stats

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -40,9 +39,6 @@ const (
 	profileBatchMax   = 50
 )
 
-// maxPostsKept bounds the recent posts a user remembers per channel.
-const maxPostsKept = 200
-
 // Simulative is the realistic user: it logs in as the webapp does, reloads, then picks
 // actions by weight with think times between them, and reacts to WebSocket events. Its Run
 // goroutine owns all the fields below; the WebSocket reader hands events over a channel.
@@ -63,17 +59,14 @@ type Simulative struct {
 	wsWG   sync.WaitGroup
 
 	teamID   string
-	chans    map[string]mattermost.Channel // the team's channels the user is in, plus direct and group ones
-	current  string
-	viewed   map[string]int64             // channel -> last view (ms); absent: never viewed
-	posts    map[string][]mattermost.Post // channel -> recent posts, oldest first
-	known    map[string]bool              // users whose profiles were fetched
-	statuses map[string]bool              // users whose statuses were fetched
-	etags    map[string]string            // profile image ETags
-	threads  []string                     // thread ids from the last threads view
-	pending  []string                     // unknown users an event named, to fetch at the next batch
-	typing   bool                         // EnableUserTypingMessages
-	maxNotif int                          // MaxNotificationsPerChannel
+	chans    map[ref]channel // the team's channels the user is in, plus direct and group ones
+	current  ref             // the channel in view; the zero ref before the first
+	posts    postStore       // the posts the user saw
+	people   people          // the users it knows of
+	threads  []ref           // thread ids from the last threads view
+	pending  []string        // unknown users an event named, to fetch at the next batch
+	typing   bool            // EnableUserTypingMessages
+	maxNotif int             // MaxNotificationsPerChannel
 }
 
 type action func(*Simulative, context.Context) error
@@ -108,8 +101,23 @@ var simulativeActions = map[string]action{
 func newSimulative(e *Env, picker Picker, id int) *Simulative {
 	return &Simulative{env: e, id: id, cfg: e.Config.UserControllerConfiguration.Simulative, picker: picker,
 		mult: e.Multiplier(id), rng: rand.New(rand.NewPCG(uint64(id), uint64(time.Now().UnixNano()))),
-		chans: map[string]mattermost.Channel{}, viewed: map[string]int64{}, posts: map[string][]mattermost.Post{},
-		known: map[string]bool{}, statuses: map[string]bool{}, etags: map[string]string{}}
+		chans: map[ref]channel{}}
+}
+
+// inView returns the id of the channel in view, or "" before the first.
+func (s *Simulative) inView() string {
+	if s.current == (ref{}) {
+		return ""
+	}
+	return s.current.Value()
+}
+
+// addChannel remembers a channel the user is in.
+func (s *Simulative) addChannel(c mattermost.Channel) {
+	k := intern(c.ID)
+	ch := storeChannel(c)
+	ch.viewedAt = s.chans[k].viewedAt
+	s.chans[k] = ch
 }
 
 // Run implements loadtest.User.
@@ -261,8 +269,8 @@ func (s *Simulative) start(ctx context.Context) error {
 		return err
 	}
 	for id, ch := range s.chans {
-		if ch.Name == "town-square" {
-			return s.viewChannel(ctx, id)
+		if ch.name.Value() == "town-square" {
+			return s.viewChannel(ctx, id.Value())
 		}
 	}
 	return s.switchChannel(ctx)
@@ -283,7 +291,7 @@ func (s *Simulative) loadRoot(ctx context.Context) error {
 
 func (s *Simulative) startWS(ctx context.Context) {
 	wctx, stop := context.WithCancel(ctx)
-	s.ws = s.c.NewWebSocket(s.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{}))
+	s.ws = s.c.NewWebSocket(s.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{Events: s.env.events}))
 	s.wsStop = stop
 	ws := s.ws
 	s.wsWG.Go(func() { _ = ws.Run(wctx) }) // ends with wctx; failures show in its stats and metrics
@@ -341,11 +349,11 @@ func (s *Simulative) reload(ctx context.Context, full bool) error {
 			return err
 		}
 	}
-	if s.current != "" {
-		if _, err := s.c.GetChannelStats(ctx, s.current, true); err != nil {
+	if cur := s.inView(); cur != "" {
+		if _, err := s.c.GetChannelStats(ctx, cur, true); err != nil {
 			return err
 		}
-		if _, err := s.c.GetChannelUnread(ctx, s.current); err != nil {
+		if _, err := s.c.GetChannelUnread(ctx, cur); err != nil {
 			return err
 		}
 	}
@@ -357,9 +365,13 @@ func (s *Simulative) refreshChannels(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.chans = map[string]mattermost.Channel{}
+	old := s.chans
+	s.chans = make(map[ref]channel, len(chans))
 	for _, c := range chans {
-		s.chans[c.ID] = c
+		k := intern(c.ID)
+		ch := storeChannel(c)
+		ch.viewedAt = old[k].viewedAt
+		s.chans[k] = ch
 	}
 	_, err = s.c.GetChannelMembersForTeamForUser(ctx, s.teamID)
 	return err
@@ -368,82 +380,64 @@ func (s *Simulative) refreshChannels(ctx context.Context) error {
 // periodic is the webapp's minute timer: statuses of visible authors and a perf report.
 func (s *Simulative) periodic(ctx context.Context) {
 	var ids []string
-	for id := range s.known {
-		ids = append(ids, id)
-		if len(ids) == 100 {
-			break
+	for _, p := range s.people.all {
+		if p.profile {
+			ids = append(ids, p.id.Value())
+			if len(ids) == 100 {
+				break
+			}
 		}
 	}
 	if len(ids) > 0 {
-		_, _ = s.c.GetStatusesByIDs(ctx, ids) // counted by the observer; nothing to do on failure
+		_ = s.c.LoadStatusesByIDs(ctx, ids) // counted by the observer; nothing to do on failure
 	}
 	_ = s.c.SubmitClientPerf(ctx, map[string]any{"version": "0.1.0", "client_id": s.env.Username(s.id),
 		"counters": []any{}, "histograms": []any{}}) // as above
 }
 
-// onEvent updates the user's state from an event and fetches what the webapp would.
+// onEvent updates the user's state from an event and fetches what the webapp would. A
+// post is decoded only when the user keeps it: when it is in the channel in view, new
+// somewhere the user did not know it was, or deleted.
 func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
 	switch ev.Event {
 	case "posted", "post_edited", "post_deleted":
-		raw, _ := ev.Data["post"].(string)
-		var p mattermost.Post
-		if json.Unmarshal([]byte(raw), &p) != nil {
+		ch := intern(ev.Broadcast.ChannelID)
+		_, in := s.chans[ch]
+		if ch != s.current && in && ev.Event != "post_deleted" {
 			return
 		}
-		if _, ok := s.chans[p.ChannelID]; !ok && ev.Event == "posted" {
+		p, err := ev.Data.DecodePost()
+		if err != nil {
+			return
+		}
+		if !in && ev.Event == "posted" {
 			// A channel the user did not know it was in (a new DM, say): fetch the membership.
 			if _, err := s.c.GetChannelMember(ctx, p.ChannelID, s.c.UserID()); err == nil {
-				if ch, err := s.c.GetChannel(ctx, p.ChannelID); err == nil {
-					s.chans[ch.ID] = ch
+				if c, err := s.c.GetChannel(ctx, p.ChannelID); err == nil {
+					s.addChannel(c)
 				}
 			}
 		}
 		switch {
 		case ev.Event == "post_deleted":
-			s.updatePost(p, true) // in any channel, as the webapp's store does
-			s.threads = slices.DeleteFunc(s.threads, func(t string) bool { return t == p.ID })
-		case p.ChannelID == s.current:
-			s.updatePost(p, false)
+			s.posts.remove(intern(p.ID)) // in any channel, as the webapp's store does
+			s.threads = slices.DeleteFunc(s.threads, func(t ref) bool { return t.Value() == p.ID })
+		case p.ChannelID == s.inView():
+			s.posts.add(storePost(p))
 			s.wantProfile(ctx, p.UserID)
 		}
 	case "typing":
-		if uid, _ := ev.Data["user_id"].(string); uid != "" {
+		if uid := ev.Data.UserID; uid != "" {
 			s.wantProfile(ctx, uid)
 		}
 	}
 }
 
-func (s *Simulative) updatePost(p mattermost.Post, deleted bool) {
-	ps := s.posts[p.ChannelID]
-	i := slices.IndexFunc(ps, func(x mattermost.Post) bool { return x.ID == p.ID })
-	switch {
-	case deleted && i >= 0:
-		s.posts[p.ChannelID] = slices.Delete(ps, i, i+1)
-	case i >= 0:
-		ps[i] = p
-	case !deleted:
-		s.addPosts(p.ChannelID, []mattermost.Post{p})
-	}
-}
-
-// addPosts remembers posts of a channel, oldest first, keeping the newest maxPostsKept.
-func (s *Simulative) addPosts(ch string, ps []mattermost.Post) {
-	have := s.posts[ch]
-	seen := make(map[string]bool, len(have))
-	for _, p := range have {
-		seen[p.ID] = true
-	}
+// keepPosts remembers posts a response carried.
+func (s *Simulative) keepPosts(ps []mattermost.Post) {
 	for _, p := range ps {
-		if !seen[p.ID] {
-			seen[p.ID] = true
-			have = append(have, p)
-		}
+		s.posts.add(storePost(p))
 	}
-	slices.SortFunc(have, func(a, b mattermost.Post) int { return int(a.CreateAt - b.CreateAt) })
-	if len(have) > maxPostsKept {
-		have = have[len(have)-maxPostsKept:]
-	}
-	s.posts[ch] = have
 }
 
 func listPosts(l mattermost.PostList) []mattermost.Post {
@@ -456,13 +450,14 @@ func listPosts(l mattermost.PostList) []mattermost.Post {
 	return out
 }
 
-// fetchUsers loads the profiles of ids and keeps them as known.
+// fetchUsers loads the profiles of ids and keeps them as known. The user keeps only the
+// ids, which it has, so the profiles are not decoded.
 func (s *Simulative) fetchUsers(ctx context.Context, ids []string) error {
-	if _, err := s.c.GetUsersByIDs(ctx, ids, 0); err != nil {
+	if err := s.c.LoadUsersByIDs(ctx, ids, 0); err != nil {
 		return err
 	}
 	for _, id := range ids {
-		s.known[id] = true
+		s.people.at(intern(id)).profile = true
 	}
 	return nil
 }
@@ -470,7 +465,7 @@ func (s *Simulative) fetchUsers(ctx context.Context, ids []string) error {
 // wantProfile puts an unknown user in the next batch of profiles to fetch; a full batch is
 // fetched at once.
 func (s *Simulative) wantProfile(ctx context.Context, id string) {
-	if s.known[id] || slices.Contains(s.pending, id) {
+	if s.people.knows(intern(id)) || slices.Contains(s.pending, id) {
 		return
 	}
 	s.pending = append(s.pending, id)
@@ -489,7 +484,7 @@ func (s *Simulative) flushProfiles(ctx context.Context) {
 	s.pending = nil
 	var unknown []string
 	for _, id := range ids {
-		if !s.known[id] { // learnt meanwhile from another response
+		if !s.people.knows(intern(id)) { // learnt meanwhile from another response
 			unknown = append(unknown, id)
 		}
 	}
@@ -502,7 +497,7 @@ func (s *Simulative) flushProfiles(ctx context.Context) {
 // reference's) keeps every user any call returned: an event from one of them needs no fetch.
 func (s *Simulative) learn(users []mattermost.User) {
 	for _, u := range users {
-		s.known[u.ID] = true
+		s.people.at(intern(u.ID)).profile = true
 	}
 }
 
@@ -510,11 +505,12 @@ func (s *Simulative) learn(users []mattermost.User) {
 // The channels and the current one are kept: the reload that follows fetches the channels
 // again, and the page reloads at the same channel.
 func (s *Simulative) clearStore() {
-	clear(s.viewed)
-	clear(s.posts)
-	clear(s.known)
-	clear(s.statuses)
-	clear(s.etags)
+	for k, c := range s.chans {
+		c.viewedAt = 0
+		s.chans[k] = c
+	}
+	s.posts.clear()
+	s.people.clear()
 	s.threads, s.pending = nil, nil
 }
 
@@ -526,10 +522,11 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 	for _, p := range ps {
 		if !slices.Contains(authors, p.UserID) {
 			authors = append(authors, p.UserID)
-			if !s.known[p.UserID] {
+			who := s.people.get(intern(p.UserID))
+			if who == nil || !who.profile {
 				unknown = append(unknown, p.UserID)
 			}
-			if !s.statuses[p.UserID] {
+			if who == nil || !who.status {
 				noStatus = append(noStatus, p.UserID)
 			}
 		}
@@ -540,11 +537,11 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		}
 	}
 	if len(noStatus) > 0 {
-		if _, err := s.c.GetStatusesByIDs(ctx, noStatus); err != nil {
+		if err := s.c.LoadStatusesByIDs(ctx, noStatus); err != nil {
 			return err
 		}
 		for _, id := range noStatus {
-			s.statuses[id] = true
+			s.people.at(intern(id)).status = true
 		}
 	}
 	if len(unknown) > 0 {
@@ -553,14 +550,24 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		}
 	}
 	for _, id := range authors {
-		etag, _, err := s.c.GetProfileImage(ctx, id, s.etags[id])
+		who := s.people.at(intern(id))
+		sent := ""
+		if who.hasETag {
+			sent = strconv.FormatInt(who.etag, 10)
+		}
+		etag, notModified, err := s.c.GetProfileImage(ctx, id, sent)
 		if err != nil {
 			return err
 		}
-		if _, err := strconv.ParseInt(etag, 10, 64); etag != "" && err != nil {
+		if etag == "" {
+			who.hasETag = who.hasETag && notModified // a 304 keeps the cached picture
+			continue
+		}
+		n, err := strconv.ParseInt(etag, 10, 64)
+		if err != nil {
 			return fmt.Errorf("profile image ETag %q of %s is not an integer", etag, id)
 		}
-		s.etags[id] = etag
+		who.etag, who.hasETag = n, true
 	}
 	if len(mentioned) > 0 {
 		us, err := s.c.GetUsersByUsernames(ctx, mentioned)

@@ -69,12 +69,13 @@ func TestSimulative_Store(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.stopWS()
-	if !s.known[listed] {
+	knows := func(id string) bool { return s.people.knows(intern(id)) }
+	if !knows(listed) {
 		t.Fatalf("peer-a, on the first page of users listed when joining the team, is not in the store")
 	}
 	stranger := signUp("peer-b") // signed up after the user listed the others
 	typing := func(uid string) mattermost.Event {
-		return mattermost.Event{Event: "typing", Data: map[string]any{"user_id": uid}}
+		return mattermost.Event{Event: "typing", Data: mattermost.EventData{UserID: uid}}
 	}
 	before := served(t, srv.Registry(), "getUsersByIds")
 	s.onEvent(ctx, typing(listed))
@@ -90,7 +91,7 @@ func TestSimulative_Store(t *testing.T) {
 	}
 	s.flushProfiles(ctx)
 	s.flushProfiles(ctx) // nothing waits: no request
-	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 1 || !s.known[stranger] || !s.known[other] {
+	if got := served(t, srv.Registry(), "getUsersByIds") - before; got != 1 || !knows(stranger) || !knows(other) {
 		t.Errorf("the batch of two strangers (one typing twice) fetched profiles %d times; want once, for both", got)
 	}
 	for i := range profileBatchMax { // a full batch goes at once
@@ -100,15 +101,16 @@ func TestSimulative_Store(t *testing.T) {
 		t.Errorf("a full batch of %d: %d requests in all, %d still waiting; want it fetched at once", profileBatchMax, got, len(s.pending))
 	}
 	lists := served(t, srv.Registry(), "getUsers")
-	s.statuses[listed], s.etags[listed] = true, "1"
+	p := s.people.at(intern(listed))
+	p.status, p.etag, p.hasETag = true, 1, true
 	if err := s.reload(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	if served(t, srv.Registry(), "getUsers") != lists+1 {
 		t.Errorf("a full reload listed users %d times; want once", served(t, srv.Registry(), "getUsers")-lists)
 	}
-	if !s.known[stranger] || !s.known[listed] || s.statuses[listed] || s.etags[listed] != "" {
-		t.Errorf("after a full reload: known %v, statuses %v, etags %v; want the listed users known and the rest forgotten",
-			s.known, s.statuses, s.etags)
+	if p := s.people.get(intern(listed)); !knows(stranger) || p == nil || !p.profile || p.status || p.hasETag {
+		t.Errorf("after a full reload: %+v known, listed %+v; want the listed users known and the rest forgotten",
+			s.people.all, p)
 	}
 }

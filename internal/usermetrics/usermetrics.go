@@ -90,7 +90,7 @@ func New(reg prometheus.Registerer, rec *histogram.Recorder) *Metrics {
 		Help: "Users in their start-up sequence (login, first loads, WebSocket), not yet in their steady behaviour."},
 		func() float64 { return float64(m.health.starting.Load()) })
 	if reg != nil {
-		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.failures, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.dropped, m.actions, m.lag, m.util.gauge)
+		reg.MustRegister(m.reqTime, m.errors, m.timeouts, m.failures, m.ws, m.starting, m.wsDropped, m.wsEvents, m.canceled, m.dropped, m.actions, m.lag, m.util.gauge, m.util.cpuGauge, m.util.lagGauge)
 	}
 	for _, k := range FailureKinds {
 		m.failures.WithLabelValues(k)

@@ -39,16 +39,22 @@ func TestSampleUtilization(t *testing.T) {
 	// One second in which the process used a tenth of its cores and users started 150ms late.
 	m.ObserveLag(150 * time.Millisecond)
 	cpu := time.Duration(0.1 * procs * float64(time.Second))
-	if u := m.sampleUtilization(cpu, t0.Add(time.Second)); math.Abs(u-0.75) > 0.01 {
-		t.Errorf("utilization with a p99 lag of 150ms = %v; want 0.75 (lag over CPU)", u)
+	if u := m.sampleUtilization(cpu, t0.Add(time.Second)); math.Abs(u.Value()-0.75) > 0.01 || math.Abs(u.CPU-0.1) > 0.01 || math.Abs(u.Lag-0.75) > 0.01 {
+		t.Errorf("utilization with a p99 lag of 150ms = %+v (%v); want 0.75 (lag over CPU), with CPU 0.1 and lag 0.75 apart", u, u.Value())
 	}
 	// The next second: no lag recorded, 40% of the cores.
 	cpu2 := cpu + time.Duration(0.4*procs*float64(time.Second))
-	if u := m.sampleUtilization(cpu2, t0.Add(2*time.Second)); math.Abs(u-0.4) > 0.01 {
-		t.Errorf("utilization of the next interval = %v; want 0.4 (the lag window must have been cleared)", u)
+	if u := m.sampleUtilization(cpu2, t0.Add(2*time.Second)); math.Abs(u.Value()-0.4) > 0.01 || u.Lag != 0 {
+		t.Errorf("utilization of the next interval = %+v; want 0.4 and no lag (the lag window must have been cleared)", u)
 	}
-	if got := m.LastUtilization(); math.Abs(got-0.4) > 0.01 {
-		t.Errorf("LastUtilization = %v; want 0.4", got)
+	if got := m.LastUtilization(); math.Abs(got.Value()-0.4) > 0.01 {
+		t.Errorf("LastUtilization = %+v; want 0.4", got)
+	}
+	if got := OverShare([]float64{0.5, 0.9, 0.81, 0.8}, 0.8); got != 0.5 {
+		t.Errorf("OverShare = %v; want 0.5 (0.8 itself is not over)", got)
+	}
+	if got := OverShare(nil, 0.8); got != 0 {
+		t.Errorf("OverShare of no samples = %v; want 0", got)
 	}
 }
 

@@ -495,7 +495,7 @@
           h("tr", {}, ["agent", "up", "users", "starting", "utilization", "errors", "problem"].map((t) => h("th", { text: t }))),
           agents.map((a) => h("tr", {}, h("td", { text: a.id }), h("td", { text: a.up ? "yes" : "no", class: a.up ? "" : "fail" }),
             h("td", { class: "num", text: a.users }), h("td", { class: "num", text: a.starting || 0 }),
-            h("td", { class: "num " + (a.utilization > 0.8 ? "warn" : ""), text: fmt(a.utilization) + (a.utilization > 0.8 ? " saturated" : "") }),
+            h("td", { class: "num " + (a.utilization > 0.8 ? "warn" : ""), text: fmt(a.utilization) + " (CPU " + fmt(a.cpu || 0) + ", lag " + fmt(a.lag || 0) + ")" + (a.utilization > 0.8 ? " above 0.8" : "") }),
             h("td", { class: "num", text: a.num_errors }), h("td", { text: a.problem || "" }))))));
       }
       if (rep && !isPlan && (rep.Probes || []).length) {
@@ -506,7 +506,8 @@
             h("td", { text: p.reason }),
             h("td", { text: (p.values || []).map((v, j) => (qs[j] ? qs[j].Description + " " : "") + fmt(v) + (p.std_errs && p.std_errs[j] ? " ±" + fmt(1.96 * p.std_errs[j]) : "")).join("; ") }),
             h("td", { class: "num", text: fmt(p.hold_s) }), h("td", { class: "num", text: fmt(p.throughput) }),
-            h("td", { class: "num", text: fmt(1000 * p.mean_latency_s) }), h("td", { class: "num", text: fmt(p.utilization) }))))));
+            h("td", { class: "num", text: fmt(1000 * p.mean_latency_s) }),
+            h("td", { class: "num", text: fmt(p.utilization) + (p.utilization_over_share ? " (" + fmt(100 * p.utilization_over_share) + "% of s above)" : "") }))))));
       }
       if (rep && isPlan && (rep.Periods || []).length) {
         parts.push(h("h2", { text: "Periods" }), h("div", { class: "tablewrap" }, h("table", {},

@@ -153,7 +153,7 @@ loop:
 				ramp = nil
 			}
 		case now := <-tick.C:
-			util := m.SampleUtilization()
+			util := m.SampleUtilization().Value()
 			progress(out, now.Sub(start), eng.Status(), m.Window.Take(), now.Sub(last), util)
 			if util > usermetrics.SaturatedAbove {
 				saturated++

@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"slices"
+	"unique"
+
+	"github.com/loadtest/loadtest/mattermost"
+)
+
+// What a simulative user remembers, and its bounds. A warm user's store was most of its
+// memory when it kept whole posts and channels, 200 posts for every channel it had opened
+// (docs/benchmarks.md). It now keeps only the fields its actions read, with ids interned,
+// within the caps of the reference's store (mattermost-load-test-ng's memstore, which
+// stands for the webapp's): 250 posts, 500 users, 250 threads.
+const (
+	maxStoredPosts   = 250
+	maxStoredUsers   = 500
+	maxStoredThreads = 250
+)
+
+// ref is an interned id or name. Every user of an agent that remembers the same post,
+// channel or user holds a pointer to one copy of its id, which the runtime frees when the
+// last of them forgets it; two refs are equal when their strings are.
+type ref = unique.Handle[string]
+
+func intern(s string) ref { return unique.Make(s) }
+
+// storedPost is what a user keeps of a post: what its actions pick posts by and send.
+type storedPost struct {
+	id, channel, user ref
+	at                int64 // create_at, ms
+	reply             bool  // it has a root
+	deleted           bool  // delete_at set (a post a thread shows as deleted)
+}
+
+func storePost(p mattermost.Post) storedPost {
+	return storedPost{id: intern(p.ID), channel: intern(p.ChannelID), user: intern(p.UserID), at: p.CreateAt,
+		reply: p.RootID != "", deleted: p.DeleteAt != 0}
+}
+
+// postStore holds the posts a user saw, across channels, oldest stored first; past
+// maxStoredPosts the oldest stored go first.
+type postStore struct {
+	posts []storedPost
+}
+
+// add remembers ps (new ones at the end, known ones updated in place).
+func (s *postStore) add(ps ...storedPost) {
+	for _, p := range ps {
+		if i := s.index(p.id); i >= 0 {
+			s.posts[i] = p
+			continue
+		}
+		s.posts = append(s.posts, p)
+	}
+	if n := len(s.posts) - maxStoredPosts; n > 0 {
+		s.posts = slices.Delete(s.posts, 0, n)
+	}
+}
+
+func (s *postStore) index(id ref) int {
+	for i := range s.posts {
+		if s.posts[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove forgets a post, if remembered.
+func (s *postStore) remove(id ref) {
+	if i := s.index(id); i >= 0 {
+		s.posts = slices.Delete(s.posts, i, i+1)
+	}
+}
+
+// oldest returns the oldest post remembered of a channel.
+func (s *postStore) oldest(ch ref) (storedPost, bool) {
+	var o storedPost
+	found := false
+	for _, p := range s.posts {
+		if p.channel == ch && (!found || p.at < o.at) {
+			o, found = p, true
+		}
+	}
+	return o, found
+}
+
+// pick returns a uniform draw among the posts keep accepts, with draw(n) returning an
+// index in [0, n).
+func (s *postStore) pick(keep func(storedPost) bool, draw func(int) int) (storedPost, bool) {
+	n := 0
+	for _, p := range s.posts {
+		if keep(p) {
+			n++
+		}
+	}
+	if n == 0 {
+		return storedPost{}, false
+	}
+	k := draw(n)
+	for _, p := range s.posts {
+		if keep(p) {
+			if k == 0 {
+				return p, true
+			}
+			k--
+		}
+	}
+	panic("unreachable")
+}
+
+func (s *postStore) clear() { s.posts = nil }
+
+// person is what a user knows of another: whether it fetched the profile and the status,
+// and the profile picture's ETag (Mattermost's is the picture's update time, an integer).
+type person struct {
+	id      ref
+	etag    int64
+	hasETag bool
+	profile bool
+	status  bool
+}
+
+// people is a bounded set of persons, the oldest added forgotten first past
+// maxStoredUsers.
+type people struct {
+	all  []person
+	next int // where the next person goes once all is full
+}
+
+// get returns the person with id, or nil.
+func (ps *people) get(id ref) *person {
+	for i := range ps.all {
+		if ps.all[i].id == id {
+			return &ps.all[i]
+		}
+	}
+	return nil
+}
+
+// at returns the person with id, adding it (and forgetting the oldest past the bound).
+func (ps *people) at(id ref) *person {
+	if p := ps.get(id); p != nil {
+		return p
+	}
+	if len(ps.all) < maxStoredUsers {
+		ps.all = append(ps.all, person{id: id})
+		return &ps.all[len(ps.all)-1]
+	}
+	p := &ps.all[ps.next]
+	*p = person{id: id}
+	ps.next = (ps.next + 1) % maxStoredUsers
+	return p
+}
+
+func (ps *people) knows(id ref) bool {
+	p := ps.get(id)
+	return p != nil && p.profile
+}
+
+func (ps *people) clear() { ps.all, ps.next = nil, 0 }
+
+// channel is what a user keeps of a channel it is in.
+type channel struct {
+	name     ref
+	typ      string // mattermost.ChannelOpen and the others: constants, not copies
+	deleted  bool
+	viewedAt int64 // when the user last viewed it (ms); 0: never
+}
+
+func storeChannel(c mattermost.Channel) channel {
+	typ := c.Type
+	for _, t := range []string{mattermost.ChannelOpen, mattermost.ChannelPrivate, mattermost.ChannelDirect, mattermost.ChannelGroup} {
+		if typ == t {
+			typ = t
+		}
+	}
+	return channel{name: intern(c.Name), typ: typ, deleted: c.DeleteAt != 0}
+}
+
+func (c channel) team() bool {
+	return c.typ == mattermost.ChannelOpen || c.typ == mattermost.ChannelPrivate
+}
