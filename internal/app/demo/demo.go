@@ -55,7 +55,10 @@ type Options struct {
 	// Teams is how many teams simulative users are spread over (0: mattermost-load-test-ng's 2). Each user
 	// is in its team's town square, so a post there wakes every member: more teams, smaller
 	// herds.
-	Teams      int
+	Teams int
+	// Precision ends the search when the bracket is narrower than this share of its lower
+	// end (0: the coordinator's 2 %).
+	Precision  float64
 	ResultsDir string // the report goes to ResultsDir/demo-<time>
 	Log        *slog.Logger
 	// UI, if set, serves the search's live view (web.ServeRun) there while it runs.
@@ -73,14 +76,56 @@ func DefaultOptions() Options {
 		Strategy: "adaptive", Users: "noop", ResultsDir: "results"}
 }
 
+// The target and criterion simulative users get unless the flags say otherwise
+// (ForSimulative). Their requests come in bursts (an action is one request or dozens), so
+// the relative noise of a hold's throughput falls only as the square root of the requests
+// it counts: on the noop users' target (400 requests/s at most, about 120 at a utilization
+// of 0.3) an 80 s hold measured the workers' utilization to ±10 % (95 %), too coarse for
+// ±3 % in users, and a search took 12 minutes or more. Ten times the target measures three
+// times finer in the same hold (±4 %), and the agent, which now runs 5,000 simulative users
+// on a core, has the room: the answer is about 2,000 users, spread over 20 teams of about
+// 100 so that a post wakes a channel, not half of the agent (docs/benchmarks.md).
+const (
+	SimulativeWorkers     = 40
+	SimulativeTeams       = 20
+	SimulativeUtilization = 0.3
+	SimulativeMaxUsers    = 6000
+	SimulativePrecision   = 0.03 // the ±3 % the demo is judged by
+	SimulativePosts       = 2000 // channels hold posts from the start, as a deployment's do
+)
+
+// ForSimulative fills the options simulative users get by default, for those that changed
+// (a flag the user gave) does not report.
+func (o *Options) ForSimulative(changed func(flag string) bool) {
+	if o.Users != "simulative" {
+		return
+	}
+	if !changed("workers") {
+		o.Workers = SimulativeWorkers
+	}
+	if !changed("teams") {
+		o.Teams = SimulativeTeams
+	}
+	if !changed("utilization") && !changed("latency-threshold") && !changed("threshold") {
+		o.Utilization = SimulativeUtilization
+	}
+	if !changed("max-users") {
+		o.MaxUsers = SimulativeMaxUsers
+	}
+	if !changed("precision") {
+		o.Precision = SimulativePrecision
+	}
+}
+
 // Limits returns the probes' maximum hold and the search's time budget, filling the zero
-// options. Simulative users get twice the hold and budget: their requests come in bursts
-// (an action is a handful of calls, and posts wake whole channels), so a 40 s mean of their
-// throughput varies by 9 % (docs/benchmarks.md). Against a model of that noise, 8 x 10 s
-// holds put 91 % of searches within 3 % of the truth, where 4 x 10 s put 77 %.
+// options. Simulative users get twice the budget: their requests come in bursts (an action
+// is a handful of calls or dozens), so their searches hold longer near the threshold. On
+// the noop target they also needed 8 x 10 s holds (a 40 s mean of their throughput varied by
+// 9 %); on the simulative target, ten times larger (ForSimulative), 4 x 10 s measure finer
+// than 8 x 10 s did there, and the search ends in about half the time (docs/benchmarks.md).
 func (o Options) Limits() (maxHold, budget time.Duration) {
 	s := coordinator.SearchSettings{HoldSec: int(o.Hold.Seconds()), MaxHoldSec: int(o.MaxHold.Seconds())}
-	if s.MaxHoldSec == 0 && o.Users == "simulative" {
+	if s.MaxHoldSec == 0 && o.Users == "simulative" && o.Workers < SimulativeWorkers {
 		s.MaxHoldSec = 8 * s.HoldSec
 	}
 	budget = o.TimeBudget
@@ -265,6 +310,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("--max-hold %v: must be 0 (4 x --hold; 8 x for simulative users) or >= --hold (%v)", o.MaxHold, o.Hold)
 	case o.TimeBudget < 0:
 		return Result{}, fmt.Errorf("--time-budget %v: must be 0 (15m; 30m for simulative users) or > 0", o.TimeBudget)
+	case o.Precision < 0 || o.Precision >= 1:
+		return Result{}, fmt.Errorf("--precision %v: must be 0 (the coordinator's 2%%) or between 0 and 1", o.Precision)
 	case o.MaxUsers <= 0:
 		return Result{}, fmt.Errorf("--max-users %d: must be > 0", o.MaxUsers)
 	}
@@ -291,6 +338,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		pop := agentconfig.DefaultConfig()
 		pop.ConnectionConfiguration.ServerURL = targetURL
 		pop.InstanceConfiguration.NumTeams = cmp.Or(o.Teams, pop.InstanceConfiguration.NumTeams)
+		pop.InstanceConfiguration.NumPosts = SimulativePosts
 		if _, err := populate.Run(ctx, populate.Options{Instance: pop.InstanceConfiguration, Connection: pop.ConnectionConfiguration,
 			AgentID: "demo", Seed: 1, Out: io.Discard, Log: o.Log}); err != nil {
 			return Result{}, fmt.Errorf("demo: populate mmsim: %w", err)
@@ -333,6 +381,9 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		criterion = fmt.Sprintf("utilization threshold %v", o.Utilization)
 	}
 	cfg.Search.Strategy = o.Strategy
+	if o.Precision > 0 {
+		cfg.Search.Precision = o.Precision
+	}
 	cfg.Search.HoldSec = int(o.Hold.Seconds())
 	maxHold, budget := o.Limits()
 	cfg.Search.MaxHoldSec = int(maxHold.Seconds())

@@ -132,6 +132,7 @@ func TestDemo_BadFlags(t *testing.T) {
 		{func(o *Options) { o.Teams = 5 }, `--teams 5: only simulative users work in teams (--type "noop")`},
 		{func(o *Options) { o.MaxHold = 5 * time.Second }, "--max-hold 5s: must be 0 (4 x --hold; 8 x for simulative users) or >= --hold (10s)"},
 		{func(o *Options) { o.TimeBudget = -time.Minute }, "--time-budget -1m0s: must be 0 (15m; 30m for simulative users) or > 0"},
+		{func(o *Options) { o.Precision = 1 }, "--precision 1: must be 0 (the coordinator's 2%) or between 0 and 1"},
 	} {
 		o := DefaultOptions()
 		tc.mutate(&o)
@@ -145,6 +146,31 @@ func TestDemo_BadFlags(t *testing.T) {
 	}
 }
 
+// TestForSimulative: simulative users get the larger target, teams, utilization criterion,
+// user cap and precision unless a flag set them; a latency threshold given keeps the
+// latency criterion; other user types are left alone.
+func TestForSimulative(t *testing.T) {
+	none := func(string) bool { return false }
+	o := DefaultOptions()
+	o.Users = "simulative"
+	o.ForSimulative(none)
+	if o.Workers != SimulativeWorkers || o.Teams != SimulativeTeams || o.Utilization != SimulativeUtilization ||
+		o.MaxUsers != SimulativeMaxUsers || o.Precision != SimulativePrecision {
+		t.Errorf("defaults %+v; want the simulative target", o)
+	}
+	o = DefaultOptions()
+	o.Users, o.Workers, o.Threshold = "simulative", 8, 50*time.Millisecond
+	o.ForSimulative(func(f string) bool { return f == "workers" || f == "latency-threshold" })
+	if o.Workers != 8 || o.Utilization != 0 || o.Teams != SimulativeTeams {
+		t.Errorf("with --workers 8 --latency-threshold 50ms: %+v; want those kept, the latency criterion, 20 teams", o)
+	}
+	o = DefaultOptions()
+	o.ForSimulative(none)
+	if o != DefaultOptions() {
+		t.Errorf("noop users changed: %+v", o)
+	}
+}
+
 // TestLimits: simulative users, whose throughput is noisier, get twice the hold and budget
 // when they are not set; set values are kept.
 func TestLimits(t *testing.T) {
@@ -155,11 +181,15 @@ func TestLimits(t *testing.T) {
 	}{
 		{"noop", 0, 0, 40 * time.Second, 15 * time.Minute},
 		{"script", 0, 0, 40 * time.Second, 15 * time.Minute},
-		{"simulative", 0, 0, 80 * time.Second, 30 * time.Minute},
+		{"simulative", 0, 0, 80 * time.Second, 30 * time.Minute}, // on the noop target
+		{"simulative-target", 0, 0, 40 * time.Second, 30 * time.Minute},
 		{"simulative", 30 * time.Second, 5 * time.Minute, 30 * time.Second, 5 * time.Minute},
 	} {
 		o := DefaultOptions()
 		o.Users, o.MaxHold, o.TimeBudget = tc.users, tc.maxHold, tc.budget
+		if tc.users == "simulative-target" {
+			o.Users, o.Workers = "simulative", SimulativeWorkers
+		}
 		if h, b := o.Limits(); h != tc.wantHold || b != tc.wantBu {
 			t.Errorf("%s users, --max-hold %v, --time-budget %v: %v and %v; want %v and %v", tc.users, tc.maxHold, tc.budget, h, b, tc.wantHold, tc.wantBu)
 		}
