@@ -99,7 +99,9 @@ func record(server string, n, rate int, d time.Duration, out string) error {
 func (rec *recorder) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if tok != "" && r.Header.Get("Upgrade") == "" { // REST only: k6 replays no WebSocket
+		// REST only (k6 replays no WebSocket), and not the logout, which would end the
+		// replaying session's token.
+		if tok != "" && r.Header.Get("Upgrade") == "" && r.URL.Path != "/api/v4/users/logout" {
 			var body []byte
 			if r.Body != nil {
 				body, _ = io.ReadAll(r.Body)
