@@ -1,6 +1,8 @@
 package mmsim
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -607,7 +609,11 @@ func (s *store) groupChannel(ids []string) (Channel, bool, error) {
 		return Channel{}, false, fail(errInvalid, "api.channel.create_group.bad_size.app_error",
 			"a group channel needs 3 to 8 distinct users, got %d", len(ids))
 	}
-	return s.privateGroup(ChannelGroup, ids, "g"+strings.Join(ids, "")[:40])
+	// Mattermost names a group channel by the SHA-1 of its members' sorted ids, so every set
+	// of members has its own (a prefix of the ids, as here before, made two groups that
+	// share their two smallest ids one channel, and a member of the second not a member).
+	sum := sha1.Sum([]byte(strings.Join(ids, "")))
+	return s.privateGroup(ChannelGroup, ids, hex.EncodeToString(sum[:]))
 }
 
 func (s *store) privateGroup(typ string, ids []string, name string) (Channel, bool, error) {
