@@ -370,7 +370,6 @@ type Window struct {
 	Utilization float64            // the highest any agent reported
 	Missed      uint64             // intervals an agent no longer had when asked
 	Counters    map[string]int64   // scripts' counters, summed
-	AgentUtil   map[string]float64 // each agent's highest utilization
 	// AgentSeconds is each agent's utilization, second by second (interval by interval),
 	// in its two parts: what Load judges.
 	AgentSeconds map[string][]usermetrics.Sample
@@ -394,12 +393,6 @@ func (w *Window) Add(o Window) {
 			w.Counters = map[string]int64{}
 		}
 		w.Counters[k] += n
-	}
-	for k, u := range o.AgentUtil {
-		if w.AgentUtil == nil {
-			w.AgentUtil = map[string]float64{}
-		}
-		w.AgentUtil[k] = max(w.AgentUtil[k], u)
 	}
 	for k, ss := range o.AgentSeconds {
 		if w.AgentSeconds == nil {
@@ -463,7 +456,7 @@ func (c *Cluster) drain(ctx context.Context) (Window, []string) {
 		return err
 	})
 	problems := c.markDown(errs)
-	w := Window{Hist: histogram.Snapshot{}, AgentUtil: map[string]float64{}, AgentSeconds: map[string][]usermetrics.Sample{}}
+	w := Window{Hist: histogram.Snapshot{}, AgentSeconds: map[string][]usermetrics.Sample{}}
 	for i, p := range pages {
 		if errs[i] != nil || !c.state[i].up {
 			continue
@@ -479,7 +472,6 @@ func (c *Cluster) drain(ctx context.Context) (Window, []string) {
 			w.Hist.Merge(iv.Histograms)
 			span += iv.End.Sub(iv.Start).Seconds()
 			w.Utilization = max(w.Utilization, iv.Utilization)
-			w.AgentUtil[id] = max(w.AgentUtil[id], iv.Utilization)
 			w.AgentSeconds[id] = append(w.AgentSeconds[id], sampleOf(iv))
 			for k, n := range iv.Counters {
 				if w.Counters == nil {

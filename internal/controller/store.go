@@ -164,19 +164,13 @@ func (ps *people) clear() { ps.all, ps.next = nil, 0 }
 // channel is what a user keeps of a channel it is in.
 type channel struct {
 	name     ref
-	typ      string // mattermost.ChannelOpen and the others: constants, not copies
+	typ      string // mattermost.ChannelOpen and the others
 	deleted  bool
 	viewedAt int64 // when the user last viewed it (ms); 0: never
 }
 
 func storeChannel(c mattermost.Channel) channel {
-	typ := c.Type
-	for _, t := range []string{mattermost.ChannelOpen, mattermost.ChannelPrivate, mattermost.ChannelDirect, mattermost.ChannelGroup} {
-		if typ == t {
-			typ = t
-		}
-	}
-	return channel{name: intern(c.Name), typ: typ, deleted: c.DeleteAt != 0}
+	return channel{name: intern(c.Name), typ: c.Type, deleted: c.DeleteAt != 0}
 }
 
 func (c channel) team() bool {
