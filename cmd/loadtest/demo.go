@@ -44,6 +44,9 @@ in bursts, and a larger target measures them finer in the same hold.`,
 				}
 			}
 			o.ForSimulative(cmd.Flags().Changed)
+			if err := o.Validate(); err != nil {
+				return exitcode.With(exitcode.BadInput, err)
+			}
 			_, err := demo.Run(cmd.Context(), o, stdout)
 			return err
 		},

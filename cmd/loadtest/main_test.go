@@ -118,6 +118,7 @@ func TestRun_BadInput(t *testing.T) {
 	}{
 		{[]string{"--server-url", empty, "--type", "noop", "-n", "1", "-d", "1s"}, "preflight: user lt0-user1 cannot join a team on " + empty + ": no open team to join; run `loadtest init` first; no users were started"},
 		{[]string{"--config", bad}, "UsersConfiguration.MaxActiveUsers: must be > 0, got 0"},
+		{[]string{"demo", "--type", "simulative", "--precision", "2"}, "--precision 2: must be 0 (the coordinator's 2%) or between 0 and 1"},
 		{[]string{"--config", typo}, `unknown field "ConnectionConfiguration.ServerUrl2" (did you mean "ServerURL"?)`},
 		{[]string{"--config", rates}, "percentages must add up to 1, got 0.5"},
 		{[]string{"--config", script}, "UserControllerConfiguration.Script.Scripts[0].Source: script broken: line 3 col 9: got newline, want primary expression"},

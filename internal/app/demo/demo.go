@@ -282,38 +282,46 @@ type Result struct {
 	ReportDir string
 }
 
+// Validate checks the options, naming the flag, the value and what is allowed.
+func (o Options) Validate() error {
+	switch {
+	case o.Workers <= 0:
+		return fmt.Errorf("--workers %d: must be > 0", o.Workers)
+	case o.ServiceTime <= 0:
+		return fmt.Errorf("--service-time %v: must be > 0", o.ServiceTime)
+	case o.Threshold <= 0:
+		return fmt.Errorf("--latency-threshold %v: must be > 0", o.Threshold)
+	case o.Utilization < 0 || o.Utilization >= 1:
+		return fmt.Errorf("--utilization %v: must be 0 (the --latency-threshold decides) or between 0 and 1", o.Utilization)
+	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
+		return fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
+	case o.Users != "noop" && o.Users != "simulative" && o.Users != "script":
+		return fmt.Errorf(`--type %q: must be "noop", "script" or "simulative"`, o.Users)
+	case o.Hold < 2*time.Second:
+		return fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
+	case o.Teams < 0 || o.Teams > 100:
+		return fmt.Errorf("--teams %d: must be 0 (mattermost-load-test-ng's 2) to 100", o.Teams)
+	case o.Teams != 0 && o.Users != "simulative":
+		return fmt.Errorf("--teams %d: only simulative users work in teams (--type %q)", o.Teams, o.Users)
+	case o.MaxHold != 0 && o.MaxHold < o.Hold:
+		return fmt.Errorf("--max-hold %v: must be 0 (4 x --hold; 8 x for simulative users) or >= --hold (%v)", o.MaxHold, o.Hold)
+	case o.TimeBudget < 0:
+		return fmt.Errorf("--time-budget %v: must be 0 (15m; 30m for simulative users) or > 0", o.TimeBudget)
+	case o.Precision < 0 || o.Precision >= 1:
+		return fmt.Errorf("--precision %v: must be 0 (the coordinator's 2%%) or between 0 and 1", o.Precision)
+	case o.MaxUsers <= 0:
+		return fmt.Errorf("--max-users %d: must be > 0", o.MaxUsers)
+	}
+	return nil
+}
+
 // Run runs the demo and prints its progress and result to out.
 func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	switch {
-	case o.Workers <= 0:
-		return Result{}, fmt.Errorf("--workers %d: must be > 0", o.Workers)
-	case o.ServiceTime <= 0:
-		return Result{}, fmt.Errorf("--service-time %v: must be > 0", o.ServiceTime)
-	case o.Threshold <= 0:
-		return Result{}, fmt.Errorf("--latency-threshold %v: must be > 0", o.Threshold)
-	case o.Utilization < 0 || o.Utilization >= 1:
-		return Result{}, fmt.Errorf("--utilization %v: must be 0 (the --latency-threshold decides) or between 0 and 1", o.Utilization)
-	case o.Strategy != "adaptive" && o.Strategy != "fixed-step":
-		return Result{}, fmt.Errorf(`--strategy %q: must be "adaptive" or "fixed-step"`, o.Strategy)
-	case o.Users != "noop" && o.Users != "simulative" && o.Users != "script":
-		return Result{}, fmt.Errorf(`--type %q: must be "noop", "script" or "simulative"`, o.Users)
-	case o.Hold < 2*time.Second:
-		return Result{}, fmt.Errorf("--hold %v: must be >= 2s", o.Hold)
-	case o.Teams < 0 || o.Teams > 100:
-		return Result{}, fmt.Errorf("--teams %d: must be 0 (mattermost-load-test-ng's 2) to 100", o.Teams)
-	case o.Teams != 0 && o.Users != "simulative":
-		return Result{}, fmt.Errorf("--teams %d: only simulative users work in teams (--type %q)", o.Teams, o.Users)
-	case o.MaxHold != 0 && o.MaxHold < o.Hold:
-		return Result{}, fmt.Errorf("--max-hold %v: must be 0 (4 x --hold; 8 x for simulative users) or >= --hold (%v)", o.MaxHold, o.Hold)
-	case o.TimeBudget < 0:
-		return Result{}, fmt.Errorf("--time-budget %v: must be 0 (15m; 30m for simulative users) or > 0", o.TimeBudget)
-	case o.Precision < 0 || o.Precision >= 1:
-		return Result{}, fmt.Errorf("--precision %v: must be 0 (the coordinator's 2%%) or between 0 and 1", o.Precision)
-	case o.MaxUsers <= 0:
-		return Result{}, fmt.Errorf("--max-users %d: must be > 0", o.MaxUsers)
+	if err := o.Validate(); err != nil {
+		return Result{}, err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
