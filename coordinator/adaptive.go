@@ -194,7 +194,7 @@ func (c *Coordinator) probe(ctx context.Context, q monitor.Querier, specs []sear
 	}
 	count, mean := acc.Requests()
 	held := holdEnd.Sub(holdStart).Seconds()
-	pr := search.Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MeanLatency: mean,
+	pr := search.Probe{Users: n, Verdict: verdict, Reason: why, Values: values, Margin: margin, MarginErr: search.MarginErr(specs, values, stdErrs), MeanLatency: mean,
 		Utilization: acc.Utilization, OverShare: load.OverShare, CPU: load.CPU, Lag: load.Lag, StdErrs: stdErrs, HoldSec: held,
 		WithinNoise: search.WithinNoise(specs, values, stdErrs, t) >= 0,
 		NotStarted:  notStarted, Restarts: acc.Users.SessionsEnded, UserFaults: acc.Users.Faults(), FaultShare: acc.Users.FaultShare(),

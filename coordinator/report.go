@@ -29,7 +29,11 @@ type Report struct {
 	AgentLimited   bool   `json:"AgentLimited"`
 	// WithinNoise: a probe bounding the answer was still within noise of its threshold.
 	WithinNoise bool `json:"WithinNoise,omitempty"`
-	Knee        int  `json:"Knee"`
+	// Estimate is the threshold's crossing fitted to the probes near the answer, and Fitted
+	// says SupportedUsers is that crossing (search.Result).
+	Estimate *search.Estimate `json:"Estimate,omitempty"`
+	Fitted   bool             `json:"Fitted,omitempty"`
+	Knee     int              `json:"Knee"`
 	// RateDriftPerMin is how much each user's request rate moved a minute during the search,
 	// relative to its mean, from FitRate over the probes near the answer (0: not measured).
 	RateDriftPerMin float64 `json:"RateDriftPerMin,omitempty"`
@@ -151,6 +155,7 @@ func (r *Report) setResult(d search.Decision) {
 	r.SupportedUsers, r.Bracket, r.AtLeast = d.Result.SupportedUsers, d.Result.Bracket, d.Result.AtLeast
 	r.AgentLimited, r.Knee, r.Reason = d.Result.AgentLimited, d.Result.Knee, d.Reason
 	r.WithinNoise, r.WorkloadBroken = d.Result.WithinNoise, d.Result.WorkloadBroken
+	r.Estimate, r.Fitted = d.Result.Estimate, d.Result.Fitted
 	r.Outcome = Answered
 	if d.Result.NoAnswer {
 		r.Outcome = NoAnswer
@@ -359,7 +364,7 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding
 <p style="font-size:13px">{{.LatencyNote}}</p>
 {{else}}<h1>How many users does the target support?</h1>
 <div class="answer" id="answer">{{.Answer}}</div>
-<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}{{if .WithinNoise}} &middot; <b>a probe bounding the answer was within noise of its threshold: another run may differ</b>{{end}}{{if .Drift}} &middot; <b id="drift">{{.Drift}}</b>{{end}}</p>
+<p>Bracket: [{{index .Bracket 0}}, {{if index .Bracket 1}}{{index .Bracket 1}}{{else}}none failed{{end}}) &middot; knee ≈ {{.Knee}} users &middot; strategy {{.Strategy}} &middot; {{len .Probes}} probes in {{.Elapsed}}{{if .AgentLimited}} &middot; <b>limited by the agents: a lower bound</b>{{end}}{{if .Fitted}} &middot; <b id="fitted">the probes bounding the answer were within noise of the threshold: the answer is the crossing fitted to the {{.Estimate.Probes}} probes near it, {{printf "%.0f" .Estimate.Users}} ± {{printf "%.0f" .Estimate.Err}} users at 95%{{if .Estimate.Drift}}, read at the last probe's time (the margin drifted with time){{end}}</b>{{else if .WithinNoise}} &middot; <b>a probe bounding the answer was within noise of its threshold: another run may differ</b>{{end}}{{if .Drift}} &middot; <b id="drift">{{.Drift}}</b>{{end}}</p>
 {{end}}<p>{{.Reason}}</p>
 {{if .Error}}<p class="err">Error: {{.Error}}</p>{{end}}
 {{range $k, $v := .Extra}}<p>{{$k}}: {{$v}}</p>{{end}}

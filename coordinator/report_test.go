@@ -104,6 +104,24 @@ func TestReport_Write(t *testing.T) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
+	if strings.Contains(string(html), "fitted") {
+		t.Errorf("report.html speaks of a fitted answer; the search did not fit one")
+	}
+
+	// An answer fitted near the noise floor says so, with its interval, in both files.
+	r.Estimate, r.Fitted, r.WithinNoise = &search.Estimate{Users: 112.4, Err: 2.6, Probes: 5, Drift: true}, true, true
+	fitted := filepath.Join(t.TempDir(), "fitted")
+	if err := r.Write(fitted); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(filepath.Join(fitted, "report.json"))
+	if err := json.Unmarshal(b, &back); err != nil || !back.Fitted || back.Estimate == nil || *back.Estimate != *r.Estimate {
+		t.Errorf("report.json: fitted %v, estimate %+v (%v); want %+v", back.Fitted, back.Estimate, err, *r.Estimate)
+	}
+	html, _ = os.ReadFile(filepath.Join(fitted, "report.html"))
+	if want := "the answer is the crossing fitted to the 5 probes near it, 112 ± 3 users at 95%, read at the last probe's time"; !strings.Contains(string(html), want) {
+		t.Errorf("report.html lacks %q", want)
+	}
 }
 
 // TestReport_RendersInChromium renders report.html in headless Chromium and checks the

@@ -33,7 +33,9 @@ type Probe struct {
 	Reason  string    `json:"reason"`
 	Values  []float64 `json:"values"` // per MonitorConfig.Queries entry
 	// Margin is the worst alert query's (value - threshold) / |threshold|: < 0 passes.
-	Margin float64 `json:"margin"`
+	// MarginErr is its standard error (that query's, over |threshold|; 0: not measured).
+	Margin    float64 `json:"margin"`
+	MarginErr float64 `json:"margin_err,omitempty"`
 	// Throughput is the requests per second the agents completed over the hold.
 	Throughput float64 `json:"throughput"`
 	// MeanLatency is the agents' mean request latency over the hold, in seconds.
@@ -114,6 +116,95 @@ func Judge(qs []QuerySpec, values []float64, load AgentLoad, agentProblem string
 		return Fail, margin, fmt.Sprintf("%s = %.4g >= threshold %.4g", qs[worst].Description, values[worst], qs[worst].Threshold)
 	}
 	return Pass, margin, fmt.Sprintf("worst: %s = %.4g < threshold %.4g", qs[worst].Description, values[worst], qs[worst].Threshold)
+}
+
+// MarginErr is the standard error of Judge's margin: the worst alert query's standard error
+// over |threshold| (a pure function); 0 when it was not measured.
+func MarginErr(qs []QuerySpec, values, stdErrs []float64) float64 {
+	worst, _ := worstAlert(qs, values)
+	if worst < 0 || worst >= len(stdErrs) || stdErrs[worst] <= 0 {
+		return 0
+	}
+	if t := math.Abs(qs[worst].Threshold); t != 0 {
+		return stdErrs[worst] / t
+	}
+	return stdErrs[worst]
+}
+
+// Pooled returns the history with each valid probe's verdict pooled with the earlier valid
+// probes at the same users that agree with it (a pure function). Near the threshold a
+// probe's verdict is a coin toss: the same users held twice can pass and fail, and taking
+// the latest as the truth sends the search up and down the noise. Measurements of the same
+// thing are averaged instead, each weighted by its hold (NoiseScale), and the verdict is the
+// sign of the average. An earlier probe joins only while it agrees with the pool (their
+// difference within 1.96 standard errors): a clear pass then a clear fail at the same users
+// means the target or its users' demand moved, and the latest stands (a reversal, as
+// before). Nor do probes that ended more than staleSec before it (when > 0 and the times
+// are known): the stale rule re-probes a count because the users' demand may have moved
+// since, and the fresh probe must then stand on its own. Margin, MarginErr and WithinNoise
+// carry the pool's.
+func Pooled(h []Probe, staleSec float64) []Probe {
+	out := slices.Clone(h)
+	for i, p := range h {
+		if !poolable(p) {
+			continue
+		}
+		var same []Probe // the probes at p.Users up to p, latest first
+		for j := i; j >= 0; j-- {
+			if q := h[j]; q.Users == p.Users && q.Verdict != Invalid && !q.WorkloadBroken {
+				if !poolable(q) || (staleSec > 0 && p.At > 0 && q.At > 0 && p.At-q.At > staleSec) {
+					break
+				}
+				same = append(same, q)
+			}
+		}
+		if len(same) < 2 {
+			continue
+		}
+		scale := NoiseScale(same)
+		m, w := p.Margin, hold(p)
+		k := 1
+		for _, q := range same[1:] {
+			// the pool's variance is scale²/w, the probe's scale²/hold(q)
+			if math.Abs(q.Margin-m) > 1.96*scale*math.Sqrt(1/w+1/hold(q)) {
+				break
+			}
+			m, w, k = (m*w+q.Margin*hold(q))/(w+hold(q)), w+hold(q), k+1
+		}
+		if k == 1 {
+			continue
+		}
+		o := &out[i]
+		o.Margin, o.MarginErr = m, scale/math.Sqrt(w)
+		o.WithinNoise = math.Abs(m) < 1.96*o.MarginErr
+		o.Verdict = Pass
+		if m >= 0 {
+			o.Verdict = Fail
+		}
+	}
+	return out
+}
+
+// NoiseScale is the probes' margin noise for a hold of one second: the median of their
+// MarginErr x √HoldSec. A probe's own error, estimated from a few batches, moves with its
+// own value; weighting each by it would favour the probes that happened to measure low.
+// Their holds, with one noise scale for all, weigh them without that bias.
+func NoiseScale(ps []Probe) float64 {
+	s := make([]float64, len(ps))
+	for i, p := range ps {
+		s[i] = p.MarginErr * math.Sqrt(hold(p))
+	}
+	slices.Sort(s)
+	if m := len(s) / 2; len(s)%2 == 0 {
+		return (s[m-1] + s[m]) / 2
+	}
+	return s[len(s)/2]
+}
+
+func hold(p Probe) float64 { return cmp.Or(p.HoldSec, 1) }
+
+func poolable(p Probe) bool {
+	return p.Verdict != Invalid && !p.WorkloadBroken && p.MarginErr > 0 && !math.IsInf(p.Margin, 0) && !math.IsNaN(p.Margin)
 }
 
 // worstAlert returns the alert query closest to (or farthest past) its threshold, and its
@@ -198,6 +289,13 @@ type Result struct {
 	// Knee is where throughput stops growing with users, from the operational laws:
 	// Xmax x (R0 + Z), the highest throughput times the lightest probe's cycle time per user.
 	Knee int `json:"knee"`
+	// Estimate is the threshold's crossing fitted to the probes near the answer (Crossing),
+	// when they give one. Fitted says SupportedUsers is that crossing (rounded down, and kept
+	// between the clear verdicts around it) rather than the highest pass: the probes bounding
+	// the answer were within noise, so their verdicts could have gone either way, and the
+	// fit over all of them is the finer answer.
+	Estimate *Estimate `json:"estimate,omitempty"`
+	Fitted   bool      `json:"fitted,omitempty"`
 }
 
 // state is what the history implies.
@@ -209,10 +307,15 @@ type state struct {
 	confirmsLo int      // passes at lo since the bracket closed
 	reversals  int      // fails at or below a count that had passed: the target changed
 	precision  float64
+	// fitPrecision: the search ends on a fitted crossing whose interval is within it
+	// (FitPrecision x Precision).
+	fitPrecision float64
+	staleSec     float64
 }
 
 func analyze(cfg Config, h []Probe) state {
-	s := state{precision: cfg.Precision}
+	s := state{precision: cfg.Precision, fitPrecision: FitPrecision * cfg.Precision, staleSec: cfg.StaleSec}
+	h = Pooled(h, cfg.StaleSec)
 	invalidRun, invalidAt := 0, -1
 	for i := range h {
 		p := &h[i]
@@ -307,6 +410,9 @@ func Next(cfg Config, h []Probe) Decision {
 		upper = s.ceiling
 	}
 	width := upper - s.lo
+	if est, ok := Crossing(h, s.lo, s.hi); ok && upper == s.hi && s.noisy() && est.Within(s.fitPrecision) {
+		return done(s, h, fmt.Sprintf("bracket [%d, %d), and the threshold's crossing is known within %.1f%%", s.lo, s.hi, 100*FitPrecision*cfg.Precision))
+	}
 	if float64(width) <= math.Max(1, cfg.Precision*float64(s.lo)) {
 		if upper == s.hi && len(s.fails) > 0 && s.fails[0].WithinNoise && probesAt(h, s.hi) <= cfg.Confirmations {
 			return Decision{Users: s.hi, Phase: "confirm", Reason: fmt.Sprintf("bracket [%d, %d) is narrow, but the fail at %d was within noise; probing it again", s.lo, upper, s.hi)}
@@ -323,8 +429,23 @@ func Next(cfg Config, h []Probe) Decision {
 		next := s.lo + width/2
 		return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("the agents saturate at %d users; bisecting [%d, %d)", s.ceiling, s.lo, s.ceiling)}
 	}
-	next, how := refine(s)
+	next, how := refine(s, h)
 	return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("bracket [%d, %d): %s", s.lo, s.hi, how)}
+}
+
+// FitPrecision: the search ends on the fitted crossing (Crossing) once its 95 % interval is
+// within FitPrecision x Precision on each side, and the bracket's bounds are within noise.
+// FitAnswer: when the search ends otherwise, the crossing is the answer only if its
+// interval is within FitAnswer x Precision; a looser one (few probes, or a time term that
+// the probes barely determine) is reported, and the bracket answers.
+const (
+	FitPrecision = 1.0
+	FitAnswer    = 2.0
+)
+
+// noisy says a probe bounding the bracket was within noise of its threshold.
+func (s state) noisy() bool {
+	return (s.loProbe != nil && s.loProbe.WithinNoise) || (len(s.fails) > 0 && s.fails[0].WithinNoise)
 }
 
 // BrokenProbes is how many probes in a row whose workload broke end the search without an
@@ -384,11 +505,15 @@ func probesAt(h []Probe, n int) int {
 // operational laws make latency linear in users past the knee), else the secant between lo
 // and hi, else the middle; kept a tenth of the bracket (or half the precision, if less)
 // away from its ends, so every probe shrinks the bracket.
-func refine(s state) (int, string) {
+func refine(s state, h []Probe) (int, string) {
 	lo, hi := float64(s.lo), float64(s.hi)
 	guard := math.Max(1, 0.1*(hi-lo))
 	cand, how := math.NaN(), ""
-	if len(s.fails) >= 2 {
+	if est, ok := Crossing(h, s.lo, s.hi); ok && s.noisy() && est.Users > lo && est.Users < hi {
+		// Within noise, the bracket's ends say little about where between them the
+		// threshold is; every probe near it does.
+		cand, how = est.Users, fmt.Sprintf("the crossing fitted to the %d probes near the answer is at %.0f ± %.0f", est.Probes, est.Users, est.Err)
+	} else if len(s.fails) >= 2 {
 		a, b := s.fails[0], s.fails[1]
 		if b.Margin > a.Margin && b.Users > a.Users {
 			cand = float64(a.Users) - a.Margin*float64(b.Users-a.Users)/(b.Margin-a.Margin)
@@ -424,11 +549,45 @@ func done(s state, h []Probe, why string) Decision {
 		r.AgentLimited, r.AtLeast, r.Bracket[1] = true, true, 0
 		why += fmt.Sprintf("; the agents saturate at %d users, so this is a lower bound", s.ceiling)
 	}
-	if (s.loProbe != nil && s.loProbe.WithinNoise) || (len(s.fails) > 0 && s.fails[0].WithinNoise) {
+	if est, ok := Crossing(h, s.lo, s.hi); ok && !r.AgentLimited {
+		r.Estimate = &est
+	}
+	switch {
+	case s.noisy() && r.Estimate != nil && r.Estimate.Within(FitAnswer*s.precision):
+		r.WithinNoise, r.Fitted = true, true
+		lo, hi := clearBounds(h, s.staleSec)
+		r.SupportedUsers = min(max(int(r.Estimate.Users), lo), hi-1)
+		why += fmt.Sprintf("; the probes bounding it were within noise of the threshold, so the answer is the crossing fitted to the %d probes near it: %.0f ± %.0f users at 95%%", r.Estimate.Probes, r.Estimate.Users, r.Estimate.Err)
+		if r.Estimate.Drift {
+			why += ", read at the last probe's time (the margin drifted with time)"
+		}
+		if r.SupportedUsers != int(r.Estimate.Users) {
+			why += fmt.Sprintf(", kept at %d by the clear verdicts around it", r.SupportedUsers)
+		}
+	case s.noisy():
 		r.WithinNoise = true
 		why += "; a probe bounding the answer was still within noise of its threshold at MaxHoldSec, so another run may differ (hold longer for a firmer answer)"
+		if e := r.Estimate; e != nil {
+			why += fmt.Sprintf("; the crossing fitted to the %d probes near it, %.0f ± %.0f users at 95%%, is too loose to be the answer", e.Probes, e.Users, e.Err)
+		}
 	}
 	return Decision{Done: true, Phase: "done", Reason: why, Result: r}
+}
+
+// clearBounds returns the highest pass and the lowest fail whose (pooled) verdicts were not
+// within noise: what a fitted answer may not contradict (0 and MaxInt when none).
+func clearBounds(h []Probe, staleSec float64) (lo, hi int) {
+	hi = math.MaxInt
+	for _, p := range Pooled(h, staleSec) {
+		switch {
+		case p.WithinNoise || p.WorkloadBroken:
+		case p.Verdict == Pass && p.Users > lo:
+			lo = p.Users
+		case p.Verdict == Fail && p.Users < hi:
+			hi = p.Users
+		}
+	}
+	return lo, hi
 }
 
 // Knee estimates where throughput saturates: Xmax x (the lightest valid probe's users /

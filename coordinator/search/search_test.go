@@ -116,8 +116,7 @@ func TestSearch_Drift(t *testing.T) {
 // simulative demo's (9 % per 40 s). The answers follow the capacity at the end of the
 // search, not at its start, with or without the stale rule (TestNext_StaleFail covers it).
 func TestSearch_RisingCapacity(t *testing.T) {
-	const threshold, cv = 0.3, 0.09
-	qs := []QuerySpec{{Description: "utilization", Threshold: threshold, Alert: true}}
+	const cv = 0.09
 	capacity := func(at float64) float64 { return 200 - 40*math.Exp(-at/600) }
 	hold, maxHold := 10*time.Second, 80*time.Second
 	const seeds = 200
@@ -129,21 +128,7 @@ func TestSearch_RisingCapacity(t *testing.T) {
 			at := 0.0
 			cfg := DefaultConfig(2000)
 			cfg.StaleSec = stale
-			d, _ := search(t, cfg, func(n int) Probe {
-				at += 15 // ramp and settle
-				for held := hold; ; held += hold {
-					rel := cv * math.Sqrt(40/held.Seconds())
-					v := []float64{threshold * float64(n) / capacity(at+held.Seconds()) * (1 + rel*rng.NormFloat64())}
-					se := []float64{rel * v[0]}
-					if ExtendHold(qs, v, se, 2.571, held, hold, maxHold) {
-						continue
-					}
-					at += held.Seconds()
-					verdict, margin, why := Judge(qs, v, AgentLoad{Limit: 0.8, CPU: 0.1, Max: 0.1}, "")
-					return Probe{Users: n, Verdict: verdict, Margin: margin, Reason: why, Values: v, StdErrs: se,
-						HoldSec: held.Seconds(), At: at, WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
-				}
-			})
+			d, _ := search(t, cfg, utilizationProbe(rng, capacity, cv, hold, maxHold, 15, &at))
 			e := float64(d.Result.SupportedUsers)/capacity(at) - 1
 			sum += e
 			if math.Abs(e) <= 0.03 {
@@ -266,27 +251,12 @@ func TestSearch_NoisyFailConfirmed(t *testing.T) {
 // Confirming only passes, the answers leaned 2.7 % low (a fail stuck, a pass had to hold
 // twice); confirming noisy fails too, the lean must stay under 2 %.
 func TestSearch_NoisyUtilization(t *testing.T) {
-	const capacity, threshold, cv = 178.0, 0.3, 0.09
-	qs := []QuerySpec{{Description: "utilization", Threshold: threshold, Alert: true}}
-	hold, maxHold := 10*time.Second, 40*time.Second
+	const capacity, cv = 178.0, 0.09
 	sum, within := 0.0, 0
 	const seeds = 200
 	for seed := range uint64(seeds) {
-		rng := rand.New(rand.NewPCG(seed, 7))
-		probe := func(n int) Probe {
-			mean := threshold * float64(n) / capacity
-			for held := hold; ; held += hold {
-				rel := cv * math.Sqrt(40/held.Seconds()) // the noise of a mean over the hold
-				v := []float64{mean * (1 + rel*rng.NormFloat64())}
-				se := []float64{rel * mean} // what batch means estimate: the standard error of the hold's mean
-				if ExtendHold(qs, v, se, 2.571, held, hold, maxHold) {
-					continue
-				}
-				verdict, margin, why := Judge(qs, v, AgentLoad{Limit: 0.8, CPU: 0.1, Max: 0.1}, "")
-				return Probe{Users: n, Verdict: verdict, Margin: margin, Reason: why, Values: v, StdErrs: se,
-					WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
-			}
-		}
+		at := 0.0
+		probe := utilizationProbe(rand.New(rand.NewPCG(seed, 7)), func(float64) float64 { return capacity }, cv, 10*time.Second, 40*time.Second, 0, &at)
 		d, _ := search(t, DefaultConfig(2000), probe)
 		e := (float64(d.Result.SupportedUsers) - capacity) / capacity
 		sum += e
@@ -298,6 +268,73 @@ func TestSearch_NoisyUtilization(t *testing.T) {
 	t.Logf("mean error %+.1f%%; %d of %d searches within 3%%", 100*mean, within, seeds)
 	if math.Abs(mean) > 0.02 {
 		t.Errorf("the answers lean %+.1f%% from the truth on average; want within 2%%", 100*mean)
+	}
+}
+
+// TestSearch_FittedCrossing runs the search as the simulative demo does (precision 3 %,
+// holds of 10 to 40 s, a stale fail probed again after 120 s) against a utilization target
+// as noisy as its target is (40 workers: ±0.022 at 95 % on 0.3 over 40 s, a relative standard
+// error of 2.9 %, measured), over 200 seeds. Its verdicts near the answer are coin tosses;
+// the highest pass below the lowest fail (repeats pooled) landed within 3 % in 181 of the
+// searches, in 387 s on average. The crossing fitted to the probes near the answer must
+// land within 3 % in at least 95 % of them (195 when written), without leaning, in no more
+// time.
+func TestSearch_FittedCrossing(t *testing.T) {
+	const capacity, cv, seeds = 2000.0, 0.029, 200
+	cfg := DefaultConfig(6000)
+	cfg.Precision, cfg.StaleSec = 0.03, 120
+	sum, within, fitted, took := 0.0, 0, 0, 0.0
+	for seed := range uint64(seeds) {
+		at := 0.0
+		probe := utilizationProbe(rand.New(rand.NewPCG(seed, 7)), func(float64) float64 { return capacity }, cv, 10*time.Second, 40*time.Second, 3, &at)
+		d, h := search(t, cfg, probe)
+		r := d.Result
+		e := (float64(r.SupportedUsers) - capacity) / capacity
+		sum, took = sum+e, took+at
+		if math.Abs(e) <= 0.03 {
+			within++
+		}
+		if r.Fitted {
+			fitted++
+			if r.Estimate == nil || r.Estimate.Probes < 3 || r.Estimate.Err <= 0 || !strings.Contains(d.Reason, "crossing fitted") {
+				t.Fatalf("seed %d: a fitted answer without its estimate: %+v (%s): %s", seed, r, d.Reason, trace(h))
+			}
+		}
+	}
+	mean := sum / seeds
+	t.Logf("mean error %+.1f%%; %d of %d within 3%%; %d fitted; %.0f s on average", 100*mean, within, seeds, fitted, took/seeds)
+	if within < seeds*95/100 || math.Abs(mean) > 0.01 {
+		t.Errorf("%d of %d searches within 3%% leaning %+.1f%%; want at least 95%%, leaning less than 1%%", within, seeds, 100*mean)
+	}
+	if fitted < seeds/2 {
+		t.Errorf("%d of %d answers fitted; want most (the demo's verdicts near the answer are within noise)", fitted, seeds)
+	}
+	if took/seeds > 387 {
+		t.Errorf("%.0f s per search on average; want no more than the 387 s the bracket alone took", took/seeds)
+	}
+}
+
+// utilizationProbe returns probes of a target whose utilization is 0.3 at capacity(at)
+// users, measured over holds of hold to maxHold (extended by the real ExtendHold rule) with
+// a relative standard error of cv over 40 s; each probe first spends settle seconds
+// ramping, and *at follows the time.
+func utilizationProbe(rng *rand.Rand, capacity func(at float64) float64, cv float64, hold, maxHold time.Duration, settle float64, at *float64) func(int) Probe {
+	const threshold = 0.3
+	qs := []QuerySpec{{Description: "utilization", Threshold: threshold, Alert: true}}
+	return func(n int) Probe {
+		*at += settle
+		for held := hold; ; held += hold {
+			rel := cv * math.Sqrt(40/held.Seconds()) // the noise of a mean over the hold
+			v := []float64{threshold * float64(n) / capacity(*at+held.Seconds()) * (1 + rel*rng.NormFloat64())}
+			se := []float64{rel * v[0]} // what batch means estimate: the standard error of the hold's mean
+			if ExtendHold(qs, v, se, 2.571, held, hold, maxHold) {
+				continue
+			}
+			*at += held.Seconds()
+			verdict, margin, why := Judge(qs, v, AgentLoad{Limit: 0.8, CPU: 0.1, Max: 0.1}, "")
+			return Probe{Users: n, Verdict: verdict, Margin: margin, MarginErr: MarginErr(qs, v, se), Reason: why, Values: v, StdErrs: se,
+				HoldSec: held.Seconds(), At: *at, WithinNoise: WithinNoise(qs, v, se, 2.571) >= 0}
+		}
 	}
 }
 

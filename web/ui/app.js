@@ -385,6 +385,7 @@
         const done = rep && rep.Outcome;
         c.push(card(done ? "supported users" : "supported so far", done ? rep.SupportedUsers : br[0], done ? "pass" : ""));
         c.push(card("bracket", "[" + (done ? rep.Bracket[0] : br[0]) + ", " + ((done ? rep.Bracket[1] : br[1]) || "∞") + ")"));
+        if (done && rep.Estimate) c.push(card(rep.Fitted ? "fitted crossing (the answer)" : "fitted crossing", Math.round(rep.Estimate.users) + " ± " + Math.round(rep.Estimate.err) + " (95%)"));
         c.push(card("probes", probes.length));
         c.push(card("knee", rep && rep.Knee ? rep.Knee : "—"));
         c.push(card("users now", last >= 0 ? tl.users[last] : 0));
