@@ -275,10 +275,10 @@ func TestSearch_NoisyUtilization(t *testing.T) {
 // holds of 10 to 40 s, a stale fail probed again after 120 s) against a utilization target
 // as noisy as its target is (40 workers: ±0.022 at 95 % on 0.3 over 40 s, a relative standard
 // error of 2.9 %, measured), over 200 seeds. Its verdicts near the answer are coin tosses;
-// the highest pass below the lowest fail (repeats pooled) landed within 3 % in 181 of the
-// searches, in 387 s on average. The crossing fitted to the probes near the answer must
-// land within 3 % in at least 95 % of them (195 when written), without leaning, in no more
-// time.
+// the highest pass below the lowest fail (repeats pooled) landed within 3 % in 178 of the
+// searches, in 406 s on average. The crossing fitted to the probes near the answer must
+// land within 3 % in at least 95 % of them (192 when written, in 336 s), without leaning,
+// in less time.
 func TestSearch_FittedCrossing(t *testing.T) {
 	const capacity, cv, seeds = 2000.0, 0.029, 200
 	cfg := DefaultConfig(6000)
@@ -309,8 +309,8 @@ func TestSearch_FittedCrossing(t *testing.T) {
 	if fitted < seeds/2 {
 		t.Errorf("%d of %d answers fitted; want most (the demo's verdicts near the answer are within noise)", fitted, seeds)
 	}
-	if took/seeds > 387 {
-		t.Errorf("%.0f s per search on average; want no more than the 387 s the bracket alone took", took/seeds)
+	if took/seeds > 380 {
+		t.Errorf("%.0f s per search on average; want less than the 406 s the bracket alone took", took/seeds)
 	}
 }
 
