@@ -16,9 +16,16 @@ var decodeOptions = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontex
 // of what a simulative agent does (BenchmarkHandle; docs/benchmarks.md).
 func decode(b []byte, v any) error { return json.Unmarshal(b, v, decodeOptions) }
 
-// DecodePost reads the post a "posted", "post_edited" or "post_deleted" event carries.
+// DecodePost reads the post a "posted", "post_edited" or "post_deleted" event carries. The
+// copies of an event that one WebSocket read, or that an EventCache handed to the members
+// of a channel, decode it once and share the result: the Post's maps and slices are
+// shared too, and are read, never written.
 func (d EventData) DecodePost() (Post, error) {
-	var p Post
-	err := decode([]byte(d.Post), &p)
-	return p, err
+	if d.post == nil {
+		var p Post
+		err := decode([]byte(d.Post), &p)
+		return p, err
+	}
+	d.post.once.Do(func() { d.post.err = decode([]byte(d.Post), &d.post.p) })
+	return d.post.p, d.post.err
 }

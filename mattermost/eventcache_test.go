@@ -2,6 +2,7 @@ package mattermost
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,18 @@ func TestEventCache(t *testing.T) {
 	if evA.Seq != 5 || evB.Seq != 6 || evAlone.Seq != 7 {
 		t.Errorf("seqs %d %d %d; want each connection's own, 5 6 7", evA.Seq, evB.Seq, evAlone.Seq)
 	}
+	// The members share one decode of the post: the same maps, not equal copies.
+	pa, errA := evA.Data.DecodePost()
+	pb, errB := evB.Data.DecodePost()
+	pAlone, errAlone := evAlone.Data.DecodePost()
+	if errA != nil || errB != nil || errAlone != nil || pa.ID == "" || pa.Message != pAlone.Message || pb.ID != pa.ID {
+		t.Fatalf("posts %+v, %+v, %+v (%v %v %v); want the same post", pa, pb, pAlone, errA, errB, errAlone)
+	}
+	if reflect.ValueOf(pa.Props).Pointer() != reflect.ValueOf(pb.Props).Pointer() || reflect.ValueOf(pa.Props).Pointer() == reflect.ValueOf(pAlone.Props).Pointer() {
+		t.Errorf("the cached post was decoded for each member, or the uncached one shared: props at %#x, %#x, %#x",
+			reflect.ValueOf(pa.Props).Pointer(), reflect.ValueOf(pb.Props).Pointer(), reflect.ValueOf(pAlone.Props).Pointer())
+	}
+	evA.Data.post, evB.Data.post, evAlone.Data.post = nil, nil, nil // compared above
 	evB.Seq, evAlone.Seq = evA.Seq, evA.Seq
 	if fmt.Sprintf("%+v", *evA) != fmt.Sprintf("%+v", *evB) || fmt.Sprintf("%+v", *evA) != fmt.Sprintf("%+v", *evAlone) || evA.Data.Post == "" {
 		t.Errorf("cached %+v\nuncached %+v\nwant the same event, with its post", *evB, *evAlone)

@@ -30,3 +30,32 @@ func BenchmarkHandle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemberPost measures what a member pays for a broadcast post it reads: the event
+// and its post decoded for it alone, or taken from an EventCache that another member's
+// WebSocket filled and whose post another member already read (EventData.DecodePost).
+func BenchmarkMemberPost(b *testing.B) {
+	for _, shared := range []bool{false, true} {
+		b.Run(map[bool]string{false: "alone", true: "shared"}[shared], func(b *testing.B) {
+			var opts WebSocketOptions
+			if shared {
+				opts.Events = NewEventCache(0)
+			}
+			w := (&Client{}).NewWebSocket(opts)
+			b.ReportAllocs()
+			for b.Loop() {
+				w.nextSeq = 1
+				if w.handle(postedEvent) {
+					b.Fatal("a gap")
+				}
+				ev := w.Next()
+				if ev == nil {
+					b.Fatal("the event was not delivered")
+				}
+				if p, err := ev.Data.DecodePost(); err != nil || p.ID == "" {
+					b.Fatalf("post %+v: %v", p, err)
+				}
+			}
+		})
+	}
+}

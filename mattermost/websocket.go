@@ -34,6 +34,17 @@ type EventData struct {
 	UserID       string `json:"user_id"`       // typing, status_change, and others about one user
 	ParentID     string `json:"parent_id"`     // typing: the thread's root, if in a thread
 	Status       string `json:"status"`        // status_change
+
+	// post decodes Post once for every copy of the event: the EventCache hands the same
+	// broadcast to every member on the agent, and each member that reads the post would
+	// otherwise decode it again (DecodePost).
+	post *sharedPost
+}
+
+type sharedPost struct {
+	once sync.Once
+	p    Post
+	err  error
 }
 
 // Broadcast says who an event was sent to.
@@ -368,6 +379,9 @@ func (w *WebSocket) handle(b []byte) (gap bool) {
 		return false
 	}
 	ev := m.Event
+	if ev.Data.Post != "" {
+		ev.Data.post = &sharedPost{}
+	}
 	ev.Seq = *m.RawSeq                                                                           // the outer "seq" field wins over Event's
 	if prefix != nil && ev.Seq == seq && m.Status == "" && m.Error == nil && m.SeqReply == nil { // the last field was the seq
 		w.opts.Events.put(prefix, ev)

@@ -255,7 +255,8 @@ func TestWebSocket_Decoding(t *testing.T) {
 		if ev == nil {
 			t.Fatalf("got %q; want three events", got)
 		}
-		got = append(got, fmt.Sprintf("%s seq=%d data=%v broadcast=%v/%v", ev.Event, ev.Seq, ev.Data, ev.Broadcast.ChannelID, ev.Broadcast.OmitUsers))
+		d := ev.Data
+		got = append(got, fmt.Sprintf("%s seq=%d data={%s %s %s %s %s} broadcast=%v/%v", ev.Event, ev.Seq, d.ConnectionID, d.Post, d.UserID, d.ParentID, d.Status, ev.Broadcast.ChannelID, ev.Broadcast.OmitUsers))
 	}
 	want := []string{
 		"hello seq=0 data={c1    } broadcast=/map[]",
