@@ -122,10 +122,12 @@ func startingUsers(ready time.Time) func(string, agentconfig.Config, func() func
 		return func(int) (loadtest.User, error) {
 			return loadtest.UserFunc(func(ctx context.Context) error {
 				done := starting()
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Until(ready)):
-				}
+				// A deadline, not time.After: with -race, a bubble's channel timers that
+				// many users block on crashed the runtime (SIGSEGV in timer.maybeRunChan,
+				// go1.26.8, within thirty runs of this test in one process).
+				wait, cancel := context.WithDeadline(ctx, ready)
+				<-wait.Done()
+				cancel()
 				done()
 				<-ctx.Done()
 				return nil

@@ -46,12 +46,6 @@ func TestReason(t *testing.T) {
 // TestReason_RealFailures gets the reasons from real failures on both HTTP clients: a closed
 // port, a server that hangs up, an error body with an id, a timeout.
 func TestReason_RealFailures(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
 	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		c, _, _ := w.(http.Hijacker).Hijack()
 		c.Close()
@@ -66,6 +60,14 @@ func TestReason_RealFailures(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}))
 	defer busy.Close()
+	// The closed port is taken last: a port freed before the servers above listened could
+	// be handed to one of them (once, the hang-up server got it: "connection closed").
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
 	for _, fast := range []bool{false, true} {
 		get := func(base string, timeout time.Duration) string {
 			var got mattermost.Request
