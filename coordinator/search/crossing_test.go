@@ -141,3 +141,20 @@ func TestNext_RefinesAtTheCrossing(t *testing.T) {
 		t.Fatalf("clear verdicts: %+v; want the bracket's own rules", d)
 	}
 }
+
+// TestNext_FittedWithinMaxUsers: a fitted crossing above the most users the search may
+// probe (its fails there within noise) answers no more than MaxActiveUsers.
+func TestNext_FittedWithinMaxUsers(t *testing.T) {
+	cfg := DefaultConfig(2000)
+	cfg.Precision = 0.03
+	line := func(n int) float64 { return float64(n)/2100 - 1 } // the threshold at 2100
+	h := []Probe{near(1000, -0.5, 0.01, 20)}
+	for i, n := range []int{1900, 1950, 1980, 1990} {
+		h = append(h, near(n, line(n), 0.03, float64(60+40*i)))
+	}
+	h = append(h, near(2000, 0.001, 0.03, 260), near(2000, 0.002, 0.03, 300), near(1990, line(1990), 0.03, 340))
+	d := Next(cfg, h)
+	if !d.Done || d.Result.Estimate == nil || d.Result.Estimate.Users <= 2000 || !d.Result.Fitted || d.Result.SupportedUsers != 2000 {
+		t.Fatalf("%+v (%s); want done, the crossing above 2000 answered as 2000", d.Result, d.Reason)
+	}
+}

@@ -311,10 +311,11 @@ type state struct {
 	// (FitPrecision x Precision).
 	fitPrecision float64
 	staleSec     float64
+	maxUsers     int // a fitted answer is never above it (0: no bound)
 }
 
 func analyze(cfg Config, h []Probe) state {
-	s := state{precision: cfg.Precision, fitPrecision: FitPrecision * cfg.Precision, staleSec: cfg.StaleSec}
+	s := state{precision: cfg.Precision, fitPrecision: FitPrecision * cfg.Precision, staleSec: cfg.StaleSec, maxUsers: cfg.MaxUsers}
 	h = Pooled(h, cfg.StaleSec)
 	invalidRun, invalidAt := 0, -1
 	for i := range h {
@@ -556,6 +557,9 @@ func done(s state, h []Probe, why string) Decision {
 	case s.noisy() && r.Estimate != nil && r.Estimate.Within(FitAnswer*s.precision):
 		r.WithinNoise, r.Fitted = true, true
 		lo, hi := clearBounds(h, s.staleSec)
+		if s.maxUsers > 0 {
+			hi = min(hi, s.maxUsers+1)
+		}
 		r.SupportedUsers = min(max(int(r.Estimate.Users), lo), hi-1)
 		why += fmt.Sprintf("; the probes bounding it were within noise of the threshold, so the answer is the crossing fitted to the %d probes near it: %.0f ± %.0f users at 95%%", r.Estimate.Probes, r.Estimate.Users, r.Estimate.Err)
 		if r.Estimate.Drift {
