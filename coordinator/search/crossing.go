@@ -35,54 +35,49 @@ func (e Estimate) Within(precision float64) bool { return e.Err <= precision*e.U
 const FitWindow = 0.15
 
 // Crossing fits margin = a + b·users (+ c·t when the time term is significant) to the
-// valid probes near the bracket [lo, hi) that measured their noise, by weighted least
-// squares with each probe weighted by its hold, and returns where the margin crosses zero
-// (a pure function). ok is false with
-// fewer than three such probes, fewer than two user counts, a slope that is not positive
-// (more users must mean a worse margin), or a crossing outside the probes' range. The probes' own standard
-// errors weigh them; when the points scatter more than those errors say, the interval
-// widens by the scatter.
+// valid probes near the bracket [lo, hi) that measured their noise, by least squares with
+// each probe weighted by its hold, and returns where the margin crosses zero (a pure
+// function). The probes' errors set the interval (NoiseScale); when the points scatter
+// more than those errors say, it widens by the scatter. ok is false with fewer than three
+// such probes, fewer than two user counts, a slope that is not positive (more users must
+// mean a worse margin), or a crossing outside the probes' range (an extrapolation, not a
+// measurement).
 func Crossing(h []Probe, lo, hi int) (e Estimate, ok bool) {
 	if lo <= 0 || hi <= lo {
 		return Estimate{}, false
 	}
+	from, to := (1-FitWindow)*float64(lo), (1+FitWindow)*float64(hi)
 	var use []Probe
 	counts := map[int]bool{}
 	for _, p := range h {
-		if poolable(p) && float64(p.Users) >= (1-FitWindow)*float64(lo) && float64(p.Users) <= (1+FitWindow)*float64(hi) {
+		if poolable(p) && float64(p.Users) >= from && float64(p.Users) <= to {
 			use, counts[p.Users] = append(use, p), true
 		}
 	}
 	if len(use) < 3 || len(counts) < 2 {
 		return Estimate{}, false
 	}
-	last := 0.0
-	for _, p := range use {
-		last = math.Max(last, p.At)
+	f, ok := fitLine(use, true)
+	if !ok || !f.significant(2) {
+		if f, ok = fitLine(use, false); !ok {
+			return Estimate{}, false
+		}
 	}
-	if f, ok := fitLine(use, true, last); ok && f.significant(2) {
-		e = f.estimate(len(use), true)
-		return e, e.Users >= (1-FitWindow)*float64(lo) && e.Users <= (1+FitWindow)*float64(hi)
-	}
-	f, ok := fitLine(use, false, last)
-	if !ok {
-		return Estimate{}, false
-	}
-	e = f.estimate(len(use), false)
-	// A crossing outside the probes' range is an extrapolation, not a measurement.
-	return e, e.Users >= (1-FitWindow)*float64(lo) && e.Users <= (1+FitWindow)*float64(hi)
+	e = f.estimate(len(use))
+	return e, e.Users >= from && e.Users <= to
 }
 
-// line is a fitted margin = a + b·(users - x0) + c·(t - t0).
+// line is a fitted margin = a + b·(users - x0) (+ c·(t - t0)).
 type line struct {
 	coef, se []float64 // a, b (, c)
 	cov      *mat.SymDense
-	x0, tEnd float64 // users and time (from t0) the intercept is read at
+	x0, tEnd float64 // users and time (from t0) the intercept is read at: the last probe's
 	t95      float64
 }
 
-// fitLine fits the line (with a time term when timed) and reads it at the last probe's time.
-func fitLine(use []Probe, timed bool, last float64) (line, bool) {
+// fitLine fits the line, with a time term when timed (six probes at least), read at the
+// last probe's time.
+func fitLine(use []Probe, timed bool) (line, bool) {
 	k := 2
 	if timed {
 		k = 3
@@ -91,10 +86,10 @@ func fitLine(use []Probe, timed bool, last float64) (line, bool) {
 		}
 	}
 	scale := NoiseScale(use)
-	var x0, t0, sw float64
+	var x0, t0, sw, last float64
 	for _, p := range use {
 		w := hold(p)
-		x0, t0, sw = x0+w*float64(p.Users), t0+w*p.At, sw+w
+		x0, t0, sw, last = x0+w*float64(p.Users), t0+w*p.At, sw+w, math.Max(last, p.At)
 	}
 	x0, t0 = x0/sw, t0/sw
 	x := mat.NewDense(len(use), k, nil)
@@ -108,40 +103,19 @@ func fitLine(use []Probe, timed bool, last float64) (line, bool) {
 		}
 		y.SetVec(i, r*p.Margin)
 	}
-	var xtx mat.SymDense
-	xtx.SymOuterK(1, x.T())
-	var inv mat.SymDense
-	var chol mat.Cholesky
-	if !chol.Factorize(&xtx) {
-		return line{}, false
-	}
-	if err := chol.InverseTo(&inv); err != nil {
-		return line{}, false
-	}
-	var coef mat.VecDense
-	if err := coef.SolveVec(x, y); err != nil {
-		return line{}, false
-	}
-	var fit mat.VecDense
-	fit.MulVec(x, &coef)
-	rss := 0.0
-	for i := range len(use) {
-		d := y.AtVec(i) - fit.AtVec(i)
-		rss += d * d
-	}
+	coef, inv, rss, ok := lsq(x, y)
 	dof := len(use) - k
-	if dof < 1 {
+	if !ok || dof < 1 {
 		return line{}, false
 	}
 	// The probes' errors are estimates from a few batches each; when the points scatter
 	// more than they say, trust the scatter.
-	inv.ScaleSym(math.Max(1, rss/float64(dof)), &inv)
-	l := line{cov: &inv, x0: x0, tEnd: last - t0, t95: distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(dof)}.Quantile(0.975)}
+	inv.ScaleSym(math.Max(1, rss/float64(dof)), inv)
+	l := line{coef: coef, cov: inv, x0: x0, tEnd: last - t0, t95: distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(dof)}.Quantile(0.975)}
 	for i := range k {
-		l.coef = append(l.coef, coef.AtVec(i))
 		l.se = append(l.se, math.Sqrt(inv.At(i, i)))
 	}
-	return l, l.coef[1] > 0
+	return l, coef[1] > 0
 }
 
 // significant says the time term is more than z standard errors from 0.
@@ -150,15 +124,16 @@ func (l line) significant(z float64) bool {
 }
 
 // estimate reads the crossing, with its 95 % interval by the delta method.
-func (l line) estimate(n int, timed bool) Estimate {
+func (l line) estimate(n int) Estimate {
 	a, b := l.coef[0], l.coef[1]
-	g := []float64{1, 0} // the intercept at the time read: a (+ c·tEnd)
+	timed := len(l.coef) == 3
+	g := []float64{1, 0} // the gradient of a + b·d (+ c·tEnd) in (a, b (, c))
 	if timed {
 		a += l.coef[2] * l.tEnd
-		g = []float64{1, 0, l.tEnd}
+		g = append(g, l.tEnd)
 	}
 	d := -a / b // the crossing's offset from x0
-	g[1] = d    // ∂(a + b·d)/∂b, with ∂/∂(a, c) as in g
+	g[1] = d
 	v := 0.0
 	for i := range g {
 		for j := range g {

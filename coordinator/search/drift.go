@@ -40,21 +40,50 @@ func FitRate(h []Probe) (f RateFit, ok bool) {
 		x.SetRow(i, []float64{sw, sw * float64(p.Users), sw * p.At})
 		y.SetVec(i, sw*rate)
 	}
+	coef, _, _, ok := lsq(x, y)
+	if !ok {
+		return RateFit{}, false
+	}
+	f.A, f.B, f.C, f.Probes, f.Mean = coef[0], coef[1], coef[2], len(use), f.Mean/hold
+	return f, true
+}
+
+// lsq solves x·coef ≈ y by least squares through QR (a pure function), and returns the
+// coefficients, (xᵀx)⁻¹ (their covariance, up to the residuals' variance) and the residual
+// sum of squares. ok is false when a column of x has no spread of its own (one user count,
+// one time): R is then singular.
+func lsq(x *mat.Dense, y *mat.VecDense) (coef []float64, inv *mat.SymDense, rss float64, ok bool) {
+	m, k := x.Dims()
 	var qr mat.QR
 	qr.Factorize(x)
 	var r mat.Dense
 	qr.RTo(&r)
-	for i := range 3 { // a column without spread (one user count, one time) leaves R singular
+	tri := mat.NewTriDense(k, mat.Upper, nil)
+	for i := range k {
 		if math.Abs(r.At(i, i)) < 1e-9*math.Abs(r.At(0, 0)) {
-			return RateFit{}, false
+			return nil, nil, 0, false
+		}
+		for j := i; j < k; j++ {
+			tri.SetTri(i, j, r.At(i, j))
 		}
 	}
-	var coef mat.VecDense
-	if err := qr.SolveVecTo(&coef, false, y); err != nil {
-		return RateFit{}, false
+	var c mat.VecDense
+	if err := qr.SolveVecTo(&c, false, y); err != nil {
+		return nil, nil, 0, false
 	}
-	f.A, f.B, f.C, f.Probes, f.Mean = coef.AtVec(0), coef.AtVec(1), coef.AtVec(2), len(use), f.Mean/hold
-	return f, true
+	var ri mat.TriDense
+	if err := ri.InverseTri(tri); err != nil {
+		return nil, nil, 0, false
+	}
+	inv = mat.NewSymDense(k, nil)
+	inv.SymOuterK(1, &ri) // (xᵀx)⁻¹ = R⁻¹R⁻ᵀ
+	var fit mat.VecDense
+	fit.MulVec(x, &c)
+	for i := range m {
+		d := y.AtVec(i) - fit.AtVec(i)
+		rss += d * d
+	}
+	return c.RawVector().Data, inv, rss, true
 }
 
 // DriftPerMin is how much each user's rate moved a minute, relative to the mean rate.

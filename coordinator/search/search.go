@@ -310,12 +310,18 @@ type state struct {
 	// fitPrecision: the search ends on a fitted crossing whose interval is within it
 	// (FitPrecision x Precision).
 	fitPrecision float64
-	staleSec     float64
 	maxUsers     int // a fitted answer is never above it (0: no bound)
+	// est is the crossing the probes near the bracket put the threshold at (Crossing), when
+	// estOK; clearLo and clearHi bound it: the highest pass and the lowest fail whose pooled
+	// verdicts were not within noise (0 and MaxInt when none).
+	est              Estimate
+	estOK            bool
+	clearLo, clearHi int
 }
 
 func analyze(cfg Config, h []Probe) state {
-	s := state{precision: cfg.Precision, fitPrecision: FitPrecision * cfg.Precision, staleSec: cfg.StaleSec, maxUsers: cfg.MaxUsers}
+	s := state{precision: cfg.Precision, fitPrecision: FitPrecision * cfg.Precision, maxUsers: cfg.MaxUsers}
+	raw := h
 	h = Pooled(h, cfg.StaleSec)
 	invalidRun, invalidAt := 0, -1
 	for i := range h {
@@ -373,6 +379,8 @@ func analyze(cfg Config, h []Probe) state {
 		}
 	}
 	slices.SortStableFunc(s.fails, func(a, b *Probe) int { return cmp.Compare(a.Users, b.Users) })
+	s.est, s.estOK = Crossing(raw, s.lo, s.hi)
+	s.clearLo, s.clearHi = clearBounds(h)
 	return s
 }
 
@@ -411,7 +419,7 @@ func Next(cfg Config, h []Probe) Decision {
 		upper = s.ceiling
 	}
 	width := upper - s.lo
-	if est, ok := Crossing(h, s.lo, s.hi); ok && upper == s.hi && s.noisy() && est.Within(s.fitPrecision) {
+	if s.estOK && upper == s.hi && s.noisy() && s.est.Within(s.fitPrecision) {
 		return done(s, h, fmt.Sprintf("bracket [%d, %d), and the threshold's crossing is known within %.1f%%", s.lo, s.hi, 100*FitPrecision*cfg.Precision))
 	}
 	if float64(width) <= math.Max(1, cfg.Precision*float64(s.lo)) {
@@ -430,7 +438,7 @@ func Next(cfg Config, h []Probe) Decision {
 		next := s.lo + width/2
 		return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("the agents saturate at %d users; bisecting [%d, %d)", s.ceiling, s.lo, s.ceiling)}
 	}
-	next, how := refine(s, h)
+	next, how := refine(s)
 	return Decision{Users: next, Phase: "refine", Reason: fmt.Sprintf("bracket [%d, %d): %s", s.lo, s.hi, how)}
 }
 
@@ -506,11 +514,11 @@ func probesAt(h []Probe, n int) int {
 // operational laws make latency linear in users past the knee), else the secant between lo
 // and hi, else the middle; kept a tenth of the bracket (or half the precision, if less)
 // away from its ends, so every probe shrinks the bracket.
-func refine(s state, h []Probe) (int, string) {
+func refine(s state) (int, string) {
 	lo, hi := float64(s.lo), float64(s.hi)
 	guard := math.Max(1, 0.1*(hi-lo))
 	cand, how := math.NaN(), ""
-	if est, ok := Crossing(h, s.lo, s.hi); ok && s.noisy() && est.Users > lo && est.Users < hi {
+	if est := s.est; s.estOK && s.noisy() && est.Users > lo && est.Users < hi {
 		// Within noise, the bracket's ends say little about where between them the
 		// threshold is; every probe near it does.
 		cand, how = est.Users, fmt.Sprintf("the crossing fitted to the %d probes near the answer is at %.0f ± %.0f", est.Probes, est.Users, est.Err)
@@ -550,13 +558,14 @@ func done(s state, h []Probe, why string) Decision {
 		r.AgentLimited, r.AtLeast, r.Bracket[1] = true, true, 0
 		why += fmt.Sprintf("; the agents saturate at %d users, so this is a lower bound", s.ceiling)
 	}
-	if est, ok := Crossing(h, s.lo, s.hi); ok && !r.AgentLimited {
+	if s.estOK && !r.AgentLimited {
+		est := s.est
 		r.Estimate = &est
 	}
 	switch {
 	case s.noisy() && r.Estimate != nil && r.Estimate.Within(FitAnswer*s.precision):
 		r.WithinNoise, r.Fitted = true, true
-		lo, hi := clearBounds(h, s.staleSec)
+		lo, hi := s.clearLo, s.clearHi
 		if s.maxUsers > 0 {
 			hi = min(hi, s.maxUsers+1)
 		}
@@ -578,11 +587,12 @@ func done(s state, h []Probe, why string) Decision {
 	return Decision{Done: true, Phase: "done", Reason: why, Result: r}
 }
 
-// clearBounds returns the highest pass and the lowest fail whose (pooled) verdicts were not
-// within noise: what a fitted answer may not contradict (0 and MaxInt when none).
-func clearBounds(h []Probe, staleSec float64) (lo, hi int) {
+// clearBounds returns the highest pass and the lowest fail of a pooled history whose
+// verdicts were not within noise: what a fitted answer may not contradict (0 and MaxInt
+// when none).
+func clearBounds(pooled []Probe) (lo, hi int) {
 	hi = math.MaxInt
-	for _, p := range Pooled(h, staleSec) {
+	for _, p := range pooled {
 		switch {
 		case p.WithinNoise || p.WorkloadBroken:
 		case p.Verdict == Pass && p.Users > lo:
