@@ -458,11 +458,18 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		return res, errors.New(rep.Error)
 	}
 	model := "the model has no answer (no passing probe measured the users' request rate)"
-	if truth > 0 {
+	found := fmt.Sprintf("found %d users", rep.SupportedUsers)
+	switch {
+	case rep.Outcome != coordinator.Answered: // a lower bound: no error to score
+		found = fmt.Sprintf("no answer (%s): %d users passed", rep.Outcome, rep.SupportedUsers)
+		if truth > 0 {
+			model = fmt.Sprintf("the model says %.0f", truth)
+		}
+	case truth > 0:
 		model = fmt.Sprintf("the model says %.0f (%+.1f%%)", truth, 100*(float64(rep.SupportedUsers)-truth)/truth)
 	}
-	fmt.Fprintf(out, "demo: found %d users (bracket [%d, %d), knee %d) in %v; %s\n",
-		rep.SupportedUsers, rep.Bracket[0], rep.Bracket[1], rep.Knee, rep.StopTime.Sub(rep.StartTime).Round(time.Second), model)
+	fmt.Fprintf(out, "demo: %s (bracket [%d, %d), knee %d) in %v; %s\n",
+		found, rep.Bracket[0], rep.Bracket[1], rep.Knee, rep.StopTime.Sub(rep.StartTime).Round(time.Second), model)
 	fmt.Fprintf(out, "demo: report: %s, %s\n", filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html"))
 	fmt.Fprintln(out, rep.Answer())
 	return res, nil

@@ -291,3 +291,25 @@ func TestTruthUtilization_Drift(t *testing.T) {
 		t.Fatalf("one user count with times: truth %v; want the pooled answer", truth)
 	}
 }
+
+// TestDemo_Interrupted: a demo stopped mid-search says it has no answer and what passed,
+// and does not score that lower bound against the model as if it were the answer.
+func TestDemo_Interrupted(t *testing.T) {
+	o := DefaultOptions()
+	o.Workers, o.ServiceTime, o.MaxUsers = 2, 20*time.Millisecond, 500
+	o.Hold, o.Settle, o.RampRate, o.StartUsers = 3*time.Second, 2*time.Second, 25, 20
+	o.ResultsDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background()) // as the CLI does on SIGINT
+	defer cancel()
+	time.AfterFunc(12*time.Second, cancel)
+	var out strings.Builder
+	res, err := Run(ctx, o, &out)
+	if err != nil && res.Report.Outcome == "" {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "demo: no answer (interrupted): ") || strings.Contains(s, "demo: found") ||
+		!strings.Contains(s, "supported users: >= ") || strings.Contains(s, "%)\n") {
+		t.Errorf("output of an interrupted demo:\n%s\nwant \"no answer (interrupted)\", a lower bound, and no error against the model", s)
+	}
+}
