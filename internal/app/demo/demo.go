@@ -429,10 +429,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		defer done()
 		fmt.Fprintf(out, "demo: live view on %s\n", link)
 	}
-	say := context.AfterFunc(ctx, func() { fmt.Fprintln(out, "demo: interrupted; stopping the search and writing the report") })
-	defer say()
 	if err := c.Run(ctx); err != nil {
 		return Result{}, err
+	}
+	if ctx.Err() != nil { // said here, not as ctx ends: the search writes to out until Run returns
+		fmt.Fprintln(out, "demo: interrupted; the search stopped, writing the report")
 	}
 	rep := c.Report()
 	switch {

@@ -308,7 +308,7 @@ func TestDemo_Interrupted(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	if !strings.Contains(s, "demo: no answer (interrupted): ") || strings.Contains(s, "demo: found") ||
+	if !strings.Contains(s, "demo: interrupted; ") || !strings.Contains(s, "demo: no answer (interrupted): ") || strings.Contains(s, "demo: found") ||
 		!strings.Contains(s, "supported users: >= ") || strings.Contains(s, "%)\n") {
 		t.Errorf("output of an interrupted demo:\n%s\nwant \"no answer (interrupted)\", a lower bound, and no error against the model", s)
 	}
