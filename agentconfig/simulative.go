@@ -20,10 +20,22 @@ type SimulativeConfig struct {
 	PercentMentions       float64 // share of posts that @mention someone (typed with autocomplete)
 	PercentLinks          float64 // share of posts with a link
 	PercentFiles          float64 // share of posts with 1-3 image files
+	// ProfileImages is how a channel view gets its authors' pictures: "browser" shows a
+	// picture from the user's browser cache while the server's Cache-Control allows
+	// (Mattermost's: a day), as the webapp's <img> does; "revalidate" asks the server for
+	// every author at every view, with the picture's ETag, as mattermost-load-test-ng does
+	// (its deployments answer those from a proxy cache in front of the server).
+	ProfileImages string
 	// ActionWeights are relative frequencies (CreatePost = 1), from the reference's table of
 	// production rates. An action left out, or at 0, never runs.
 	ActionWeights map[string]float64
 }
+
+// The values of SimulativeConfig.ProfileImages.
+const (
+	ProfileImagesBrowser    = "browser"
+	ProfileImagesRevalidate = "revalidate"
+)
 
 // DefaultActionWeights are the reference's weights for the actions the simulative users have.
 func DefaultActionWeights() map[string]float64 {
@@ -53,7 +65,7 @@ func SimulativeActions() []string {
 func DefaultSimulativeConfig() SimulativeConfig {
 	return SimulativeConfig{MinIdleTimeMs: 1000, AvgIdleTimeMs: 20000, ThinkTimeDistribution: "uniform",
 		PercentReplies: 0.18, PercentUrgentPosts: 0.001, PercentMentions: 0.1, PercentLinks: 0.1, PercentFiles: 0.02,
-		ActionWeights: DefaultActionWeights()}
+		ProfileImages: ProfileImagesBrowser, ActionWeights: DefaultActionWeights()}
 }
 
 // Validate checks the think times, shares and weights.
@@ -62,6 +74,8 @@ func (c SimulativeConfig) Validate() error {
 	ck.Check(c.MinIdleTimeMs >= 0, "MinIdleTimeMs", c.MinIdleTimeMs, "must be >= 0")
 	ck.Check(c.AvgIdleTimeMs > c.MinIdleTimeMs, "AvgIdleTimeMs", c.AvgIdleTimeMs, fmt.Sprintf("must be > MinIdleTimeMs (%d)", c.MinIdleTimeMs))
 	ck.Check(config.OneOf(c.ThinkTimeDistribution, "uniform", "exponential"), "ThinkTimeDistribution", c.ThinkTimeDistribution, `must be "uniform" or "exponential"`)
+	ck.Check(config.OneOf(c.ProfileImages, ProfileImagesBrowser, ProfileImagesRevalidate), "ProfileImages", c.ProfileImages,
+		`must be "browser" or "revalidate"`)
 	for name, p := range map[string]float64{"PercentReplies": c.PercentReplies, "PercentUrgentPosts": c.PercentUrgentPosts,
 		"PercentMentions": c.PercentMentions, "PercentLinks": c.PercentLinks, "PercentFiles": c.PercentFiles} {
 		ck.Check(p >= 0 && p <= 1, name, p, "must be in [0, 1]")

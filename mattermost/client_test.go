@@ -206,12 +206,12 @@ func testContract(t *testing.T, engine string) {
 	ok(t, "LoadStatusesByIDs", a.LoadStatusesByIDs(ctx, []string{b.UserID()}))
 	must[mattermost.Status](t, "GetUserStatus")(a.GetUserStatus(ctx, b.UserID()))
 	must[mattermost.Status](t, "UpdateStatus")(a.UpdateStatus(ctx, "away"))
-	etag, notMod, err := a.GetProfileImage(ctx, b.UserID(), "")
-	if err != nil || etag == "" || notMod {
-		t.Fatalf("GetProfileImage = %q, %v, %v", etag, notMod, err)
+	img, err := a.GetProfileImage(ctx, b.UserID(), "")
+	if err != nil || img.ETag == "" || img.NotModified || !img.HasMaxAge || img.MaxAge != 24*time.Hour {
+		t.Fatalf("GetProfileImage = %+v, %v; want an ETag and a day's max-age", img, err)
 	}
-	if _, notMod, err := a.GetProfileImage(ctx, b.UserID(), etag); err != nil || !notMod {
-		t.Errorf("GetProfileImage with its ETag = notModified %v, %v; want a 304", notMod, err)
+	if img, err := a.GetProfileImage(ctx, b.UserID(), img.ETag); err != nil || !img.NotModified || img.HasMaxAge {
+		t.Errorf("GetProfileImage with its ETag = %+v, %v; want a 304 without Cache-Control, as Mattermost answers", img, err)
 	}
 	in, _, err := a.AutocompleteUsers(ctx, team.ID, town.ID, "b", 10)
 	if err != nil || len(in) != 1 {
@@ -423,5 +423,27 @@ func TestClient_Timeout(t *testing.T) {
 				t.Errorf("observed %+v; want one timed-out request", got)
 			}
 		})
+	}
+}
+
+func TestCacheMaxAge(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"max-age=86400, private", 24 * time.Hour},
+		{"private, max-age=300", 5 * time.Minute},
+		{"Max-Age=\"60\"", time.Minute},
+		{"public", 0},
+		{"", 0},
+		{"max-age=86400, no-cache", 0},
+		{"no-store, max-age=60", 0},
+		{"max-age=-5", 0},
+		{"max-age=soon", 0},
+		{"max-age=99999999999999999", time.Duration(1<<63-1) / time.Second * time.Second},
+	} {
+		if got := mattermost.CacheMaxAge(c.header); got != c.want {
+			t.Errorf("CacheMaxAge(%q) = %v; want %v", c.header, got, c.want)
+		}
 	}
 }

@@ -2,11 +2,13 @@ package mattermost
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func (c *Client) me() string {
@@ -172,18 +174,51 @@ func (c *Client) UpdateStatus(ctx context.Context, status string) (Status, error
 	return s, err
 }
 
-// GetProfileImage fetches a user's picture. With etag set it is sent as If-None-Match; the
-// result says whether the server answered 304 and gives the new ETag.
-func (c *Client) GetProfileImage(ctx context.Context, userID, etag string) (newETag string, notModified bool, err error) {
+// ProfileImage is what the answer to a profile picture request says of the picture.
+type ProfileImage struct {
+	ETag        string        // its version (Mattermost's is the user's last_picture_update, an integer)
+	NotModified bool          // the server answered 304: the version sent is current
+	MaxAge      time.Duration // how long Cache-Control lets a browser reuse it without asking; 0: not at all
+	HasMaxAge   bool          // the answer carried Cache-Control (a 304 may not; the stored one then stands)
+}
+
+// GetProfileImage fetches a user's picture. With etag set it is sent as If-None-Match.
+func (c *Client) GetProfileImage(ctx context.Context, userID, etag string) (ProfileImage, error) {
 	h := http.Header{}
 	if etag != "" {
 		h.Set("If-None-Match", etag)
 	}
-	resp, _, err := c.do(ctx, call{method: "GET", route: "/users/{user_id}/image", path: pathf("/users/%s/image", userID), header: h, headers: []string{"ETag"}})
+	resp, _, err := c.do(ctx, call{method: "GET", route: "/users/{user_id}/image", path: pathf("/users/%s/image", userID), header: h,
+		headers: []string{"ETag", "Cache-Control"}})
 	if err != nil {
-		return "", false, err
+		return ProfileImage{}, err
 	}
-	return resp.headers[0], resp.status == http.StatusNotModified, nil
+	img := ProfileImage{ETag: resp.headers[0], NotModified: resp.status == http.StatusNotModified}
+	if cc := resp.headers[1]; cc != "" {
+		img.MaxAge, img.HasMaxAge = CacheMaxAge(cc), true
+	}
+	return img, nil
+}
+
+// CacheMaxAge is how long a browser may reuse a response with this Cache-Control header
+// without asking the server again (RFC 9111): its max-age, or 0 with no-store, no-cache,
+// no max-age or a malformed one.
+func CacheMaxAge(cacheControl string) time.Duration {
+	var age time.Duration
+	for d := range strings.SplitSeq(cacheControl, ",") {
+		name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
+		switch strings.ToLower(name) {
+		case "no-store", "no-cache":
+			return 0
+		case "max-age":
+			n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
+			if err != nil || n < 0 {
+				return 0
+			}
+			age = time.Duration(min(n, int64(math.MaxInt64/time.Second))) * time.Second
+		}
+	}
+	return age
 }
 
 // AutocompleteUsers returns users whose name starts with name: in the channel, and in the

@@ -84,6 +84,11 @@ type WebSocketOptions struct {
 	// Events, if set, shares the decoding of broadcasts with the agent's other WebSockets
 	// (see EventCache).
 	Events *EventCache
+	// Ready, if set, is the channel Ready returns: a buffered channel of the owner's, which
+	// the owner may also send its own wake-ups on, to wait on one channel for its events and
+	// its timers. The WebSocket's sends never block, and it does not close it: when Run has
+	// returned it sends a last token and Closed reports true.
+	Ready chan struct{}
 }
 
 // WebSocketStats counts what happened on a WebSocket.
@@ -141,16 +146,27 @@ func (c *Client) NewWebSocket(opts WebSocketOptions) *WebSocket {
 	if opts.ReconnectJitter == 0 {
 		opts.ReconnectJitter = 2 * time.Second
 	}
-	return &WebSocket{c: c, opts: opts, ready: make(chan struct{}, 1), pending: map[int64]chan Reply{}}
+	ready := opts.Ready
+	if ready == nil {
+		ready = make(chan struct{}, 1)
+	}
+	return &WebSocket{c: c, opts: opts, ready: ready, pending: map[int64]chan Reply{}}
 }
 
-// Ready receives a token when events are waiting, and is closed when Run has returned. The
-// owner then takes them with Next:
+// Ready receives a token when events are waiting, and is closed when Run has returned
+// (unless it is WebSocketOptions.Ready: see there). The owner then takes them with Next:
 //
 //	case _, ok := <-ws.Ready():
 //		for ev := ws.Next(); ev != nil; ev = ws.Next() { ... }
 //		if !ok { /* Run has returned */ }
 func (w *WebSocket) Ready() <-chan struct{} { return w.ready }
+
+// Closed reports whether Run has returned; events still queued remain for Next.
+func (w *WebSocket) Closed() bool {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	return w.closed
+}
 
 // Next returns the oldest waiting event (in seq order), or nil when none is waiting.
 func (w *WebSocket) Next() *Event {
@@ -185,13 +201,22 @@ func (w *WebSocket) deliver(ev *Event) bool {
 	return true
 }
 
-// closeEvents closes Ready; events still queued remain for Next.
+// closeEvents closes Ready, or sends a last token on the owner's; events still queued
+// remain for Next.
 func (w *WebSocket) closeEvents() {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
-	if !w.closed {
-		w.closed = true
+	if w.closed {
+		return
+	}
+	w.closed = true
+	if w.opts.Ready == nil {
 		close(w.ready)
+		return
+	}
+	select {
+	case w.ready <- struct{}{}:
+	default: // a token is already waiting
 	}
 }
 

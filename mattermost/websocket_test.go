@@ -154,6 +154,41 @@ func TestWebSocket_EventsActionsResume(t *testing.T) {
 	}
 }
 
+// TestWebSocket_OwnersReady: with WebSocketOptions.Ready the WebSocket sends its tokens on
+// the owner's channel, which the owner may poke too; when Run returns it sends a last token
+// and Closed says so, and the channel stays open (the owner's to reuse).
+func TestWebSocket_OwnersReady(t *testing.T) {
+	base := startServer(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{} // the owner's own token first: the WebSocket's sends must not block on it
+	ctx, alice, _, chans, ws, done := twoUsers(t, base, mattermost.WebSocketOptions{Ready: wake})
+	if ws.Ready() != wake {
+		t.Fatal("Ready is not the owner's channel")
+	}
+	nextEvent(t, ws, "hello")
+	must[mattermost.Post](t, "post")(alice.CreatePost(ctx, mattermost.NewPost{ChannelID: chans[0].ID, Message: "one"}))
+	nextEvent(t, ws, "posted")
+	if ws.Closed() {
+		t.Fatal("Closed while Run runs")
+	}
+	for len(wake) > 0 { // drop tokens already sent
+		<-wake
+	}
+	done()
+	select {
+	case _, ok := <-wake:
+		if !ok {
+			t.Fatal("the owner's channel was closed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no token on the owner's channel when Run returned")
+	}
+	if !ws.Closed() {
+		t.Error("Closed = false after Run returned")
+	}
+}
+
 // TestWebSocket_GapReconnects serves a stream with a hole in seq and checks the client
 // reconnects asking for the missing event.
 func TestWebSocket_GapReconnects(t *testing.T) {

@@ -55,9 +55,11 @@ func main() {
 	rampRate := flag.Int("ramp-rate", 0, "idle and ramp modes: add at most this many users a second (0: idle adds half at once, then the other half; ramp adds each step at once)")
 	hold := flag.Duration("hold", 0, "idle mode: keep the users connected this long after measuring (to inspect the process: GOTRACEBACK=system and SIGQUIT print each frame's sp and fp)")
 	out := flag.String("out", "recorded.json", "record mode: where the recorded session goes")
+	images := flag.String("profile-images", "", "simulative modes: UserControllerConfiguration.Simulative.ProfileImages, browser or revalidate (empty: the default)")
 	flag.Parse()
 	gctune.Apply() // as the agent runs, unless GOGC is set
 	profiles.cpu, profiles.mem, profiles.hold, profiles.rampRate, profiles.httpClient = *cpuProfile, *memProfile, *hold, *rampRate, *httpClient
+	profiles.images = *images
 	if *memProfile != "" && *mode != "ramp" {
 		runtime.MemProfileRate = 1 // every allocation: a user's objects are small and few
 	}
@@ -93,6 +95,7 @@ var profiles struct {
 	hold       time.Duration
 	rampRate   int
 	httpClient string
+	images     string // Simulative.ProfileImages
 }
 
 func rssKB() int64 {
@@ -438,6 +441,11 @@ func startSimulative(name, server string, maxUsers int) (*loadtest.Engine, *user
 	cfg := agentconfig.DefaultConfig()
 	cfg.ConnectionConfiguration.ServerURL = server
 	cfg.ConnectionConfiguration.HTTPClient = cmp.Or(profiles.httpClient, cfg.ConnectionConfiguration.HTTPClient)
+	sim := &cfg.UserControllerConfiguration.Simulative
+	sim.ProfileImages = cmp.Or(profiles.images, sim.ProfileImages)
+	if err := sim.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
 	e, m, reg, err := newEngine(name, cfg, 0, maxUsers)
 	if err != nil {
 		return nil, nil, nil, err

@@ -66,9 +66,11 @@ func TestSimulativeConfig_Validate(t *testing.T) {
 	c.ActionWeights["Teleport"] = 1
 	c.ActionWeights["CreatePost"] = -1
 	c.ThinkTimeDistribution = "normal"
+	c.ProfileImages = "never"
 	err := c.Validate()
 	for _, want := range []string{"AvgIdleTimeMs: must be > MinIdleTimeMs (1000)", "ActionWeights.Teleport: is not an action; known: AddReaction",
-		"ActionWeights.CreatePost: must be >= 0", `ThinkTimeDistribution: must be "uniform" or "exponential"`} {
+		"ActionWeights.CreatePost: must be >= 0", `ThinkTimeDistribution: must be "uniform" or "exponential"`,
+		`ProfileImages: must be "browser" or "revalidate", got "never"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v; want it to mention %q", err, want)
 		}

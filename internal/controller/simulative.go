@@ -57,12 +57,14 @@ type Simulative struct {
 	ws     *mattermost.WebSocket
 	wsStop context.CancelFunc
 	wsWG   sync.WaitGroup
+	wake   chan struct{} // Run's one wake-up: its WebSocket's events, its timer, ctx
 
 	teamID   string
 	chans    map[ref]channel // the team's channels the user is in, plus direct and group ones
 	current  ref             // the channel in view; the zero ref before the first
 	posts    postStore       // the posts the user saw
 	people   people          // the users it knows of
+	images   imageCache      // its browser's cache of profile pictures, which a reload keeps
 	threads  []ref           // thread ids from the last threads view
 	pending  []string        // unknown users an event named, to fetch at the next batch
 	typing   bool            // EnableUserTypingMessages
@@ -101,7 +103,7 @@ var simulativeActions = map[string]action{
 func newSimulative(e *Env, picker Picker, id int) *Simulative {
 	return &Simulative{env: e, id: id, cfg: e.Config.UserControllerConfiguration.Simulative, picker: picker,
 		mult: e.Multiplier(id), rng: rand.New(rand.NewPCG(uint64(id), uint64(time.Now().UnixNano()))),
-		chans: map[ref]channel{}}
+		chans: map[ref]channel{}, wake: make(chan struct{}, 1)}
 }
 
 // inView returns the id of the channel in view, or "" before the first.
@@ -140,10 +142,22 @@ func (s *Simulative) Run(ctx context.Context) error {
 	defer logout(ctx, c)
 	defer s.stopWS()
 
-	periodic := time.NewTimer(periodicPhase(s.rng))
-	defer periodic.Stop()
-	profiles := time.NewTimer(time.Duration(s.rng.Int64N(int64(profileBatchEvery))) + 1) // a phase of its own, as periodic's
-	defer profiles.Stop()
+	// The user waits on one channel, s.wake, for everything: its WebSocket's events (the
+	// WebSocket sends its tokens there), its one timer (armed for the earliest of the next
+	// action, the minute timer and the profile batch) and ctx. A select over five channels
+	// per wake-up was a sixth of the agent's CPU when every post woke thousands of users.
+	poke := func() {
+		select {
+		case s.wake <- struct{}{}:
+		default: // a token is already waiting
+		}
+	}
+	defer context.AfterFunc(ctx, poke)()
+	timer := time.AfterFunc(time.Hour, poke)
+	defer timer.Stop()
+	now := time.Now()
+	periodicAt := now.Add(periodicPhase(s.rng))
+	profilesAt := now.Add(time.Duration(s.rng.Int64N(int64(profileBatchEvery))) + 1) // a phase of its own, as periodic's
 	fails := 0
 	s.pos = -1
 	name, wait := s.next()
@@ -163,40 +177,45 @@ func (s *Simulative) Run(ctx context.Context) error {
 				s.env.Metrics.DropArrivals(dropped)
 			}
 		}
-		wait = planned.Sub(now)
 		// freeAt is when the last event or periodic handler returned: the time they spent
 		// waiting on the server is the target's, not schedule lag of the agent's.
 		freeAt := time.Time{}
-		t := time.NewTimer(wait)
-	waiting:
 		for {
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if ctx.Err() != nil {
 				return nil
-			case _, ok := <-s.ready():
-				for ev := s.ws.Next(); ev != nil; ev = s.ws.Next() {
+			}
+			if ws := s.ws; ws != nil {
+				handled := false
+				for ev := ws.Next(); ev != nil; ev = ws.Next() {
 					s.env.Metrics.EventReceived()
 					s.onEvent(ctx, *ev)
+					handled = true
 				}
-				if !ok {
+				if ws.Closed() {
 					// The WebSocket gave up, which it does only when the session is rejected:
 					// end this session so the engine logs the user in again.
-					t.Stop()
 					return errors.New("websocket closed: the server rejected the session")
 				}
-				freeAt = time.Now()
-			case <-periodic.C:
-				s.periodic(ctx)
-				periodic.Reset(periodicEvery)
-				freeAt = time.Now()
-			case <-profiles.C:
-				s.flushProfiles(ctx)
-				profiles.Reset(profileBatchEvery)
-				freeAt = time.Now()
-			case <-t.C:
-				break waiting
+				if handled {
+					freeAt = time.Now()
+				}
 			}
+			now := time.Now()
+			if !now.Before(periodicAt) {
+				s.periodic(ctx)
+				freeAt = time.Now()
+				periodicAt = freeAt.Add(periodicEvery)
+			}
+			if !now.Before(profilesAt) {
+				s.flushProfiles(ctx)
+				freeAt = time.Now()
+				profilesAt = freeAt.Add(profileBatchEvery)
+			}
+			if !now.Before(planned) {
+				break
+			}
+			timer.Reset(earliest(planned, periodicAt, profilesAt).Sub(now))
+			<-s.wake
 		}
 		s.env.Metrics.ObserveLag(time.Since(later(planned, freeAt)))
 		start := time.Now()
@@ -231,14 +250,6 @@ func (s *Simulative) next() (string, time.Duration) {
 	}
 	s.pos, s.cycle = SimpleNext(s.simple, s.cycle, s.pos)
 	return s.simple[s.pos].ActionId, wait
-}
-
-// ready returns the WebSocket's Ready channel, or nil (blocks forever) without one.
-func (s *Simulative) ready() <-chan struct{} {
-	if s.ws == nil {
-		return nil
-	}
-	return s.ws.Ready()
 }
 
 // start is the webapp's start-up: root page and assets, login (or sign-up), client config,
@@ -291,7 +302,7 @@ func (s *Simulative) loadRoot(ctx context.Context) error {
 
 func (s *Simulative) startWS(ctx context.Context) {
 	wctx, stop := context.WithCancel(ctx)
-	s.ws = s.c.NewWebSocket(s.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{Events: s.env.events}))
+	s.ws = s.c.NewWebSocket(s.env.Metrics.WebSocketOptions(mattermost.WebSocketOptions{Events: s.env.events, Ready: s.wake}))
 	s.wsStop = stop
 	ws := s.ws
 	s.wsWG.Go(func() { _ = ws.Run(wctx) }) // ends with wctx; failures show in its stats and metrics
@@ -514,12 +525,24 @@ func (s *Simulative) clearStore() {
 	s.threads, s.pending = nil, nil
 }
 
-// fetchPostsInfo fetches what a channel view needs besides the posts: unknown authors and
-// their statuses, profile pictures (with ETags), mentioned users, and image thumbnails.
+// renderedPosts is how many posts of a view the webapp puts on the page at first, newest
+// first: its post list is virtualized and slices a channel's posts to 50
+// (MAXIMUM_POSTS_FOR_SLICING), so the browser asks only for the pictures of their authors.
+const renderedPosts = 50
+
+// fetchPostsInfo fetches what a channel view needs besides the posts (ps, newest first, as
+// Mattermost orders a post list): unknown authors and their statuses, profile pictures,
+// mentioned users, and image thumbnails. The pictures are those of the authors of every
+// post with ProfileImages "revalidate", as mattermost-load-test-ng asks; in a browser, of
+// the renderedPosts newest, unless its cache has them.
 func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
-	var unknown, noStatus, authors []string
+	browser := s.cfg.ProfileImages != agentconfig.ProfileImagesRevalidate
+	var unknown, noStatus, authors, shown []string
 	var mentioned []string
-	for _, p := range ps {
+	for i, p := range ps {
+		if (!browser || i < renderedPosts) && !slices.Contains(shown, p.UserID) {
+			shown = append(shown, p.UserID)
+		}
 		if !slices.Contains(authors, p.UserID) {
 			authors = append(authors, p.UserID)
 			who := s.people.get(intern(p.UserID))
@@ -549,23 +572,31 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 			return err
 		}
 	}
-	for _, id := range authors {
+	now := uint32(time.Now().Unix())
+	for _, id := range shown {
+		key := imageKey(id)
+		if browser && s.images.fresh(key, now) {
+			continue // shown from the browser's cache
+		}
 		who := s.people.at(intern(id))
 		sent := ""
 		if who.hasETag {
 			sent = strconv.FormatInt(who.etag, 10)
 		}
-		etag, notModified, err := s.c.GetProfileImage(ctx, id, sent)
+		img, err := s.c.GetProfileImage(ctx, id, sent)
 		if err != nil {
 			return err
 		}
-		if etag == "" {
-			who.hasETag = who.hasETag && notModified // a 304 keeps the cached picture
+		if browser {
+			s.images.answered(key, now, img)
+		}
+		if img.ETag == "" {
+			who.hasETag = who.hasETag && img.NotModified // a 304 keeps the cached picture
 			continue
 		}
-		n, err := strconv.ParseInt(etag, 10, 64)
+		n, err := strconv.ParseInt(img.ETag, 10, 64)
 		if err != nil {
-			return fmt.Errorf("profile image ETag %q of %s is not an integer", etag, id)
+			return fmt.Errorf("profile image ETag %q of %s is not an integer", img.ETag, id)
 		}
 		who.etag, who.hasETag = n, true
 	}
@@ -589,6 +620,16 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		}
 	}
 	return nil
+}
+
+// earliest is the earliest of times.
+func earliest(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.Before(t) {
+			t = u
+		}
+	}
+	return t
 }
 
 // later is the later of two times.

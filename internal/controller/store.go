@@ -1,7 +1,11 @@
 package controller
 
 import (
+	"cmp"
+	"hash/maphash"
+	"math"
 	"slices"
+	"time"
 	"unique"
 
 	"github.com/loadtest/loadtest/mattermost"
@@ -175,4 +179,75 @@ func storeChannel(c mattermost.Channel) channel {
 
 func (c channel) team() bool {
 	return c.typ == mattermost.ChannelOpen || c.typ == mattermost.ChannelPrivate
+}
+
+// maxCachedImages bounds a user's browser cache of profile pictures. A browser keeps a
+// picture for as long as the answer's Cache-Control allows (Mattermost's: a day) in a disk
+// cache of many megabytes; the bound is the agent's memory (8 bytes a picture, 8 KB a user
+// at most), high enough that the authors a user sees in a day fit in it on most instances.
+// Past it the picture that goes stale first goes first.
+const maxCachedImages = 1000
+
+// imageSeed keys the cache: a picture is known by a 32-bit hash of its user's id. Two of a
+// user's thousand pictures share a hash with a chance of about 1 in 4 million; a picture
+// then goes unasked for while the other is fresh, no worse.
+var imageSeed = maphash.MakeSeed()
+
+func imageKey(userID string) uint32 { return uint32(maphash.String(imageSeed, userID)) }
+
+// cachedImage is a profile picture in a user's browser cache.
+type cachedImage struct {
+	key   uint32 // imageKey of the picture's user
+	until uint32 // fresh until then (Unix seconds)
+}
+
+// imageCache is a user's browser cache of profile pictures, sorted by key. The webapp
+// shows a picture by URL (its version in the query), so the browser asks the server again
+// only once the cached answer is stale, and with its ETag then.
+type imageCache struct {
+	all    []cachedImage
+	maxAge uint32 // seconds, the last Cache-Control max-age: what a 304 without one renews for
+}
+
+func (c *imageCache) find(key uint32) (int, bool) {
+	return slices.BinarySearchFunc(c.all, key, func(e cachedImage, k uint32) int { return cmp.Compare(e.key, k) })
+}
+
+// fresh says whether the picture can be shown from the cache at now (Unix seconds).
+func (c *imageCache) fresh(key, now uint32) bool {
+	i, ok := c.find(key)
+	return ok && now < c.all[i].until
+}
+
+// answered records the server's answer about a picture at now: an answer with
+// Cache-Control stores the picture for its max-age (none: it is not kept); a 304 without
+// one (Mattermost's) makes the stored picture fresh again for the max-age last given.
+func (c *imageCache) answered(key, now uint32, img mattermost.ProfileImage) {
+	i, ok := c.find(key)
+	age := c.maxAge
+	if img.HasMaxAge {
+		age = uint32(min(img.MaxAge/time.Second, math.MaxUint32/2))
+		c.maxAge = age
+	} else if !ok || !img.NotModified {
+		return
+	}
+	switch {
+	case age == 0 && ok:
+		c.all = slices.Delete(c.all, i, i+1)
+	case age == 0:
+	case ok:
+		c.all[i].until = now + age
+	default:
+		if len(c.all) >= maxCachedImages {
+			first := 0
+			for j := range c.all {
+				if c.all[j].until < c.all[first].until {
+					first = j
+				}
+			}
+			c.all = slices.Delete(c.all, first, first+1)
+			i, _ = c.find(key)
+		}
+		c.all = slices.Insert(c.all, i, cachedImage{key: key, until: now + age})
+	}
 }

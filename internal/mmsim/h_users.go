@@ -250,11 +250,11 @@ func (s *Server) getProfileImage(w http.ResponseWriter, r *http.Request, me stri
 	}
 	etag := itoa(u.LastPictureUpdate)
 	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "max-age=86400, private")
 	if strings.Trim(r.Header.Get("If-None-Match"), `"`) == etag {
-		w.WriteHeader(http.StatusNotModified)
+		w.WriteHeader(http.StatusNotModified) // as the real server's HandleEtag: the ETag alone
 		return nil
 	}
+	w.Header().Set("Cache-Control", "max-age=86400, private") // a browser reuses it for a day
 	w.Header().Set("Content-Type", "image/png")
 	_, _ = w.Write(profileImage) // the client may have gone
 	return nil
