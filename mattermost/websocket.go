@@ -112,8 +112,11 @@ type WebSocket struct {
 	c    *Client
 	opts WebSocketOptions
 
-	qmu    sync.Mutex
-	queue  []*Event      // guarded by qmu: events waiting for the owner, oldest first
+	qmu      sync.Mutex
+	first    Event    // guarded by qmu: the oldest event waiting, if hasFirst, held inline so that the usual lone event costs no allocation
+	hasFirst bool     // guarded by qmu
+	queue    []*Event // guarded by qmu: the events waiting after first, oldest first
+	cur      Event    // the event Next returned last: the owner's
 	ready  chan struct{} // holds a token while events wait; closed when Run returns
 	closed bool          // guarded by qmu
 
@@ -168,31 +171,46 @@ func (w *WebSocket) Closed() bool {
 	return w.closed
 }
 
-// Next returns the oldest waiting event (in seq order), or nil when none is waiting.
+// Next returns the oldest waiting event (in seq order), or nil when none is waiting. The
+// event is the owner's until its next call to Next, which reuses it.
 func (w *WebSocket) Next() *Event {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
-	if len(w.queue) == 0 {
+	switch {
+	case w.hasFirst:
+		w.cur, w.first, w.hasFirst = w.first, Event{}, false
+	case len(w.queue) > 0:
+		w.cur = *w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		if len(w.queue) == 0 {
+			w.queue = nil // release the array: an idle user keeps no buffer
+		}
+	default:
 		return nil
 	}
-	ev := w.queue[0]
-	w.queue[0] = nil
-	w.queue = w.queue[1:]
-	if len(w.queue) == 0 {
-		w.queue = nil // release the array: an idle user keeps no buffer
-	}
-	return ev
+	return &w.cur
 }
 
-// deliver queues an event for the owner; it reports false when EventBuffer events are
-// already waiting.
+// deliver queues a copy of an event for the owner; it reports false when EventBuffer
+// events are already waiting.
 func (w *WebSocket) deliver(ev *Event) bool {
 	w.qmu.Lock()
-	if len(w.queue) >= w.opts.EventBuffer {
+	n := len(w.queue)
+	if w.hasFirst {
+		n++
+	}
+	switch {
+	case n >= w.opts.EventBuffer:
 		w.qmu.Unlock()
 		return false
+	case n == 0:
+		w.first, w.hasFirst = *ev, true
+	default:
+		c := new(Event)
+		*c = *ev
+		w.queue = append(w.queue, c)
 	}
-	w.queue = append(w.queue, ev)
 	w.qmu.Unlock()
 	select {
 	case w.ready <- struct{}{}:

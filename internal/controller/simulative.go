@@ -391,9 +391,9 @@ func (s *Simulative) refreshChannels(ctx context.Context) error {
 // periodic is the webapp's minute timer: statuses of visible authors and a perf report.
 func (s *Simulative) periodic(ctx context.Context) {
 	var ids []string
-	for _, p := range s.people.all {
+	for i, p := range s.people.all {
 		if p.profile {
-			ids = append(ids, p.id.Value())
+			ids = append(ids, s.people.ids[i].Value())
 			if len(ids) == 100 {
 				break
 			}
@@ -537,15 +537,16 @@ const renderedPosts = 50
 // the renderedPosts newest, unless its cache has them.
 func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
 	browser := s.cfg.ProfileImages != agentconfig.ProfileImagesRevalidate
-	var unknown, noStatus, authors, shown []string
+	var unknown, noStatus, authors []string
+	var refs []ref // of authors, interned once
+	var shown []int // indexes in authors of those whose pictures are shown
 	var mentioned []string
 	for i, p := range ps {
-		if (!browser || i < renderedPosts) && !slices.Contains(shown, p.UserID) {
-			shown = append(shown, p.UserID)
-		}
-		if !slices.Contains(authors, p.UserID) {
-			authors = append(authors, p.UserID)
-			who := s.people.get(intern(p.UserID))
+		a := slices.Index(authors, p.UserID)
+		if a < 0 {
+			a = len(authors)
+			authors, refs = append(authors, p.UserID), append(refs, intern(p.UserID))
+			who := s.people.get(refs[a])
 			if who == nil || !who.profile {
 				unknown = append(unknown, p.UserID)
 			}
@@ -553,9 +554,18 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 				noStatus = append(noStatus, p.UserID)
 			}
 		}
+		if (!browser || i < renderedPosts) && !slices.Contains(shown, a) {
+			shown = append(shown, a)
+		}
+		if strings.IndexByte(p.Message, '@') < 0 {
+			continue // most posts mention no one
+		}
 		for _, w := range strings.Fields(p.Message) {
-			if strings.HasPrefix(w, "@") && len(w) > 1 && !slices.Contains(mentioned, w[1:]) {
-				mentioned = append(mentioned, strings.TrimRight(w[1:], ".,:;!?"))
+			if len(w) < 2 || w[0] != '@' {
+				continue
+			}
+			if name := strings.TrimRight(w[1:], ".,:;!?"); name != "" && !slices.Contains(mentioned, name) {
+				mentioned = append(mentioned, name)
 			}
 		}
 	}
@@ -564,7 +574,7 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 			return err
 		}
 		for _, id := range noStatus {
-			s.people.at(intern(id)).status = true
+			s.people.at(refs[slices.Index(authors, id)]).status = true
 		}
 	}
 	if len(unknown) > 0 {
@@ -573,12 +583,13 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		}
 	}
 	now := uint32(time.Now().Unix())
-	for _, id := range shown {
+	for _, a := range shown {
+		id := authors[a]
 		key := imageKey(id)
 		if browser && s.images.fresh(key, now) {
 			continue // shown from the browser's cache
 		}
-		who := s.people.at(intern(id))
+		who := s.people.at(refs[a])
 		sent := ""
 		if who.hasETag {
 			sent = strconv.FormatInt(who.etag, 10)

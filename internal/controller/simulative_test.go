@@ -225,3 +225,27 @@ func TestImageCache_Bounds(t *testing.T) {
 		t.Errorf("a 304 without Cache-Control cached a picture that was not cached")
 	}
 }
+
+// TestSimulative_Mentions: a view asks for the users its posts @mention, once per view and
+// each name once (trailing punctuation is not part of a name); posts without one cost no
+// request.
+func TestSimulative_Mentions(t *testing.T) {
+	srv, signUp := teamServer(t)
+	a := signUp("author-a")
+	s := startedUser(t, srv.URL)
+	ctx := context.Background()
+	view := func(posts []mattermost.Post) uint64 {
+		t.Helper()
+		before := served(t, srv.Registry(), "getUsersByNames")
+		if err := s.fetchPostsInfo(ctx, posts); err != nil {
+			t.Fatal(err)
+		}
+		return served(t, srv.Registry(), "getUsersByNames") - before
+	}
+	if n := view([]mattermost.Post{{ID: "p1", UserID: a, Message: "no one here, mail me at a@b"}}); n != 0 {
+		t.Errorf("a view without mentions asked for users by name %d times; want 0", n)
+	}
+	if n := view([]mattermost.Post{{ID: "p2", UserID: a, Message: "hi @author-a."}, {ID: "p3", UserID: a, Message: "@author-a, @nobody! @"}}); n != 1 {
+		t.Errorf("a view with mentions asked for users by name %d times; want once", n)
+	}
+}

@@ -119,7 +119,6 @@ func (s *postStore) clear() { s.posts = nil }
 // person is what a user knows of another: whether it fetched the profile and the status,
 // and the profile picture's ETag (Mattermost's is the picture's update time, an integer).
 type person struct {
-	id      ref
 	etag    int64
 	hasETag bool
 	profile bool
@@ -127,18 +126,18 @@ type person struct {
 }
 
 // people is a bounded set of persons, the oldest added forgotten first past
-// maxStoredUsers.
+// maxStoredUsers. The ids are a slice of their own, so that a lookup, which every post in
+// view and every author of a view makes, scans 8 bytes a person rather than 24.
 type people struct {
-	all  []person
-	next int // where the next person goes once all is full
+	ids  []ref
+	all  []person // all[i] is ids[i]'s
+	next int      // where the next person goes once all is full
 }
 
 // get returns the person with id, or nil.
 func (ps *people) get(id ref) *person {
-	for i := range ps.all {
-		if ps.all[i].id == id {
-			return &ps.all[i]
-		}
+	if i := slices.Index(ps.ids, id); i >= 0 {
+		return &ps.all[i]
 	}
 	return nil
 }
@@ -149,13 +148,13 @@ func (ps *people) at(id ref) *person {
 		return p
 	}
 	if len(ps.all) < maxStoredUsers {
-		ps.all = append(ps.all, person{id: id})
+		ps.ids, ps.all = append(ps.ids, id), append(ps.all, person{})
 		return &ps.all[len(ps.all)-1]
 	}
-	p := &ps.all[ps.next]
-	*p = person{id: id}
+	i := ps.next
+	ps.ids[i], ps.all[i] = id, person{}
 	ps.next = (ps.next + 1) % maxStoredUsers
-	return p
+	return &ps.all[i]
 }
 
 func (ps *people) knows(id ref) bool {
@@ -163,7 +162,7 @@ func (ps *people) knows(id ref) bool {
 	return p != nil && p.profile
 }
 
-func (ps *people) clear() { ps.all, ps.next = nil, 0 }
+func (ps *people) clear() { ps.ids, ps.all, ps.next = nil, nil, 0 }
 
 // channel is what a user keeps of a channel it is in.
 type channel struct {
