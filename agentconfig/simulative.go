@@ -20,11 +20,13 @@ type SimulativeConfig struct {
 	PercentMentions       float64 // share of posts that @mention someone (typed with autocomplete)
 	PercentLinks          float64 // share of posts with a link
 	PercentFiles          float64 // share of posts with 1-3 image files
-	// ProfileImages is how a channel view gets its authors' pictures: "browser" shows a
-	// picture from the user's browser cache while the server's Cache-Control allows
-	// (Mattermost's: a day), as the webapp's <img> does; "revalidate" asks the server for
-	// every author at every view, with the picture's ETag, as mattermost-load-test-ng does
-	// (its deployments answer those from a proxy cache in front of the server).
+	// ProfileImages is how a channel view gets its authors' pictures. "revalidate" (the
+	// default) asks the server for every author of every post at every view, with the
+	// picture's ETag, as mattermost-load-test-ng does (its deployments answer those from a
+	// proxy cache in front of the server). "browser" shows the pictures of the 50 posts the
+	// webapp renders, from the user's browser cache while the server's Cache-Control allows
+	// (Mattermost's: a day): fewer requests, but a user's demand then falls as its cache
+	// fills, over its first many minutes, which a capacity search measures as a moving target.
 	ProfileImages string
 	// ActionWeights are relative frequencies (CreatePost = 1), from the reference's table of
 	// production rates. An action left out, or at 0, never runs.
@@ -65,7 +67,7 @@ func SimulativeActions() []string {
 func DefaultSimulativeConfig() SimulativeConfig {
 	return SimulativeConfig{MinIdleTimeMs: 1000, AvgIdleTimeMs: 20000, ThinkTimeDistribution: "uniform",
 		PercentReplies: 0.18, PercentUrgentPosts: 0.001, PercentMentions: 0.1, PercentLinks: 0.1, PercentFiles: 0.02,
-		ProfileImages: ProfileImagesBrowser, ActionWeights: DefaultActionWeights()}
+		ProfileImages: ProfileImagesRevalidate, ActionWeights: DefaultActionWeights()}
 }
 
 // Validate checks the think times, shares and weights.

@@ -113,12 +113,12 @@ type WebSocket struct {
 	opts WebSocketOptions
 
 	qmu      sync.Mutex
-	first    Event    // guarded by qmu: the oldest event waiting, if hasFirst, held inline so that the usual lone event costs no allocation
-	hasFirst bool     // guarded by qmu
-	queue    []*Event // guarded by qmu: the events waiting after first, oldest first
-	cur      Event    // the event Next returned last: the owner's
-	ready  chan struct{} // holds a token while events wait; closed when Run returns
-	closed bool          // guarded by qmu
+	first    Event         // guarded by qmu: the oldest event waiting, if hasFirst, held inline so that the usual lone event costs no allocation
+	hasFirst bool          // guarded by qmu
+	queue    []*Event      // guarded by qmu: the events waiting after first, oldest first
+	cur      Event         // the event Next returned last: the owner's
+	ready    chan struct{} // holds a token while events wait; closed when Run returns
+	closed   bool          // guarded by qmu
 
 	mu       sync.Mutex
 	conn     *websocket.Conn // guarded by mu; nil while disconnected

@@ -158,3 +158,26 @@ func TestNext_FittedWithinMaxUsers(t *testing.T) {
 		t.Fatalf("%+v (%s); want done, the crossing above 2000 answered as 2000", d.Result, d.Reason)
 	}
 }
+
+// TestClearBounds_Superseded: a clear verdict contradicted by a later one (the demand moved
+// in between: the users' request rate fell 15 % over one simulative demo's search) no
+// longer bounds the answer; verdicts within noise never do.
+func TestClearBounds_Superseded(t *testing.T) {
+	pass := func(n int) Probe { return Probe{Users: n, Verdict: Pass} }
+	fail := func(n int) Probe { return Probe{Users: n, Verdict: Fail} }
+	noisy := Probe{Users: 2300, Verdict: Fail, WithinNoise: true}
+	for _, c := range []struct {
+		name   string
+		h      []Probe
+		lo, hi int
+	}{
+		{"consistent", []Probe{pass(1600), fail(3200), fail(2463), pass(1910), noisy}, 1910, 2463},
+		{"a fail passed later", []Probe{pass(1600), fail(3200), fail(2142), pass(2112), pass(2604), fail(2888)}, 2604, 2888},
+		{"a pass failed later", []Probe{pass(2000), fail(3000), fail(1800)}, 0, 1800},
+		{"none", []Probe{noisy}, 0, math.MaxInt},
+	} {
+		if lo, hi := clearBounds(c.h); lo != c.lo || hi != c.hi {
+			t.Errorf("%s: clearBounds = %d, %d; want %d, %d", c.name, lo, hi, c.lo, c.hi)
+		}
+	}
+}

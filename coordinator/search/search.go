@@ -587,19 +587,30 @@ func done(s state, h []Probe, why string) Decision {
 	return Decision{Done: true, Phase: "done", Reason: why, Result: r}
 }
 
-// clearBounds returns the highest pass and the lowest fail of a pooled history whose
-// verdicts were not within noise: what a fitted answer may not contradict (0 and MaxInt
-// when none).
+// clearBounds returns the highest pass and the lowest fail of a pooled history (in time
+// order) whose verdicts were not within noise: what a fitted answer may not contradict (0
+// and MaxInt when none). A later clear verdict that contradicts an earlier one (a pass at
+// or above an earlier fail, or a fail at or below an earlier pass) supersedes it: the
+// users' demand or the target moved in between, and the bounds are the newer verdicts'.
 func clearBounds(pooled []Probe) (lo, hi int) {
-	hi = math.MaxInt
+	var passes, fails []int
 	for _, p := range pooled {
 		switch {
 		case p.WithinNoise || p.WorkloadBroken:
-		case p.Verdict == Pass && p.Users > lo:
-			lo = p.Users
-		case p.Verdict == Fail && p.Users < hi:
-			hi = p.Users
+		case p.Verdict == Pass:
+			fails = slices.DeleteFunc(fails, func(u int) bool { return u <= p.Users })
+			passes = append(passes, p.Users)
+		case p.Verdict == Fail:
+			passes = slices.DeleteFunc(passes, func(u int) bool { return u >= p.Users })
+			fails = append(fails, p.Users)
 		}
+	}
+	lo, hi = 0, math.MaxInt
+	if len(passes) > 0 {
+		lo = slices.Max(passes)
+	}
+	if len(fails) > 0 {
+		hi = slices.Min(fails)
 	}
 	return lo, hi
 }

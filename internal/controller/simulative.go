@@ -538,7 +538,7 @@ const renderedPosts = 50
 func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
 	browser := s.cfg.ProfileImages != agentconfig.ProfileImagesRevalidate
 	var unknown, noStatus, authors []string
-	var refs []ref // of authors, interned once
+	var refs []ref  // of authors, interned once
 	var shown []int // indexes in authors of those whose pictures are shown
 	var mentioned []string
 	for i, p := range ps {

@@ -147,16 +147,17 @@ func TestSimulative_Store(t *testing.T) {
 	}
 }
 
-// TestSimulative_ProfileImages: by default a user's browser shows an author's picture from
+// TestSimulative_ProfileImages: with ProfileImages "browser" a user's browser shows an author's picture from
 // its cache for as long as the server's Cache-Control allows, across page reloads; a stale
 // picture is asked for with its ETag, and the 304 makes it fresh again; only the authors
-// of the posts the webapp renders (the newest 50) are shown. With ProfileImages
-// "revalidate" every view asks for every author, as mattermost-load-test-ng does.
+// of the posts the webapp renders (the newest 50) are shown. With "revalidate" (the
+// default) every view asks for every author, as mattermost-load-test-ng does.
 func TestSimulative_ProfileImages(t *testing.T) {
 	srv, signUp := teamServer(t)
 	ctx := context.Background()
 	a, b := signUp("author-a"), signUp("author-b")
 	s := startedUser(t, srv.URL)
+	s.cfg.ProfileImages = agentconfig.ProfileImagesBrowser
 	posts := []mattermost.Post{{ID: "p1", UserID: a, Message: "one"}, {ID: "p2", UserID: b, Message: "two"}, {ID: "p3", UserID: a, Message: "three"}}
 	view := func(what string, want200, want304 uint64) {
 		t.Helper()
