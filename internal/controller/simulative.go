@@ -211,6 +211,7 @@ func (s *Simulative) Run(ctx context.Context) error {
 				freeAt = time.Now()
 				profilesAt = freeAt.Add(profileBatchEvery)
 			}
+			now = time.Now() // the handlers above may have taken a while
 			if !now.Before(planned) {
 				break
 			}
