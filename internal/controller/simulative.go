@@ -539,8 +539,9 @@ const renderedPosts = 50
 func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
 	browser := s.cfg.ProfileImages != agentconfig.ProfileImagesRevalidate
 	var unknown, noStatus, authors []string
-	var refs []ref  // of authors, interned once
-	var shown []int // indexes in authors of those whose pictures are shown
+	var refs []ref       // of authors, interned once
+	var statusRefs []ref // of noStatus
+	var shown []int      // indexes in authors of those whose pictures are shown
 	var mentioned []string
 	for i, p := range ps {
 		a := slices.Index(authors, p.UserID)
@@ -552,7 +553,7 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 				unknown = append(unknown, p.UserID)
 			}
 			if who == nil || !who.status {
-				noStatus = append(noStatus, p.UserID)
+				noStatus, statusRefs = append(noStatus, p.UserID), append(statusRefs, refs[a])
 			}
 		}
 		if (!browser || i < renderedPosts) && !slices.Contains(shown, a) {
@@ -574,8 +575,8 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		if err := s.c.LoadStatusesByIDs(ctx, noStatus); err != nil {
 			return err
 		}
-		for _, id := range noStatus {
-			s.people.at(refs[slices.Index(authors, id)]).status = true
+		for _, r := range statusRefs {
+			s.people.at(r).status = true
 		}
 	}
 	if len(unknown) > 0 {
