@@ -1,10 +1,16 @@
 package mattermost
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/coder/websocket"
 )
 
 // TestEventCache: WebSockets sharing a cache deliver a broadcast with each one's own seq and
@@ -71,5 +77,43 @@ func TestEventCache(t *testing.T) {
 	}
 	if len(cache.m) > 4 {
 		t.Errorf("%d events cached; want at most 4", len(cache.m))
+	}
+}
+
+// TestReadMessage: messages of any size up to the read limit are read whole into pooled
+// buffers (a buffer put back and taken again holds the next message, not the last one's
+// tail), and a message over the limit is an error.
+func TestReadMessage(t *testing.T) {
+	sizes := []int{10, 4 << 10, 5000, 100 << 10} // the last is over the limit
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for i, n := range sizes {
+			if err := c.Write(r.Context(), websocket.MessageText, bytes.Repeat([]byte{byte('a' + i)}, n)); err != nil {
+				return
+			}
+		}
+		_, _, _ = c.Read(r.Context()) // until the client goes
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	conn, _, err := websocket.Dial(ctx, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(64 << 10)
+	for i, n := range sizes[:3] {
+		b, err := readMessage(conn)
+		if err != nil || !bytes.Equal(*b, bytes.Repeat([]byte{byte('a' + i)}, n)) {
+			t.Fatalf("message %d of %d bytes: %d bytes read (%v)", i, n, len(*b), err)
+		}
+		readBufs.Put(b)
+	}
+	if b, err := readMessage(conn); err == nil {
+		t.Fatalf("a message of 100 KB over a 64 KB limit was read (%d bytes); want an error", len(*b))
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,25 +348,64 @@ func (w *WebSocket) session(ctx context.Context) error {
 	}()
 
 	for {
-		_, b, err := conn.Read(context.Background())
+		b, err := readMessage(conn)
 		if err != nil {
 			return nil
 		}
-		if gap := w.handleAside(b); gap {
+		gap, hit := w.cached(*b)
+		if !hit {
+			gap = w.handleAside(*b)
+		}
+		readBufs.Put(b) // handle keeps nothing of b: decoding copies what it keeps
+		if gap {
 			conn.Close(websocket.StatusNormalClosure, "seq gap")
 			return nil
 		}
 	}
 }
 
-// handleAside runs handle on a goroutine of its own and waits for it. Decoding grows a stack
+// readBufs are the buffers messages are read into while they are handled. coder/websocket's
+// own Read reads each message with io.ReadAll, allocating and growing a fresh buffer for
+// every message (3 % of an agent's CPU at 5,000 simulative users, docs/benchmarks.md); a
+// pool keeps a few buffers for the agent rather than one for each idle connection.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// readMessage waits for the next message and reads it into a buffer from readBufs; the
+// caller puts the buffer back. The connection's read limit still bounds the message.
+func readMessage(conn *websocket.Conn) (*[]byte, error) {
+	_, r, err := conn.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	bp := readBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, cap(b))
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*bp = b
+			return bp, nil
+		}
+		if err != nil {
+			*bp = b
+			readBufs.Put(bp)
+			return nil, err
+		}
+	}
+}
+
+// handleAside runs decodeMessage on a goroutine of its own and waits for it. Decoding grows a stack
 // to 8 KB, and the reader's, parked in Read for the connection's life, would keep that size
 // for good (the runtime halves a stack only when under a quarter of it is in use, and the
 // parked frames take more). Aside, the reader stays at 4 KB: 4 KB less per idle user, for
-// about 2 µs per message (BenchmarkHandle; docs/benchmarks.md).
+// about 2 µs per message (BenchmarkHandle; docs/benchmarks.md). A broadcast another member
+// decoded before (cached) is handled where it was read: that takes no deep stack.
 func (w *WebSocket) handleAside(b []byte) (gap bool) {
 	var wg sync.WaitGroup
-	wg.Go(func() { gap = w.handle(b) })
+	wg.Go(func() { gap = w.decodeMessage(b) })
 	wg.Wait()
 	return gap
 }
@@ -378,17 +419,38 @@ type messageFields struct {
 	Error    *AppError `json:"error"`
 }
 
+// cached processes a message the agent's EventCache has decoded for another member
+// (hit), and reports a seq gap as handle does; without a hit it does nothing.
+func (w *WebSocket) cached(b []byte) (gap, hit bool) {
+	if w.opts.Events == nil {
+		return false, false
+	}
+	prefix, seq, ok := split(b)
+	if !ok {
+		return false, false
+	}
+	ev, hit := w.opts.Events.get(prefix, seq)
+	if !hit {
+		return false, false
+	}
+	return w.sequence(ev), true
+}
+
 // handle processes one message; it reports a seq gap, after which the caller reconnects.
 func (w *WebSocket) handle(b []byte) (gap bool) {
+	if gap, hit := w.cached(b); hit {
+		return gap
+	}
+	return w.decodeMessage(b)
+}
+
+// decodeMessage processes a message the EventCache does not have: it decodes it, and keeps a
+// broadcast in the cache for the other members.
+func (w *WebSocket) decodeMessage(b []byte) (gap bool) {
 	var prefix []byte
 	var seq int64
 	if w.opts.Events != nil {
-		var ok bool
-		if prefix, seq, ok = split(b); ok {
-			if ev, hit := w.opts.Events.get(prefix, seq); hit {
-				return w.sequence(ev)
-			}
-		}
+		prefix, seq, _ = split(b)
 	}
 	var m messageFields
 	// One pass decodes an event and the fields of its data users read. Data that is not an

@@ -445,18 +445,21 @@ func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
 	}
 }
 
-// keepPosts remembers posts a response carried.
-func (s *Simulative) keepPosts(ps []mattermost.Post) {
-	for _, p := range ps {
-		s.posts.add(storePost(p))
+// keepPosts remembers the posts a response carried (newest first, as Mattermost orders a
+// page): the newest maxStoredPosts of them, added oldest first, so that the store, which
+// forgets what it stored first, keeps the newest of a long page rather than its oldest.
+func (s *Simulative) keepPosts(ps []*mattermost.Post) {
+	for i := min(len(ps), maxStoredPosts) - 1; i >= 0; i-- {
+		s.posts.add(storePost(*ps[i]))
 	}
 }
 
-func listPosts(l mattermost.PostList) []mattermost.Post {
-	out := make([]mattermost.Post, 0, len(l.Order))
+// listPosts returns a page's posts in its order, newest first.
+func listPosts(l mattermost.PostList) []*mattermost.Post {
+	out := make([]*mattermost.Post, 0, len(l.Order))
 	for _, id := range l.Order {
 		if p := l.Posts[id]; p != nil {
-			out = append(out, *p)
+			out = append(out, p)
 		}
 	}
 	return out
@@ -469,7 +472,7 @@ func (s *Simulative) fetchUsers(ctx context.Context, ids []string) error {
 		return err
 	}
 	for _, id := range ids {
-		s.people.at(intern(id)).profile = true
+		s.people.at(id).profile = true
 	}
 	return nil
 }
@@ -477,7 +480,7 @@ func (s *Simulative) fetchUsers(ctx context.Context, ids []string) error {
 // wantProfile puts an unknown user in the next batch of profiles to fetch; a full batch is
 // fetched at once.
 func (s *Simulative) wantProfile(ctx context.Context, id string) {
-	if s.people.knows(intern(id)) || slices.Contains(s.pending, id) {
+	if s.people.knows(id) || slices.Contains(s.pending, id) {
 		return
 	}
 	s.pending = append(s.pending, id)
@@ -496,7 +499,7 @@ func (s *Simulative) flushProfiles(ctx context.Context) {
 	s.pending = nil
 	var unknown []string
 	for _, id := range ids {
-		if !s.people.knows(intern(id)) { // learnt meanwhile from another response
+		if !s.people.knows(id) { // learnt meanwhile from another response
 			unknown = append(unknown, id)
 		}
 	}
@@ -509,7 +512,7 @@ func (s *Simulative) flushProfiles(ctx context.Context) {
 // reference's) keeps every user any call returned: an event from one of them needs no fetch.
 func (s *Simulative) learn(users []mattermost.User) {
 	for _, u := range users {
-		s.people.at(intern(u.ID)).profile = true
+		s.people.at(u.ID).profile = true
 	}
 }
 
@@ -536,24 +539,22 @@ const renderedPosts = 50
 // mentioned users, and image thumbnails. The pictures are those of the authors of every
 // post with ProfileImages "revalidate", as mattermost-load-test-ng asks; in a browser, of
 // the renderedPosts newest, unless its cache has them.
-func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) error {
+func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []*mattermost.Post) error {
 	browser := s.cfg.ProfileImages != agentconfig.ProfileImagesRevalidate
 	var unknown, noStatus, authors []string
-	var refs []ref       // of authors, interned once
-	var statusRefs []ref // of noStatus
-	var shown []int      // indexes in authors of those whose pictures are shown
+	var shown []int // indexes in authors of those whose pictures are shown
 	var mentioned []string
 	for i, p := range ps {
 		a := slices.Index(authors, p.UserID)
 		if a < 0 {
 			a = len(authors)
-			authors, refs = append(authors, p.UserID), append(refs, intern(p.UserID))
-			who := s.people.get(refs[a])
+			authors = append(authors, p.UserID)
+			who := s.people.get(p.UserID)
 			if who == nil || !who.profile {
 				unknown = append(unknown, p.UserID)
 			}
 			if who == nil || !who.status {
-				noStatus, statusRefs = append(noStatus, p.UserID), append(statusRefs, refs[a])
+				noStatus = append(noStatus, p.UserID)
 			}
 		}
 		if (!browser || i < renderedPosts) && !slices.Contains(shown, a) {
@@ -575,8 +576,8 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		if err := s.c.LoadStatusesByIDs(ctx, noStatus); err != nil {
 			return err
 		}
-		for _, r := range statusRefs {
-			s.people.at(r).status = true
+		for _, id := range noStatus {
+			s.people.at(id).status = true
 		}
 	}
 	if len(unknown) > 0 {
@@ -591,7 +592,7 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []mattermost.Post) e
 		if browser && s.images.fresh(key, now) {
 			continue // shown from the browser's cache
 		}
-		who := s.people.at(refs[a])
+		who := s.people.at(id)
 		sent := ""
 		if who.hasETag {
 			sent = strconv.FormatInt(who.etag, 10)

@@ -101,7 +101,7 @@ func TestSimulative_Store(t *testing.T) {
 	ctx := context.Background()
 	listed := signUp("peer-a")
 	s := startedUser(t, srv.URL)
-	knows := func(id string) bool { return s.people.knows(intern(id)) }
+	knows := func(id string) bool { return s.people.knows(id) }
 	if !knows(listed) {
 		t.Fatalf("peer-a, on the first page of users listed when joining the team, is not in the store")
 	}
@@ -133,7 +133,7 @@ func TestSimulative_Store(t *testing.T) {
 		t.Errorf("a full batch of %d: %d requests in all, %d still waiting; want it fetched at once", profileBatchMax, got, len(s.pending))
 	}
 	lists := served(t, srv.Registry(), "getUsers")
-	p := s.people.at(intern(listed))
+	p := s.people.at(listed)
 	p.status, p.etag, p.hasETag = true, 1, true
 	if err := s.reload(ctx, true); err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestSimulative_Store(t *testing.T) {
 	if served(t, srv.Registry(), "getUsers") != lists+1 {
 		t.Errorf("a full reload listed users %d times; want once", served(t, srv.Registry(), "getUsers")-lists)
 	}
-	if p := s.people.get(intern(listed)); !knows(stranger) || p == nil || !p.profile || p.status || p.hasETag {
+	if p := s.people.get(listed); !knows(stranger) || p == nil || !p.profile || p.status || p.hasETag {
 		t.Errorf("after a full reload: %+v known, listed %+v; want the listed users known and the rest forgotten",
 			s.people.all, p)
 	}
@@ -158,7 +158,7 @@ func TestSimulative_ProfileImages(t *testing.T) {
 	a, b := signUp("author-a"), signUp("author-b")
 	s := startedUser(t, srv.URL)
 	s.cfg.ProfileImages = agentconfig.ProfileImagesBrowser
-	posts := []mattermost.Post{{ID: "p1", UserID: a, Message: "one"}, {ID: "p2", UserID: b, Message: "two"}, {ID: "p3", UserID: a, Message: "three"}}
+	posts := []*mattermost.Post{{ID: "p1", UserID: a, Message: "one"}, {ID: "p2", UserID: b, Message: "two"}, {ID: "p3", UserID: a, Message: "three"}}
 	view := func(what string, want200, want304 uint64) {
 		t.Helper()
 		ok0, nm0 := servedWith(t, srv.Registry(), "getProfileImage", "200"), servedWith(t, srv.Registry(), "getProfileImage", "304")
@@ -186,9 +186,9 @@ func TestSimulative_ProfileImages(t *testing.T) {
 	c3 := signUp("author-c")
 	posts = nil // newest first: author-c's post is the 51st newest, off the page
 	for i := range renderedPosts {
-		posts = append(posts, mattermost.Post{ID: fmt.Sprintf("q%d", i), UserID: []string{a, b}[i%2]})
+		posts = append(posts, &mattermost.Post{ID: fmt.Sprintf("q%d", i), UserID: []string{a, b}[i%2]})
 	}
-	posts = append(posts, mattermost.Post{ID: "old", UserID: c3})
+	posts = append(posts, &mattermost.Post{ID: "old", UserID: c3})
 	view("a view whose 51st newest post is author-c's", 0, 0)
 	s.cfg.ProfileImages = agentconfig.ProfileImagesRevalidate
 	view("revalidating, after the reload forgot the ETags", 3, 0)
@@ -235,7 +235,7 @@ func TestSimulative_Mentions(t *testing.T) {
 	a := signUp("author-a")
 	s := startedUser(t, srv.URL)
 	ctx := context.Background()
-	view := func(posts []mattermost.Post) uint64 {
+	view := func(posts []*mattermost.Post) uint64 {
 		t.Helper()
 		before := served(t, srv.Registry(), "getUsersByNames")
 		if err := s.fetchPostsInfo(ctx, posts); err != nil {
@@ -243,10 +243,10 @@ func TestSimulative_Mentions(t *testing.T) {
 		}
 		return served(t, srv.Registry(), "getUsersByNames") - before
 	}
-	if n := view([]mattermost.Post{{ID: "p1", UserID: a, Message: "no one here, mail me at a@b"}}); n != 0 {
+	if n := view([]*mattermost.Post{{ID: "p1", UserID: a, Message: "no one here, mail me at a@b"}}); n != 0 {
 		t.Errorf("a view without mentions asked for users by name %d times; want 0", n)
 	}
-	if n := view([]mattermost.Post{{ID: "p2", UserID: a, Message: "hi @author-a."}, {ID: "p3", UserID: a, Message: "@author-a, @nobody! @"}}); n != 1 {
+	if n := view([]*mattermost.Post{{ID: "p2", UserID: a, Message: "hi @author-a."}, {ID: "p3", UserID: a, Message: "@author-a, @nobody! @"}}); n != 1 {
 		t.Errorf("a view with mentions asked for users by name %d times; want once", n)
 	}
 }

@@ -126,43 +126,116 @@ type person struct {
 }
 
 // people is a bounded set of persons, the oldest added forgotten first past
-// maxStoredUsers. The ids are a slice of their own, so that a lookup, which every post in
-// view and every author of a view makes, scans 8 bytes a person rather than 24.
+// maxStoredUsers. Every post in view, every author of a view and every event's sender is
+// looked up by its id as the server sent it, so a lookup neither interns the id nor scans
+// the set: past peopleIndexFrom persons an open-addressing table of peopleSlots 2-byte
+// slots (2 KB) finds them by a hash of the id.
 type people struct {
-	ids  []ref
-	all  []person // all[i] is ids[i]'s
-	next int      // where the next person goes once all is full
+	ids   []ref
+	all   []person // all[i] is ids[i]'s
+	next  int      // where the next person goes once all is full
+	slots []uint16 // 1 + the index in ids of the person whose id hashes there (or probes on), 0 when free; nil below peopleIndexFrom
+}
+
+const (
+	peopleIndexFrom = 32   // persons a user knows before it indexes them; a scan of fewer is as cheap
+	peopleSlots     = 1024 // a power of two, over twice maxStoredUsers: probes stay short
+)
+
+var peopleSeed = maphash.MakeSeed()
+
+func peopleSlot(id string) int { return int(maphash.String(peopleSeed, id)) & (peopleSlots - 1) }
+
+// find returns the index of the person with id (-1 if none) and, with the table, the slot
+// it is in or the free slot where it would go.
+func (ps *people) find(id string) (i, slot int) {
+	if ps.slots == nil {
+		for i, r := range ps.ids {
+			if r.Value() == id {
+				return i, -1
+			}
+		}
+		return -1, -1
+	}
+	for s := peopleSlot(id); ; s = (s + 1) & (peopleSlots - 1) {
+		v := ps.slots[s]
+		if v == 0 {
+			return -1, s
+		}
+		if ps.ids[v-1].Value() == id {
+			return int(v - 1), s
+		}
+	}
+}
+
+// free empties slot, moving back the entries after it that probed past it (deletion
+// from a linearly probed table without tombstones).
+func (ps *people) free(slot int) {
+	for {
+		ps.slots[slot] = 0
+		j := slot
+		for {
+			j = (j + 1) & (peopleSlots - 1)
+			v := ps.slots[j]
+			if v == 0 {
+				return
+			}
+			home := peopleSlot(ps.ids[v-1].Value())
+			// The entry at j may move to slot unless its home lies cyclically in (slot, j].
+			if (slot < j && slot < home && home <= j) || (slot > j && (home > slot || home <= j)) {
+				continue
+			}
+			ps.slots[slot] = v
+			slot = j
+			break
+		}
+	}
 }
 
 // get returns the person with id, or nil.
-func (ps *people) get(id ref) *person {
-	if i := slices.Index(ps.ids, id); i >= 0 {
+func (ps *people) get(id string) *person {
+	if i, _ := ps.find(id); i >= 0 {
 		return &ps.all[i]
 	}
 	return nil
 }
 
 // at returns the person with id, adding it (and forgetting the oldest past the bound).
-func (ps *people) at(id ref) *person {
-	if p := ps.get(id); p != nil {
-		return p
+func (ps *people) at(id string) *person {
+	i, slot := ps.find(id)
+	if i >= 0 {
+		return &ps.all[i]
 	}
 	if len(ps.all) < maxStoredUsers {
-		ps.ids, ps.all = append(ps.ids, id), append(ps.all, person{})
-		return &ps.all[len(ps.all)-1]
+		i = len(ps.all)
+		ps.ids, ps.all = append(ps.ids, intern(id)), append(ps.all, person{})
+		if len(ps.ids) == peopleIndexFrom {
+			ps.slots = make([]uint16, peopleSlots)
+			for k, r := range ps.ids {
+				_, s := ps.find(r.Value())
+				ps.slots[s] = uint16(k + 1)
+			}
+		} else if slot >= 0 {
+			ps.slots[slot] = uint16(i + 1)
+		}
+		return &ps.all[i]
 	}
-	i := ps.next
-	ps.ids[i], ps.all[i] = id, person{}
+	i = ps.next
 	ps.next = (ps.next + 1) % maxStoredUsers
+	_, old := ps.find(ps.ids[i].Value())
+	ps.free(old)
+	ps.ids[i], ps.all[i] = intern(id), person{}
+	_, slot = ps.find(id) // freeing may have moved the free slot found before
+	ps.slots[slot] = uint16(i + 1)
 	return &ps.all[i]
 }
 
-func (ps *people) knows(id ref) bool {
+func (ps *people) knows(id string) bool {
 	p := ps.get(id)
 	return p != nil && p.profile
 }
 
-func (ps *people) clear() { ps.ids, ps.all, ps.next = nil, nil, 0 }
+func (ps *people) clear() { ps.ids, ps.all, ps.next, ps.slots = nil, nil, 0, nil }
 
 // channel is what a user keeps of a channel it is in.
 type channel struct {

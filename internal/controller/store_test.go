@@ -2,7 +2,10 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/loadtest/loadtest/mattermost"
 )
 
 // TestStore_Bounds: the posts and people a user remembers stay within the reference's caps
@@ -51,13 +54,129 @@ func TestStore_Bounds(t *testing.T) {
 
 	var pp people
 	for i := range maxStoredUsers + 10 {
-		pp.at(intern(fmt.Sprint("u", i))).profile = true
+		pp.at(fmt.Sprint("u", i)).profile = true
 	}
-	if len(pp.all) != maxStoredUsers || pp.knows(intern("u9")) || !pp.knows(intern("u10")) || !pp.knows(intern(fmt.Sprint("u", maxStoredUsers+9))) {
+	if len(pp.all) != maxStoredUsers || pp.knows("u9") || !pp.knows("u10") || !pp.knows(fmt.Sprint("u", maxStoredUsers+9)) {
 		t.Errorf("%d people; u9 known %v, u10 %v; want %d, the first 10 forgotten", len(pp.all),
-			pp.knows(intern("u9")), pp.knows(intern("u10")), maxStoredUsers)
+			pp.knows("u9"), pp.knows("u10"), maxStoredUsers)
 	}
-	if pp.at(intern("u10")); len(pp.all) != maxStoredUsers || !pp.knows(intern("u10")) {
+	if pp.at("u10"); len(pp.all) != maxStoredUsers || !pp.knows("u10") {
 		t.Error("asking for a known person added it again or forgot it")
+	}
+}
+
+// TestPeople_Index: past peopleIndexFrom persons the set is found through its hash table,
+// and it stays right through every eviction: after each of many additions (evicting the
+// oldest past the bound, which moves entries back in the table) every person kept is found
+// with what was recorded for it, and every person forgotten is not.
+func TestPeople_Index(t *testing.T) {
+	var pp people
+	var order []string // ids in the order added; the last maxStoredUsers are kept
+	for i := range 3 * maxStoredUsers {
+		id := fmt.Sprintf("user%05d", i*7)
+		p := pp.at(id)
+		p.etag, p.hasETag = int64(i), true
+		order = append(order, id)
+		if i == peopleIndexFrom-2 && pp.slots != nil || i == peopleIndexFrom-1 && pp.slots == nil {
+			t.Fatalf("after %d persons the table is %v; want it built at %d", i+1, pp.slots != nil, peopleIndexFrom)
+		}
+		if i%7 != 0 && i < 2*maxStoredUsers {
+			continue // check all, often enough to see every phase of the ring
+		}
+		kept := order[max(0, len(order)-maxStoredUsers):]
+		for k, id := range kept {
+			p := pp.get(id)
+			if want := int64(len(order) - len(kept) + k); p == nil || p.etag != want {
+				t.Fatalf("after %d added, %s: %+v; want etag %d", len(order), id, p, want)
+			}
+		}
+		for _, id := range order[:len(order)-len(kept)] {
+			if pp.get(id) != nil {
+				t.Fatalf("after %d added, %s, forgotten, is still found", len(order), id)
+			}
+		}
+		used := 0
+		for _, v := range pp.slots {
+			if v != 0 {
+				used++
+			}
+		}
+		if pp.slots != nil && used != len(kept) {
+			t.Fatalf("after %d added, %d slots used for %d persons", len(order), used, len(kept))
+		}
+		// Every entry is reachable: no free slot between its hash's slot and where it is.
+		for at, v := range pp.slots {
+			if v == 0 {
+				continue
+			}
+			for s := peopleSlot(pp.ids[v-1].Value()); s != at; s = (s + 1) & (peopleSlots - 1) {
+				if pp.slots[s] == 0 {
+					t.Fatalf("after %d added, %s at slot %d is cut off from its hash's slot by free slot %d", len(order), pp.ids[v-1].Value(), at, s)
+				}
+			}
+		}
+	}
+	if pp.get("stranger") != nil || pp.knows("stranger") {
+		t.Error("a person never added is found")
+	}
+	pp.clear()
+	if pp.get(order[len(order)-1]) != nil || pp.slots != nil {
+		t.Error("clear kept a person or the table")
+	}
+}
+
+// TestKeepPosts_Newest: a page longer than the store keeps its newest posts, not the oldest.
+func TestKeepPosts_Newest(t *testing.T) {
+	var s Simulative
+	var page []*mattermost.Post // newest first, as Mattermost orders a page
+	for i := range maxStoredPosts + 50 {
+		page = append(page, &mattermost.Post{ID: fmt.Sprint("p", maxStoredPosts+50-i), ChannelID: "ch", CreateAt: int64(maxStoredPosts + 50 - i)})
+	}
+	s.keepPosts(page)
+	if len(s.posts.posts) != maxStoredPosts {
+		t.Fatalf("%d posts kept; want %d", len(s.posts.posts), maxStoredPosts)
+	}
+	if o, _ := s.posts.oldest(intern("ch")); o.at != 51 {
+		t.Errorf("the oldest post kept was created at %d; want 51 (the newest %d of 300)", o.at, maxStoredPosts)
+	}
+	if i := s.posts.index(intern("p300")); i != maxStoredPosts-1 {
+		t.Errorf("the newest post is stored at %d; want last (%d), so it is forgotten last", i, maxStoredPosts-1)
+	}
+}
+
+// TestPeople_FreeWraps: freeing a slot near the end of the table keeps reachable the
+// entries probed past it, including one that wrapped to the start from its own slot there.
+func TestPeople_FreeWraps(t *testing.T) {
+	homed := func(slot int, not ...string) string { // an id whose hash's slot is slot
+		for n := 0; ; n++ {
+			if id := fmt.Sprint("u", n); peopleSlot(id) == slot && !slices.Contains(not, id) {
+				return id
+			}
+		}
+	}
+	x, y, z := homed(peopleSlots-2), homed(peopleSlots-1), homed(0)
+	w := homed(peopleSlots-1, y) // homed at the last slot too: wraps to the start
+	for _, c := range []struct {
+		name string
+		ids  []string
+		at   []int // slot of each id, as linear probing puts them
+	}{
+		{"an entry at its own slot after the wrap stays", []string{x, y, z}, []int{peopleSlots - 2, peopleSlots - 1, 0}},
+		{"a wrapped entry moves back", []string{x, y, w, z}, []int{peopleSlots - 2, peopleSlots - 1, 0, 1}},
+	} {
+		pp := people{slots: make([]uint16, peopleSlots)}
+		for k, id := range c.ids {
+			pp.ids, pp.all = append(pp.ids, intern(id)), append(pp.all, person{etag: int64(k)})
+			if _, s := pp.find(id); s != c.at[k] {
+				t.Fatalf("%s: %s would go to slot %d; want %d", c.name, id, s, c.at[k])
+			}
+			pp.slots[c.at[k]] = uint16(k + 1)
+		}
+		pp.free(peopleSlots - 2) // x goes
+		for k, id := range c.ids[1:] {
+			if p := pp.get(id); p == nil || p.etag != int64(k+1) {
+				t.Errorf("%s: after freeing x's slot, %s is %+v; want found", c.name, id, p)
+			}
+		}
 	}
 }
