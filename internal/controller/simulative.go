@@ -448,9 +448,19 @@ func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
 // keepPosts remembers the posts a response carried (newest first, as Mattermost orders a
 // page): the newest maxStoredPosts of them, added oldest first, so that the store, which
 // forgets what it stored first, keeps the newest of a long page rather than its oldest.
+// A page of at least maxStoredPosts is all the store keeps, so it replaces what was there
+// without looking each post up.
 func (s *Simulative) keepPosts(ps []*mattermost.Post) {
-	for i := min(len(ps), maxStoredPosts) - 1; i >= 0; i-- {
-		s.posts.add(storePost(*ps[i]))
+	n := min(len(ps), maxStoredPosts)
+	if n == maxStoredPosts {
+		s.posts.posts = s.posts.posts[:0]
+	}
+	for i := n - 1; i >= 0; i-- {
+		if n == maxStoredPosts {
+			s.posts.posts = append(s.posts.posts, storePost(*ps[i]))
+		} else {
+			s.posts.add(storePost(*ps[i]))
+		}
 	}
 }
 
@@ -588,9 +598,11 @@ func (s *Simulative) fetchPostsInfo(ctx context.Context, ps []*mattermost.Post) 
 	now := uint32(time.Now().Unix())
 	for _, a := range shown {
 		id := authors[a]
-		key := imageKey(id)
-		if browser && s.images.fresh(key, now) {
-			continue // shown from the browser's cache
+		var key uint32
+		if browser {
+			if key = imageKey(id); s.images.fresh(key, now) {
+				continue // shown from the browser's cache
+			}
 		}
 		who := s.people.at(id)
 		sent := ""

@@ -142,6 +142,14 @@ func TestKeepPosts_Newest(t *testing.T) {
 	if i := s.posts.index(intern("p300")); i != maxStoredPosts-1 {
 		t.Errorf("the newest post is stored at %d; want last (%d), so it is forgotten last", i, maxStoredPosts-1)
 	}
+	// A short page: its new posts go last, newest last; a known one is updated where it is.
+	s.keepPosts([]*mattermost.Post{{ID: "p302", ChannelID: "ch", CreateAt: 302}, {ID: "p301", ChannelID: "ch", CreateAt: 301},
+		{ID: "p300", ChannelID: "ch", CreateAt: 300, DeleteAt: 1}})
+	if n := len(s.posts.posts); n != maxStoredPosts || s.posts.index(intern("p302")) != n-1 || s.posts.index(intern("p301")) != n-2 ||
+		s.posts.index(intern("p300")) != n-3 || !s.posts.posts[n-3].deleted {
+		t.Errorf("after a short page: %d stored, p302 at %d, p301 at %d, p300 at %d; want the new two last, newest last, and p300 updated",
+			n, s.posts.index(intern("p302")), s.posts.index(intern("p301")), s.posts.index(intern("p300")))
+	}
 }
 
 // TestPeople_FreeWraps: freeing a slot near the end of the table keeps reachable the
