@@ -250,3 +250,30 @@ func TestSimulative_Mentions(t *testing.T) {
 		t.Errorf("a view with mentions asked for users by name %d times; want once", n)
 	}
 }
+
+// TestSimulative_Thumbnails: a view asks for the thumbnail of every image its posts show,
+// and of nothing else they carry.
+func TestSimulative_Thumbnails(t *testing.T) {
+	srv, signUp := teamServer(t)
+	a := signUp("author-a")
+	s := startedUser(t, srv.URL)
+	ctx := context.Background()
+	ch := s.inView()
+	img, err := s.c.UploadFile(ctx, ch, "a.png", "image/png", pngBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !img.HasPreviewImage {
+		t.Fatalf("mmsim gave an uploaded PNG no preview: %+v", img)
+	}
+	txt := mattermost.FileInfo{ID: "not-an-image", Name: "a.txt"}
+	before := served(t, srv.Registry(), "getFileThumbnail")
+	posts := []*mattermost.Post{{ID: "p1", UserID: a, Metadata: &mattermost.PostMetadata{Files: []mattermost.FileInfo{img, txt}}},
+		{ID: "p2", UserID: a}, {ID: "p3", UserID: a, Metadata: &mattermost.PostMetadata{Files: []mattermost.FileInfo{img}}}}
+	if err := s.fetchPostsInfo(ctx, posts); err != nil {
+		t.Fatal(err)
+	}
+	if n := served(t, srv.Registry(), "getFileThumbnail") - before; n != 2 {
+		t.Errorf("%d thumbnails asked for; want 2, one for each image shown", n)
+	}
+}

@@ -45,17 +45,23 @@ func storePost(p mattermost.Post) storedPost {
 // postStore holds the posts a user saw, across channels, oldest stored first; past
 // maxStoredPosts the oldest stored go first.
 type postStore struct {
-	posts []storedPost
+	posts  []storedPost
+	newest int64 // at least the latest create_at stored: a post created after it is not stored
 }
 
-// add remembers ps (new ones at the end, known ones updated in place).
+// add remembers ps (new ones at the end, known ones updated in place). A post created after
+// every post stored (a "posted" event's, most often) cannot be one of them, so it is not
+// looked for.
 func (s *postStore) add(ps ...storedPost) {
 	for _, p := range ps {
-		if i := s.index(p.id); i >= 0 {
-			s.posts[i] = p
-			continue
+		if p.at <= s.newest {
+			if i := s.index(p.id); i >= 0 {
+				s.posts[i] = p
+				continue
+			}
 		}
 		s.posts = append(s.posts, p)
+		s.newest = max(s.newest, p.at)
 	}
 	if n := len(s.posts) - maxStoredPosts; n > 0 {
 		s.posts = slices.Delete(s.posts, 0, n)
@@ -114,7 +120,16 @@ func (s *postStore) pick(keep func(storedPost) bool, draw func(int) int) (stored
 	panic("unreachable")
 }
 
-func (s *postStore) clear() { s.posts = nil }
+// replace makes ps, oldest first, all the posts stored.
+func (s *postStore) replace(ps func(yield func(storedPost) bool)) {
+	s.posts, s.newest = s.posts[:0], 0
+	for p := range ps {
+		s.posts = append(s.posts, p)
+		s.newest = max(s.newest, p.at)
+	}
+}
+
+func (s *postStore) clear() { s.posts, s.newest = nil, 0 }
 
 // person is what a user knows of another: whether it fetched the profile and the status,
 // and the profile picture's ETag (Mattermost's is the picture's update time, an integer).

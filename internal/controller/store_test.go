@@ -25,6 +25,11 @@ func TestStore_Bounds(t *testing.T) {
 	if len(ps.posts) != maxStoredPosts || !ps.posts[0].deleted {
 		t.Errorf("a post seen again: %d stored, first %+v; want it updated in place", len(ps.posts), ps.posts[0])
 	}
+	newest := fmt.Sprint("p", maxStoredPosts+39) // seen again, as a view brings the post an event brought
+	ps.add(storedPost{id: intern(newest), channel: ch, at: int64(1000 + maxStoredPosts + 39), deleted: true})
+	if len(ps.posts) != maxStoredPosts || !ps.posts[maxStoredPosts-1].deleted {
+		t.Errorf("the newest post seen again: %d stored, last %+v; want it updated in place", len(ps.posts), ps.posts[maxStoredPosts-1])
+	}
 	if o, ok := ps.oldest(ch); !ok || o.id != intern("p40") {
 		t.Errorf("oldest of the channel %v %v; want p40", o.id.Value(), ok)
 	}
