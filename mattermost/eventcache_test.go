@@ -111,7 +111,7 @@ func TestReadMessage(t *testing.T) {
 		if err != nil || !bytes.Equal(*b, bytes.Repeat([]byte{byte('a' + i)}, n)) {
 			t.Fatalf("message %d of %d bytes: %d bytes read (%v)", i, n, len(*b), err)
 		}
-		readBufs.Put(b)
+		putReadBuf(b)
 	}
 	if b, err := readMessage(conn); err == nil {
 		t.Fatalf("a message of 100 KB over a 64 KB limit was read (%d bytes); want an error", len(*b))

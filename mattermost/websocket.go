@@ -356,7 +356,7 @@ func (w *WebSocket) session(ctx context.Context) error {
 		if !hit {
 			gap = w.handleAside(*b)
 		}
-		readBufs.Put(b) // handle keeps nothing of b: decoding copies what it keeps
+		putReadBuf(b) // nothing handled keeps b: decoding copies what it keeps
 		if gap {
 			conn.Close(websocket.StatusNormalClosure, "seq gap")
 			return nil
@@ -369,6 +369,13 @@ func (w *WebSocket) session(ctx context.Context) error {
 // every message (3 % of an agent's CPU at 5,000 simulative users, docs/benchmarks.md); a
 // pool keeps a few buffers for the agent rather than one for each idle connection.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// putReadBuf puts a buffer back in readBufs, unless a rare large message grew it past 64 KB.
+func putReadBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		readBufs.Put(b)
+	}
+}
 
 // readMessage waits for the next message and reads it into a buffer from readBufs; the
 // caller puts the buffer back. The connection's read limit still bounds the message.
@@ -391,7 +398,7 @@ func readMessage(conn *websocket.Conn) (*[]byte, error) {
 		}
 		if err != nil {
 			*bp = b
-			readBufs.Put(bp)
+			putReadBuf(bp)
 			return nil, err
 		}
 	}
