@@ -108,12 +108,15 @@ func TestReadMessage(t *testing.T) {
 	conn.SetReadLimit(64 << 10)
 	for i, n := range sizes[:3] {
 		b, err := readMessage(conn)
-		if err != nil || !bytes.Equal(*b, bytes.Repeat([]byte{byte('a' + i)}, n)) {
-			t.Fatalf("message %d of %d bytes: %d bytes read (%v)", i, n, len(*b), err)
+		if err != nil {
+			t.Fatalf("message %d of %d bytes: %v", i, n, err)
+		}
+		if !bytes.Equal(b.Bytes(), bytes.Repeat([]byte{byte('a' + i)}, n)) {
+			t.Fatalf("message %d of %d bytes: %d bytes read, not the message", i, n, b.Len())
 		}
 		putReadBuf(b)
 	}
 	if b, err := readMessage(conn); err == nil {
-		t.Fatalf("a message of 100 KB over a 64 KB limit was read (%d bytes); want an error", len(*b))
+		t.Fatalf("a message of 100 KB over a 64 KB limit was read (%d bytes); want an error", b.Len())
 	}
 }

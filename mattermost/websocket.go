@@ -1,13 +1,12 @@
 package mattermost
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,9 +351,9 @@ func (w *WebSocket) session(ctx context.Context) error {
 		if err != nil {
 			return nil
 		}
-		gap, hit := w.cached(*b)
+		gap, hit := w.cached(b.Bytes())
 		if !hit {
-			gap = w.handleAside(*b)
+			gap = w.handleAside(b.Bytes())
 		}
 		putReadBuf(b) // nothing handled keeps b: decoding copies what it keeps
 		if gap {
@@ -368,40 +367,29 @@ func (w *WebSocket) session(ctx context.Context) error {
 // own Read reads each message with io.ReadAll, allocating and growing a fresh buffer for
 // every message (3 % of an agent's CPU at 5,000 simulative users, docs/benchmarks.md); a
 // pool keeps a few buffers for the agent rather than one for each idle connection.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+var readBufs = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4<<10)) }}
 
 // putReadBuf puts a buffer back in readBufs, unless a rare large message grew it past 64 KB.
-func putReadBuf(b *[]byte) {
-	if cap(*b) <= 64<<10 {
+func putReadBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
 		readBufs.Put(b)
 	}
 }
 
 // readMessage waits for the next message and reads it into a buffer from readBufs; the
 // caller puts the buffer back. The connection's read limit still bounds the message.
-func readMessage(conn *websocket.Conn) (*[]byte, error) {
+func readMessage(conn *websocket.Conn) (*bytes.Buffer, error) {
 	_, r, err := conn.Reader(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	bp := readBufs.Get().(*[]byte)
-	b := (*bp)[:0]
-	for {
-		if len(b) == cap(b) {
-			b = slices.Grow(b, cap(b))
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			*bp = b
-			return bp, nil
-		}
-		if err != nil {
-			*bp = b
-			putReadBuf(bp)
-			return nil, err
-		}
+	b := readBufs.Get().(*bytes.Buffer)
+	b.Reset()
+	if _, err := b.ReadFrom(r); err != nil {
+		putReadBuf(b)
+		return nil, err
 	}
+	return b, nil
 }
 
 // handleAside runs decodeMessage on a goroutine of its own and waits for it. Decoding grows a stack

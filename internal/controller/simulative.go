@@ -448,20 +448,15 @@ func (s *Simulative) onEvent(ctx context.Context, ev mattermost.Event) {
 // keepPosts remembers the posts a response carried (newest first, as Mattermost orders a
 // page): the newest maxStoredPosts of them, added oldest first, so that the store, which
 // forgets what it stored first, keeps the newest of a long page rather than its oldest.
-// A page of at least maxStoredPosts is all the store keeps, so it replaces what was there
-// without looking each post up.
+// A page of at least maxStoredPosts is all the store will keep, so the store is emptied
+// first: then no post of the page is looked up (each is newer than the one before).
 func (s *Simulative) keepPosts(ps []*mattermost.Post) {
 	n := min(len(ps), maxStoredPosts)
-	oldestFirst := func(yield func(storedPost) bool) {
-		for i := n - 1; i >= 0 && yield(storePost(*ps[i])); i-- {
-		}
-	}
 	if n == maxStoredPosts {
-		s.posts.replace(oldestFirst)
-		return
+		s.posts.clear()
 	}
-	for p := range oldestFirst {
-		s.posts.add(p)
+	for i := n - 1; i >= 0; i-- {
+		s.posts.add(storePost(*ps[i]))
 	}
 }
 

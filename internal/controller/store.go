@@ -120,15 +120,6 @@ func (s *postStore) pick(keep func(storedPost) bool, draw func(int) int) (stored
 	panic("unreachable")
 }
 
-// replace makes ps, oldest first, all the posts stored.
-func (s *postStore) replace(ps func(yield func(storedPost) bool)) {
-	s.posts, s.newest = s.posts[:0], 0
-	for p := range ps {
-		s.posts = append(s.posts, p)
-		s.newest = max(s.newest, p.at)
-	}
-}
-
 func (s *postStore) clear() { s.posts, s.newest = nil, 0 }
 
 // person is what a user knows of another: whether it fetched the profile and the status,
@@ -144,7 +135,8 @@ type person struct {
 // maxStoredUsers. Every post in view, every author of a view and every event's sender is
 // looked up by its id as the server sent it, so a lookup neither interns the id nor scans
 // the set: past peopleIndexFrom persons an open-addressing table of peopleSlots 2-byte
-// slots (2 KB) finds them by a hash of the id.
+// slots (2 KB) finds them by a hash of the id. (A Go map of the same 500 would take about
+// 16 KB a user.)
 type people struct {
 	ids   []ref
 	all   []person // all[i] is ids[i]'s
